@@ -1,0 +1,1 @@
+"""Certificate authorities, certificates, the agent, the ssh_config block."""

@@ -1,0 +1,288 @@
+"""The YAML configuration (DESIGN §3), keyed like the reference document.
+
+Every key has a default that works on one machine. Anything unknown, of the
+wrong type or out of range is refused with one line naming the file, the key
+and what is allowed, because a silently ignored typo in a security tool's
+config (``proxy_check_host_keys: no``) is worse than a refusal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from auditor.durations import parse_duration
+from auditor.errors import AuditorError, UsageError
+
+RecordingMode = Literal["proxy", "node", "off"]
+RECORDING_MODES: tuple[str, ...] = ("proxy", "node", "off")
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    name: str
+    logins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrustedCluster:
+    name: str
+    proxy_addr: HostPort
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    addr: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    cluster_name: str = "example.com"
+    session_recording: RecordingMode = "proxy"
+    proxy_checks_host_keys: bool = True
+    listen_addr: HostPort = HostPort("127.0.0.1", 3023)
+    public_addr: tuple[str, ...] = ()
+    # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
+    max_unauthenticated: int = 10
+    login_grace_time: float = 120.0
+    dial_attempts: int = 3
+    dial_timeout: float = 10.0
+    users: Mapping[str, UserSpec] | None = None
+    trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
+    nodes: Mapping[str, NodeSpec] = field(default_factory=dict)
+    source: Path | None = None
+
+    def logins_for(self, user: str) -> tuple[str, ...] | None:
+        """The logins ``user`` may use; ``None`` when no ``users`` section limits them."""
+        if self.users is None:
+            return None
+        spec = self.users.get(user)
+        return spec.logins if spec else ()
+
+
+class ConfigError(AuditorError):
+    pass
+
+
+def parse_host_port(text: str, default_port: int | None = None) -> HostPort:
+    """``host:port``, ``[v6]:port``, or ``host`` when a default port is given."""
+    text = text.strip()
+    host: str
+    port_s: str | None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("unclosed '[' in address")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError("expected ':PORT' after ']'")
+        port_s = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port_s = text.split(":")
+    elif ":" in text:
+        raise ValueError("IPv6 addresses need brackets: [ADDR]:PORT")
+    else:
+        host, port_s = text, None
+    if port_s is None:
+        if default_port is None:
+            raise ValueError("expected HOST:PORT")
+        port = default_port
+    else:
+        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+            raise ValueError(f"port must be 1-65535, got {port_s!r}")
+        port = int(port_s)
+    if not host:
+        raise ValueError("empty host")
+    return HostPort(host, port)
+
+
+class _Reader:
+    """Walks the parsed YAML, naming the file and key in every refusal."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, msg: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {msg}")
+
+    def mapping(self, value: Any, key: str, allowed: tuple[str, ...] | None) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a mapping, got {_kind(value)}")
+        for k in value:
+            if not isinstance(k, str):
+                raise self.fail(key, f"keys must be strings, got {k!r}")
+            if allowed is not None and k not in allowed:
+                path = f"{key}.{k}" if key else k
+                raise self.fail(path, f"unknown key; allowed: {', '.join(allowed)}")
+        return value
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"expected a non-empty string, got {_kind(value)}")
+        return value.strip()
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected yes or no, got {value!r}")
+        return value
+
+    def integer(self, value: Any, key: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(key, f"expected an integer from {lo} to {hi}, got {value!r}")
+        return value
+
+    def duration(self, value: Any, key: str) -> float:
+        try:
+            return parse_duration(value, key)
+        except UsageError:
+            raise self.fail(key, f"expected a duration like 30s or 2m, got {value!r}") from None
+
+    def host_port(self, value: Any, key: str, default_port: int | None = None) -> HostPort:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f":{value}"
+        text = self.string(value, key)
+        if text.startswith(":"):
+            text = "0.0.0.0" + text
+        try:
+            return parse_host_port(text, default_port)
+        except ValueError as exc:
+            raise self.fail(key, f"{exc}; expected HOST:PORT, got {value!r}") from None
+
+    def string_list(self, value: Any, key: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list of strings, got {_kind(value)}")
+        return tuple(self.string(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: f"{value!r}"}.get(type(value), repr(value))
+
+
+_TOP = ("auth_service", "proxy_service", "users", "trusted_clusters", "nodes")
+_AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys")
+_PROXY = (
+    "listen_addr",
+    "public_addr",
+    "max_unauthenticated",
+    "login_grace_time",
+    "dial_attempts",
+    "dial_timeout",
+)
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    r = _Reader(source)
+    top = r.mapping(data, "", _TOP)
+    kw: dict[str, Any] = {}
+
+    auth = r.mapping(top.get("auth_service"), "auth_service", _AUTH)
+    if "cluster_name" in auth:
+        kw["cluster_name"] = r.string(auth["cluster_name"], "auth_service.cluster_name")
+    if "session_recording" in auth:
+        mode = auth["session_recording"]
+        # YAML 1.1 reads a bare `off` as false: the operator meant the mode.
+        if mode is False:
+            mode = "off"
+        if mode not in RECORDING_MODES:
+            raise r.fail(
+                "auth_service.session_recording",
+                f"expected one of {', '.join(RECORDING_MODES)}; got {mode!r}",
+            )
+        kw["session_recording"] = mode
+    if "proxy_checks_host_keys" in auth:
+        kw["proxy_checks_host_keys"] = r.boolean(
+            auth["proxy_checks_host_keys"], "auth_service.proxy_checks_host_keys"
+        )
+
+    proxy = r.mapping(top.get("proxy_service"), "proxy_service", _PROXY)
+    readers: dict[str, Callable[[Any, str], Any]] = {
+        "listen_addr": lambda v, k: r.host_port(v, k),
+        "public_addr": r.string_list,
+        "max_unauthenticated": lambda v, k: r.integer(v, k, 1, 100_000),
+        "login_grace_time": r.duration,
+        "dial_attempts": lambda v, k: r.integer(v, k, 1, 20),
+        "dial_timeout": r.duration,
+    }
+    for key, read in readers.items():
+        if key in proxy:
+            kw[key] = read(proxy[key], f"proxy_service.{key}")
+
+    if "users" in top:
+        users: dict[str, UserSpec] = {}
+        for name, spec in r.mapping(top["users"], "users", None).items():
+            body = r.mapping(spec, f"users.{name}", ("logins",))
+            if "logins" not in body:
+                raise r.fail(f"users.{name}.logins", "required: the logins this user may use")
+            users[name] = UserSpec(name, r.string_list(body["logins"], f"users.{name}.logins"))
+        kw["users"] = users
+
+    clusters: dict[str, TrustedCluster] = {}
+    for name, spec in r.mapping(top.get("trusted_clusters"), "trusted_clusters", None).items():
+        body = r.mapping(spec, f"trusted_clusters.{name}", ("proxy_addr",))
+        if "proxy_addr" not in body:
+            raise r.fail(f"trusted_clusters.{name}.proxy_addr", "required: HOST:PORT of its proxy")
+        addr = r.host_port(body["proxy_addr"], f"trusted_clusters.{name}.proxy_addr", 3023)
+        clusters[name] = TrustedCluster(name, addr)
+    kw["trusted_clusters"] = clusters
+
+    nodes: dict[str, NodeSpec] = {}
+    for name, spec in r.mapping(top.get("nodes"), "nodes", None).items():
+        body = r.mapping(spec, f"nodes.{name}", ("addr", "labels"))
+        addr = r.string(body.get("addr", name), f"nodes.{name}.addr")
+        labels_in = r.mapping(body.get("labels"), f"nodes.{name}.labels", None)
+        labels = {k: r.string(str(v), f"nodes.{name}.labels.{k}") for k, v in labels_in.items()}
+        nodes[name.lower()] = NodeSpec(name, addr, labels)
+    kw["nodes"] = nodes
+    return Config(source=Path(source) if source != "<config>" else None, **kw)
+
+
+def config_path(flag: str | None, data_dir: Path) -> Path | None:
+    """``--config``, then ``AUDITOR_CONFIG``, then ``DATA_DIR/config.yaml`` if present."""
+    if flag:
+        return Path(flag).expanduser()
+    env = os.environ.get("AUDITOR_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    default = data_dir / "config.yaml"
+    return default if default.exists() else None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    return parse_config(data, str(path))
