@@ -177,7 +177,11 @@ class _Reader:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"{value!r}"}.get(type(value), repr(value))
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
 
 
 _TOP = ("auth_service", "proxy_service", "users", "trusted_clusters", "nodes")
@@ -243,8 +247,8 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         body = r.mapping(spec, f"trusted_clusters.{name}", ("proxy_addr",))
         if "proxy_addr" not in body:
             raise r.fail(f"trusted_clusters.{name}.proxy_addr", "required: HOST:PORT of its proxy")
-        addr = r.host_port(body["proxy_addr"], f"trusted_clusters.{name}.proxy_addr", 3023)
-        clusters[name] = TrustedCluster(name, addr)
+        proxy_addr = r.host_port(body["proxy_addr"], f"trusted_clusters.{name}.proxy_addr", 3023)
+        clusters[name] = TrustedCluster(name, proxy_addr)
     kw["trusted_clusters"] = clusters
 
     nodes: dict[str, NodeSpec] = {}

@@ -37,7 +37,7 @@ def parse_duration(text: str | int | float, what: str = "duration") -> float:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

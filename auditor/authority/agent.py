@@ -6,6 +6,7 @@ import os
 import time
 
 import asyncssh
+from asyncssh.agent import SSHAgentKeyPair
 
 from auditor.authority.ca import IssuedCertificate
 from auditor.errors import AuditorError
@@ -40,7 +41,7 @@ async def load_into_agent(issued: IssuedCertificate, comment: str) -> int:
     async with agent:
         removed = 0
         for old in await agent.get_keys():
-            if old.get_comment() == comment:
+            if isinstance(old, SSHAgentKeyPair) and old.get_comment() == comment:
                 await old.remove()
                 removed += 1
         issued.key.set_comment(comment)

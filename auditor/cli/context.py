@@ -58,4 +58,6 @@ class Context:
     @cached_property
     def config(self) -> Config:
         flag = getattr(self.args, "config", None)
-        return load_config(config_path(flag, resolve_data_dir(getattr(self.args, "data_dir", None))))
+        return load_config(
+            config_path(flag, resolve_data_dir(getattr(self.args, "data_dir", None)))
+        )

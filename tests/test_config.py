@@ -1,0 +1,110 @@
+"""The YAML config: the reference's snippets work verbatim; mistakes are one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.config import Config, ConfigError, HostPort, load_config
+
+REFERENCE = """
+auth_service:
+   # Session Recording must be set to Proxy to work with OpenSSH
+   session_recording: "proxy"  # can also be "off" and "node" (default)
+   proxy_checks_host_keys: no
+proxy_service:
+  listen_addr: 0.0.0.0:3023
+  public_addr: proxy.example.com
+users:
+  joe: {logins: [root, joe]}
+trusted_clusters:
+  remote-cluster: {proxy_addr: 10.0.0.5:3023}
+nodes:
+  db.example.com: {addr: 10.0.0.7, labels: {env: prod}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "auditor.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_reference_snippets_parse(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, REFERENCE))
+    assert cfg.session_recording == "proxy"
+    assert cfg.proxy_checks_host_keys is False
+    assert cfg.listen_addr == HostPort("0.0.0.0", 3023)
+    assert cfg.public_addr == ("proxy.example.com",)
+    assert cfg.logins_for("joe") == ("root", "joe")
+    assert cfg.logins_for("mallory") == ()
+    assert cfg.trusted_clusters["remote-cluster"].proxy_addr == HostPort("10.0.0.5", 3023)
+    assert cfg.nodes["db.example.com"].addr == "10.0.0.7"
+    assert cfg.nodes["db.example.com"].labels == {"env": "prod"}
+
+
+def test_defaults_are_usable_without_a_file() -> None:
+    cfg = load_config(None)
+    assert cfg == Config()
+    assert cfg.session_recording == "proxy" and cfg.proxy_checks_host_keys is True
+    assert cfg.listen_addr == HostPort("127.0.0.1", 3023)
+    assert cfg.logins_for("anyone") is None  # no users section: no limit
+    assert cfg.dial_attempts == 3
+
+
+def test_bare_off_means_recording_off(tmp_path: Path) -> None:
+    # YAML 1.1 reads `off` as false; the operator meant the mode.
+    cfg = load_config(write(tmp_path, "auth_service: {session_recording: off}\n"))
+    assert cfg.session_recording == "off"
+
+
+def test_ipv6_listen_addr(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, 'proxy_service: {listen_addr: "[::1]:3023"}\n'))
+    assert cfg.listen_addr == HostPort("::1", 3023)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("auth_servce: {}\n", "auth_servce: unknown key; allowed: auth_service,"),
+        (
+            "auth_service: {proxy_check_host_keys: no}\n",
+            "auth_service.proxy_check_host_keys: unknown key; allowed:",
+        ),
+        (
+            "auth_service: {session_recording: always}\n",
+            "auth_service.session_recording: expected one of proxy, node, off; got 'always'",
+        ),
+        (
+            "auth_service: {proxy_checks_host_keys: maybe}\n",
+            "auth_service.proxy_checks_host_keys: expected yes or no, got 'maybe'",
+        ),
+        (
+            "proxy_service: {listen_addr: 'localhost:99999'}\n",
+            "proxy_service.listen_addr: port must be 1-65535",
+        ),
+        ("users: {joe: {logins: 5}}\n", "users.joe.logins: expected a list of strings"),
+        ("users: {joe: {}}\n", "users.joe.logins: required"),
+        ("trusted_clusters: {leaf: {}}\n", "trusted_clusters.leaf.proxy_addr: required"),
+        ("nodes: [a, b]\n", "nodes: expected a mapping, got a list"),
+        ("proxy_service: {dial_attempts: 0}\n", "proxy_service.dial_attempts: expected an integer"),
+        ("- just\n- a list\n", ": expected a mapping, got a list"),
+        ("auth_service: {a: [}\n", "not valid YAML"),
+    ],
+)
+def test_bad_values_are_refused_naming_file_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
