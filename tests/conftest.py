@@ -68,11 +68,19 @@ def start_node(ca: AuditorCli, tmp_path: Path) -> Iterator[StartNode]:
         cert_for: str | None = None,
         signer: AuditorCli | None = None,
         extra: dict[str, str] | None = None,
+        trust_users: bool = True,
+        ttl: str | None = None,
     ) -> Sshd:
         directory = tmp_path / f"node-{name}-{len(started)}"
         directory.mkdir(parents=True)
         (signer or ca).run(
-            "ca", "sign", f"--host={cert_for or name}", "--format=openssh", "--out", str(directory)
+            "ca",
+            "sign",
+            f"--host={cert_for or name}",
+            "--format=openssh",
+            "--out",
+            str(directory),
+            *([f"--ttl={ttl}"] if ttl else []),
         )
         key = directory / (cert_for or name)
         certificate = directory / f"{cert_for or name}-cert.pub"
@@ -81,7 +89,7 @@ def start_node(ca: AuditorCli, tmp_path: Path) -> Iterator[StartNode]:
                 directory,
                 host_key=key,
                 host_certificate=certificate if cert else None,
-                trusted_user_ca=user_ca_file(ca, directory),
+                trusted_user_ca=user_ca_file(ca, directory) if trust_users else None,
                 extra=extra or {},
             )
         except MissingTool as exc:

@@ -95,7 +95,9 @@ def export_line(data_dir: Path, ca_type: CaType, cluster_name: str) -> str:
     pub = " ".join(key.export_public_key("openssh").decode().split()[:2])
     if ca_type == "user":
         return f"cert-authority {pub} auditor-user-ca@{cluster_name}"
-    return f"@cert-authority *.{cluster_name} {pub} auditor-host-ca@{cluster_name}"
+    # ssh looks nodes on other ports up as "[name]:port": cover those too.
+    patterns = f"*.{cluster_name},[*.{cluster_name}]:*"
+    return f"@cert-authority {patterns} {pub} auditor-host-ca@{cluster_name}"
 
 
 def mint_host_certificate(

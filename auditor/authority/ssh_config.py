@@ -28,6 +28,9 @@ def ssh_config_block(config: Config) -> str:
         f"Host {alias}",
         f"    HostName {host}",
         f"    Port {port}",
+        # Verify the proxy by its name, not by the address it is reached at.
+        f"    HostKeyAlias {alias}",
+        "    ProxyCommand none",
         "    ForwardAgent yes",
         "",
     ]

@@ -57,7 +57,7 @@ def test_export_lines_match_the_reference(ca: AuditorCli) -> None:
     user = ca.run("ca", "export", "--type=user").stdout.strip()
     host = ca.run("ca", "export", "--type=host").stdout.strip()
     assert user.startswith("cert-authority ssh-ed25519 ")
-    assert host.startswith("@cert-authority *.example.com ssh-ed25519 ")
+    assert host.startswith("@cert-authority *.example.com,[*.example.com]:* ssh-ed25519 ")
     pub = (ca.data_dir / "ca" / "user_ca.pub").read_text().split()[1]
     assert user.split()[2] == pub
 
@@ -211,3 +211,4 @@ def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_pat
     proxy = resolved("proxy.work.example.com")
     assert "proxycommand" not in proxy
     assert proxy["hostname"] == "127.0.0.1" and proxy["port"] == "4023"
+    assert proxy["hostkeyalias"] == "proxy.work.example.com"
