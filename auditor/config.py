@@ -59,7 +59,7 @@ class Config:
     listen_addr: HostPort = HostPort("127.0.0.1", 3023)
     public_addr: tuple[str, ...] = ()
     # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
-    max_unauthenticated: int = 10
+    max_unauthenticated: int = 100
     login_grace_time: float = 120.0
     dial_attempts: int = 3
     dial_timeout: float = 10.0

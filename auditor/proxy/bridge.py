@@ -1,0 +1,328 @@
+"""The inner connection: the user's SSH session terminated here and bridged to the node.
+
+Every channel the client opens is opened on the node first; bytes flow
+straight through with one append to the recording on the way. Output to
+the client is batched per loop turn because nested SSH splits packets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+from asyncssh.packet import String, UInt32
+
+from auditor.proxy import channels
+from auditor.proxy.recorder import ChannelRecording
+from auditor.proxy.sftp_log import SftpLog
+
+if TYPE_CHECKING:
+    from auditor.proxy.connection import ProxiedConnection
+
+log = logging.getLogger("auditor.proxy")
+
+
+class _NodeSide(asyncssh.SSHClientSession[bytes]):
+    """The node's end of one bridged session channel."""
+
+    def __init__(self) -> None:
+        self.bridge: SessionBridge | None = None
+        self.early: list[tuple[str, Any]] = []
+
+    def _to(self, what: str, *args: Any) -> None:
+        if self.bridge is None:
+            self.early.append((what, args))
+        else:
+            getattr(self.bridge, what)(*args)
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        self._to("node_data", data, datatype)
+
+    def eof_received(self) -> bool:
+        self._to("node_eof")
+        return True
+
+    def exit_status_received(self, status: int) -> None:
+        self._to("node_exit_status", status)
+
+    def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
+        self._to("node_exit_signal", signal, core_dumped, msg, lang)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._to("node_closed", exc)
+
+    def pause_writing(self) -> None:
+        self._to("node_pause")
+
+    def resume_writing(self) -> None:
+        self._to("node_resume")
+
+
+class SessionBridge(asyncssh.SSHServerSession[bytes]):
+    """The client's end: a session channel on the inner connection."""
+
+    def __init__(
+        self,
+        conn: ProxiedConnection,
+        node_chan: Any,
+        node_side: _NodeSide,
+        recording: ChannelRecording,
+    ) -> None:
+        self.conn = conn
+        self.node_chan = node_chan
+        self.recording = recording
+        self.chan: Any = None
+        self.pending: list[bytes] = []
+        self.flush_scheduled = False
+        self.exit_status: int | None = None
+        self.exit_signal: tuple[str, bool, str, str] | None = None
+        self.sftp: SftpLog | None = None
+        self.closed = False
+        self.node_side = node_side
+
+    # client → node
+    def connection_made(self, chan: Any) -> None:
+        self.chan = chan
+        self.node_side.bridge = self
+        for what, args in self.node_side.early:
+            getattr(self, what)(*args)
+        self.node_side.early.clear()
+
+    def pty_requested(self, term_type: str, term_size: Any, term_modes: Any) -> bool:
+        cols, rows = term_size[0], term_size[1]
+        self.recording.resize(cols, rows)
+        return True
+
+    def shell_requested(self) -> bool:
+        self.recording.marker("shell")
+        self._start(b"shell")
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        self.recording.marker(f"exec {command}")
+        self.recording.set_command(command)
+        self._start(b"exec", String(command))
+        return True
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        self.recording.marker(f"subsystem {subsystem}")
+        self.recording.set_command(f"subsystem:{subsystem}")
+        if subsystem == "sftp":
+            # sftp contents are files: log operations and byte counts, not the bytes.
+            self.sftp = SftpLog(self.recording, self.conn.audit_event)
+        self._start(b"subsystem", String(subsystem))
+        return True
+
+    def _start(self, request: bytes, *args: bytes) -> None:
+        """Replay the client's setup on the node, in the client's order, then start."""
+        node = self.node_chan
+        for key, value in self.chan.get_environment_bytes().items():
+            channels.send_request(node, b"env", String(key), String(value))
+        term_type = self.chan.get_terminal_type()
+        if term_type is not None:
+            size = self.chan.get_terminal_size()
+            modes = self.chan.get_terminal_modes()
+            pty = channels.request_with_reply(
+                node, b"pty-req", channels.pty_request_args(term_type, size, modes)
+            )
+            pty.add_done_callback(self._pty_answered)
+        agent_path = self.chan.get_agent_path()
+        if agent_path:
+            self.conn.forward_agent_onward(agent_path)
+            channels.send_request(node, b"auth-agent-req@openssh.com")
+        started = channels.request_with_reply(node, request, *args)
+        started.add_done_callback(self._started)
+
+    def _pty_answered(self, fut: asyncio.Future[bool | None]) -> None:
+        if not fut.cancelled() and not fut.result():
+            self._warn("the node refused a pty")
+
+    def _started(self, fut: asyncio.Future[bool | None]) -> None:
+        if fut.cancelled() or not fut.result():
+            self._warn("the node refused to start the session")
+            self.exit_status = 1
+            self.node_chan.close()
+
+    def _warn(self, message: str) -> None:
+        if self.chan is not None and not self.closed:
+            self.chan.write_stderr(f"auditor: {message}\r\n".encode())
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        if self.sftp is not None:
+            self.sftp.from_client(data)
+        else:
+            self.recording.input(data)
+        self.node_chan.write(data, datatype)
+
+    def eof_received(self) -> bool:
+        self.node_chan.write_eof()
+        return True
+
+    def terminal_size_changed(self, width: int, height: int, pixw: int, pixh: int) -> None:
+        self.recording.resize(width, height)
+        channels.send_request(
+            self.node_chan,
+            b"window-change",
+            UInt32(width) + UInt32(height) + UInt32(pixw) + UInt32(pixh),
+        )
+
+    def signal_received(self, signal: str) -> None:
+        self.recording.marker(f"signal {signal}")
+        channels.send_request(self.node_chan, b"signal", String(signal))
+
+    def break_received(self, msec: int) -> bool:
+        self.recording.marker(f"break {msec}")
+        channels.send_request(self.node_chan, b"break", UInt32(msec))
+        return True
+
+    def pause_writing(self) -> None:
+        self.node_chan.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.node_chan.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.node_chan.close()
+        self._finish()
+
+    # node → client
+    def node_data(self, data: bytes, datatype: int | None) -> None:
+        if self.sftp is not None:
+            self.sftp.from_server(data)
+        elif datatype:
+            self.recording.stderr(data)
+        else:
+            self.recording.output(data)
+        if self.closed:
+            return
+        if datatype:
+            self._flush()
+            self.chan.write(data, datatype)
+            return
+        self.pending.append(data)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        if self.pending and not self.closed:
+            data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+            self.chan.write(data)
+        self.pending.clear()
+
+    def node_eof(self) -> None:
+        self._flush()
+        if not self.closed:
+            self.chan.write_eof()
+
+    def node_exit_status(self, status: int) -> None:
+        self.exit_status = status
+
+    def node_exit_signal(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
+        self.exit_signal = (signal, core_dumped, msg, lang)
+
+    def node_closed(self, exc: Exception | None) -> None:
+        self._flush()
+        if not self.closed:
+            self.closed = True
+            if self.exit_signal is not None:
+                self.chan.exit_with_signal(*self.exit_signal)
+            elif self.exit_status is not None:
+                self.chan.exit(self.exit_status)
+            else:
+                self.chan.close()
+        self._finish()
+
+    def node_pause(self) -> None:
+        if self.chan is not None:
+            self.chan.pause_reading()
+
+    def node_resume(self) -> None:
+        if self.chan is not None:
+            self.chan.resume_reading()
+
+    def _finish(self) -> None:
+        if self.sftp is not None:
+            self.sftp.close()
+            self.sftp = None
+        self.recording.finish(self.exit_status, self.exit_signal[0] if self.exit_signal else None)
+
+
+async def open_session_bridge(conn: ProxiedConnection) -> SessionBridge:
+    node = await conn.upstream_connection()
+    side = _NodeSide()
+    try:
+        node_chan = await channels.open_session_channel(node, side)
+    except Exception as exc:  # the node's refusal reason goes to the client
+        raise channels.open_error(exc, f"open failed on {conn.target.name}: {exc}") from None
+    recording = await conn.new_recording("session")
+    return SessionBridge(conn, node_chan, side, recording)
+
+
+class _TcpNodeSide(asyncssh.SSHTCPSession[bytes]):
+    def __init__(self) -> None:
+        self.peer: Any = None
+        self.bytes = [0, 0]
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        self.bytes[1] += len(data)
+        self.peer.write(data)
+
+    def eof_received(self) -> bool:
+        self.peer.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.peer.close()
+
+
+class _TcpClientSide(asyncssh.SSHTCPSession[bytes]):
+    def __init__(self, node_chan: Any, node_side: _TcpNodeSide, done: Callable[[int, int], None]):
+        self.node_chan = node_chan
+        self.node_side = node_side
+        self.done = done
+
+    def connection_made(self, chan: Any) -> None:
+        self.node_side.peer = chan
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        self.node_side.bytes[0] += len(data)
+        self.node_chan.write(data)
+
+    def eof_received(self) -> bool:
+        self.node_chan.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.node_chan.close()
+        self.done(*self.node_side.bytes)
+
+
+async def open_tcp_bridge(
+    conn: ProxiedConnection, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+) -> _TcpClientSide:
+    """``ssh -L``: a direct-tcpip channel opened on the node, recorded as an event."""
+    node = await conn.upstream_connection()
+    side = _TcpNodeSide()
+    try:
+        node_chan, _ = await node.create_connection(
+            lambda: side, dest_host, dest_port, orig_host, orig_port
+        )
+    except Exception as exc:
+        conn.audit_event("port_forward", dest=f"{dest_host}:{dest_port}", error=str(exc))
+        raise channels.open_error(exc, f"connect to {dest_host}:{dest_port} failed") from None
+    conn.audit_event(
+        "port_forward", dest=f"{dest_host}:{dest_port}", origin=f"{orig_host}:{orig_port}"
+    )
+
+    def done(up: int, down: int) -> None:
+        conn.audit_event(
+            "port_forward_end", dest=f"{dest_host}:{dest_port}", bytes_up=up, bytes_down=down
+        )
+
+    return _TcpClientSide(node_chan, side, done)

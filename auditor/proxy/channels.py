@@ -1,0 +1,82 @@
+"""Low-level channel moves asyncssh has no public call for.
+
+To bridge a session faithfully the proxy must open the node's channel before
+confirming the client's (so the node's refusal reason reaches the client)
+and then replay the client's requests (env, pty-req, auth-agent-req, shell /
+exec / subsystem) in the order they came. asyncssh's public
+``create_session`` does open and requests in one go, so this module uses its
+channel internals; it is the only place that does (asyncssh is pinned <3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncssh
+from asyncssh.channel import SSHClientChannel
+from asyncssh.misc import ChannelOpenError
+from asyncssh.packet import Boolean, Byte, String, UInt32
+
+WINDOW = 2 * 1024 * 1024
+MAX_PACKET = 32768
+
+
+async def open_session_channel(
+    conn: asyncssh.SSHClientConnection, session: asyncssh.SSHClientSession[bytes]
+) -> SSHClientChannel[bytes]:
+    """Open a bare ``session`` channel on the node; no requests sent yet."""
+    c: Any = conn
+    chan: Any = SSHClientChannel(
+        c, c._loop, c._utf8_decode_errors, None, "strict", WINDOW, MAX_PACKET
+    )
+    packet = await chan._open(b"session")
+    packet.check_end()
+    chan._session = session
+    session.connection_made(chan)
+    # asyncssh holds a new channel's input until its session has started.
+    c.create_task(chan._start_reading(), chan.logger)
+    return chan
+
+
+def send_request(chan: SSHClientChannel[bytes], name: bytes, *args: bytes) -> None:
+    """A channel request without a reply (env, window-change...)."""
+    c: Any = chan
+    c.send_packet(98, String(name), Boolean(False), *args)  # MSG_CHANNEL_REQUEST
+
+
+def request_with_reply(
+    chan: SSHClientChannel[bytes], name: bytes, *args: bytes
+) -> asyncio.Future[bool | None]:
+    """Send a request now (keeping the client's order) and return a future of the reply."""
+    c: Any = chan
+    waiter: asyncio.Future[bool | None] = c._loop.create_future()
+    c._request_waiters.append(waiter)
+    c.send_packet(98, String(name), Boolean(True), *args)
+    return waiter
+
+
+def pty_request_args(
+    term_type: str, size: tuple[int, int, int, int], modes: dict[int, int]
+) -> bytes:
+    encoded = b"".join(Byte(k) + UInt32(v) for k, v in sorted(modes.items()) if 0 < k < 160)
+    return (
+        String(term_type)
+        + UInt32(size[0])
+        + UInt32(size[1])
+        + UInt32(size[2])
+        + UInt32(size[3])
+        + String(encoded + Byte(0))
+    )
+
+
+def open_error(exc: BaseException, fallback: str) -> ChannelOpenError:
+    if isinstance(exc, ChannelOpenError):
+        return exc
+    return ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, fallback)
+
+
+def set_agent_forward_path(conn: asyncssh.SSHClientConnection, path: str | None) -> None:
+    """Serve the node's agent requests through ``path`` (the inner client's agent)."""
+    c: Any = conn
+    c._agent_forward_path = path

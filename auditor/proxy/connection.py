@@ -1,0 +1,386 @@
+"""One ``proxy:`` request: the outer connection's subsystem, routed to its node.
+
+Recording mode runs an inner SSH server over a socketpair bridged to the
+subsystem channel, authenticates the user a second time with the same
+certificate, and dials the node with the certificate from the agent the user
+forwarded to the proxy. Node and off modes pipe the subsystem straight to the
+node's TCP port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from auditor.proxy import bridge
+from auditor.proxy.channels import set_agent_forward_path
+from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.pipe import ChannelSocketPipe, SocketSide
+from auditor.proxy.recorder import ChannelRecording
+from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
+from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh
+
+if TYPE_CHECKING:
+    from auditor.proxy.service import RecordingProxy
+
+log = logging.getLogger("auditor.proxy")
+CERT_SUFFIX = b"-cert-v01@openssh.com"
+
+
+class ProxiedConnection:
+    """State shared by the outer subsystem, the inner connection and the node dial."""
+
+    def __init__(
+        self,
+        proxy: RecordingProxy,
+        outer: OuterServer,
+        request: ProxyRequest,
+    ) -> None:
+        self.proxy = proxy
+        self.outer = outer
+        self.request = request
+        self.user = outer.user or "?"
+        self.login = outer.login or "?"
+        self.client_addr = f"{outer.peer[0]}:{outer.peer[1]}"
+        self.connection_id = uuid.uuid4().hex
+        node = proxy.config.nodes.get(request.host.lower())
+        self.target = NodeTarget(request.host, node.addr if node else request.host, request.port)
+        self._upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+        self.node_conn: asyncssh.SSHClientConnection | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {
+            "connection_id": self.connection_id,
+            "user": self.user,
+            "login": self.login,
+            "node": self.request.host,
+            "port": self.request.port,
+            "cluster": self.request.cluster,
+            "client_addr": self.client_addr,
+        }
+
+    def failure(self, failure: ProxyFailure) -> None:
+        self.proxy.record_failure(failure, **self.fields)
+
+    def audit_event(self, event: str, **fields: Any) -> None:
+        self.proxy.audit.write(event, **self.fields, **fields)
+
+    # The node
+    def upstream_connection(self) -> asyncio.Task[asyncssh.SSHClientConnection]:
+        if self._upstream is None:
+            self._upstream = asyncio.get_running_loop().create_task(self._dial_reporting())
+        return self._upstream
+
+    async def _dial_reporting(self) -> asyncssh.SSHClientConnection:
+        try:
+            conn = await self._dial()
+        except ProxyFailure as failure:
+            self.failure(failure)
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, failure.message) from None
+        self.node_conn = conn
+        return conn
+
+    async def _agent_certificates(self) -> tuple[Any, list[asyncssh.SSHKeyPair]]:
+        try:
+            agent = await asyncssh.connect_agent(self.outer.conn)
+        except asyncssh.ChannelOpenError as exc:
+            raise ProxyFailure(
+                "agent_not_forwarded",
+                "the recording proxy needs your agent: forward it to the proxy with "
+                "ssh -o 'ForwardAgent yes' in the ProxyCommand",
+                str(exc),
+            ) from None
+        if agent is None:
+            raise ProxyFailure(
+                "agent_not_forwarded",
+                "the recording proxy needs your agent: forward it to the proxy with "
+                "ssh -o 'ForwardAgent yes' in the ProxyCommand",
+            )
+        keys = await agent.get_keys()
+        certs = [k for k in keys if k.algorithm.endswith(CERT_SUFFIX)]
+        if not certs:
+            agent.close()
+            raise ProxyFailure(
+                "agent_no_certificate",
+                f"the forwarded agent holds no certificate: run `auditor login --user={self.user}` "
+                "(OpenSSH's ssh-agent; GNOME Keyring and gpg-agent drop certificates)",
+                f"{len(keys)} keys in the agent, none a certificate",
+            )
+        return agent, certs
+
+    async def _dial(self) -> asyncssh.SSHClientConnection:
+        cfg = self.proxy.config
+        agent, certs = await self._agent_certificates()
+        try:
+            if self.request.cluster:
+                sock = await self._via_cluster(certs)
+                retries = 0
+            else:
+                drops: list[str] = []
+                try:
+                    sock, retries = await connect_with_retries(
+                        self.target,
+                        cfg.dial_attempts,
+                        cfg.dial_timeout,
+                        on_drop=lambda n, why: drops.append(why),
+                        base_delay=self.proxy.retry_base_delay,
+                    )
+                except ProxyFailure as failure:
+                    raise failure from None
+                if retries:
+                    # Recorded even though a retry got through: the node is at its limit.
+                    self.failure(
+                        ProxyFailure(
+                            "maxstartups"
+                            if any("MaxStartups" in d for d in drops)
+                            else "node_unreachable",
+                            f"connection dropped by {self.target.name}; succeeded after "
+                            f"{retries} retries",
+                            "; ".join(drops),
+                            retries=retries,
+                        )
+                    )
+            conn = await open_ssh(
+                sock,
+                self.target,
+                self.login,
+                certs,
+                self.proxy.host_ca_public,
+                cfg.proxy_checks_host_keys,
+                cfg.dial_timeout,
+            )
+        finally:
+            # The proxy holds the user's agent no longer than it needs it.
+            agent.close()
+        return conn
+
+    async def _via_cluster(self, certs: list[asyncssh.SSHKeyPair]) -> socket.socket:
+        cluster = self.proxy.config.trusted_clusters.get(self.request.cluster or "")
+        if cluster is None:
+            known = ", ".join(sorted(self.proxy.config.trusted_clusters)) or "none configured"
+            raise ProxyFailure(
+                "unknown_cluster",
+                f"unknown cluster {self.request.cluster!r} (trusted clusters: {known})",
+            )
+        try:
+            hop = await asyncssh.connect(
+                cluster.proxy_addr.host,
+                cluster.proxy_addr.port,
+                config=None,
+                username=self.login,
+                client_keys=certs,
+                agent_path=None,
+                known_hosts=([], [self.proxy.host_ca_public], []),
+                encryption_algs=CIPHERS,
+                connect_timeout=self.proxy.config.dial_timeout,
+            )
+        except (OSError, asyncssh.Error) as exc:
+            raise ProxyFailure(
+                "node_unreachable",
+                f"connect failed: proxy of cluster {cluster.name} at {cluster.proxy_addr}: {exc}",
+                repr(exc),
+            ) from None
+        ours, theirs = socket.socketpair()
+        pipe = ChannelSocketPipe(on_close=hop.close)
+        inner = ProxyRequest(self.request.host, self.request.port)
+        await hop.create_session(lambda: pipe, subsystem=inner.subsystem(), encoding=None)
+        loop = asyncio.get_running_loop()
+        await loop.connect_accepted_socket(lambda: SocketSide(pipe), sock=theirs)
+        return ours
+
+    def forward_agent_onward(self, path: str) -> None:
+        if self.node_conn is not None:
+            set_agent_forward_path(self.node_conn, path)
+
+    async def new_recording(self, kind: str) -> ChannelRecording:
+        return await self.proxy.new_recording(self.fields, kind)
+
+
+class InnerServer(CertificateServer):
+    """The SSH server the user's client talks to inside the ``proxy:`` subsystem."""
+
+    def __init__(self, pc: ProxiedConnection) -> None:
+        super().__init__(pc.proxy.user_ca)
+        self.pc = pc
+
+    def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
+        ok = super().certificate_checked(username, cert, accepted)
+        if ok and self.user != self.pc.user:
+            self.cert_problem = "the inner connection presented another user's certificate"
+            return False
+        return ok
+
+    def auth_completed(self) -> None:
+        self.pc.login = self.login or self.pc.login
+        # Dial now, so the node is ready (or its failure known) when a channel opens.
+        self.pc.upstream_connection()
+
+    def session_requested(self) -> Any:
+        return bridge.open_session_bridge(self.pc)
+
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> Any:
+        return bridge.open_tcp_bridge(self.pc, dest_host, dest_port, orig_host, orig_port)
+
+    def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        return False  # remote forwarding (-R) is not bridged
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.pc.node_conn is not None:
+            self.pc.node_conn.close()
+        elif self.pc._upstream is not None and not self.pc._upstream.done():
+            self.pc._upstream.cancel()
+
+
+class OuterServer(CertificateServer):
+    """The connection from the ProxyCommand's ssh to the proxy."""
+
+    def __init__(self, proxy: RecordingProxy) -> None:
+        super().__init__(proxy.user_ca)
+        self.proxy = proxy
+        self.authenticated = False
+
+    def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
+        return self.proxy.check_login(self, super().certificate_checked(username, cert, accepted))
+
+    def auth_completed(self) -> None:
+        self.authenticated = True
+        self.proxy.authenticated(self)
+
+    def session_requested(self) -> Any:
+        return OuterSession(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.proxy.connection_closed(self, exc)
+
+
+class OuterSession(asyncssh.SSHServerSession[bytes]):
+    def __init__(self, outer: OuterServer) -> None:
+        self.outer = outer
+        self.proxy = outer.proxy
+        self.pipe = ChannelSocketPipe()
+        self.chan: Any = None
+        self.request: ProxyRequest | None = None
+        self.refusal: ProxyFailure | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def connection_made(self, chan: Any) -> None:
+        self.chan = chan
+        self.pipe.connection_made(chan)
+
+    def shell_requested(self) -> bool:
+        self.refusal = ProxyFailure(
+            "bad_request",
+            "this is the auditor recording proxy: connect with -s proxy:HOST:PORT "
+            "(see `auditor config ssh`)",
+        )
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        return self.shell_requested()
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        try:
+            self.request = parse_subsystem(subsystem)
+        except BadRequest as exc:
+            self.refusal = ProxyFailure("bad_request", str(exc))
+        return True
+
+    def session_started(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._route())
+
+    async def _route(self) -> None:
+        if self.refusal is not None or self.request is None:
+            failure = self.refusal or ProxyFailure("bad_request", "no proxy request")
+            self.proxy.record_failure(
+                failure,
+                user=self.outer.user,
+                login=self.outer.login,
+                client_addr=f"{self.outer.peer[0]}:{self.outer.peer[1]}",
+            )
+            self._refuse(failure.message)
+            return
+        pc = ProxiedConnection(self.proxy, self.outer, self.request)
+        try:
+            if self.proxy.config.session_recording == "proxy":
+                await self._terminate(pc)
+            else:
+                await self._pipe_to_node(pc)
+        except ProxyFailure as failure:
+            pc.failure(failure)
+            self._refuse(failure.message)
+
+    def _refuse(self, message: str) -> None:
+        self.chan.write_stderr(f"auditor: {message}\r\n".encode())
+        self.chan.exit(1)
+
+    async def _terminate(self, pc: ProxiedConnection) -> None:
+        if pc.request.cluster and pc.request.cluster not in self.proxy.config.trusted_clusters:
+            known = ", ".join(sorted(self.proxy.config.trusted_clusters)) or "none configured"
+            raise ProxyFailure(
+                "unknown_cluster",
+                f"unknown cluster {pc.request.cluster!r} (trusted clusters: {known})",
+            )
+        ours, theirs = socket.socketpair()
+        loop = asyncio.get_running_loop()
+        await loop.connect_accepted_socket(lambda: SocketSide(self.pipe), sock=ours)
+        options = await self.proxy.inner_options(pc, lambda: InnerServer(pc))
+        try:
+            await run_server_on_socket(theirs, options)
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            log.info("inner connection for %s ended before auth: %s", pc.request.host, exc)
+
+    async def _pipe_to_node(self, pc: ProxiedConnection) -> None:
+        loop = asyncio.get_running_loop()
+        if pc.request.cluster:
+            raise ProxyFailure(
+                "unknown_cluster",
+                "trusted clusters are reached in recording mode only "
+                "(auth_service.session_recording: proxy)",
+            )
+        sock, _ = await connect_with_retries(
+            pc.target,
+            self.proxy.config.dial_attempts,
+            self.proxy.config.dial_timeout,
+            base_delay=self.proxy.retry_base_delay,
+        )
+        session_id = await self.proxy.index.acall(
+            "start_session", **pc.fields, recording_path=None, command="tcp"
+        )
+        pc.audit_event("session_start", session_id=session_id, mode="node")
+
+        def closed() -> None:
+            self.proxy.index.call(
+                "end_session",
+                session_id,
+                status="ended",
+                bytes_in=self.pipe.bytes_up,
+                bytes_out=self.pipe.bytes_down,
+            )
+            pc.audit_event("session_end", session_id=session_id)
+
+        self.pipe.on_close = closed
+        await loop.connect_accepted_socket(lambda: SocketSide(self.pipe), sock=sock)
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        self.pipe.data_received(data, datatype)
+
+    def eof_received(self) -> bool:
+        return self.pipe.eof_received()
+
+    def pause_writing(self) -> None:
+        self.pipe.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.pipe.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.pipe.close()

@@ -1,0 +1,53 @@
+"""Handshake failures as the proxy reports them: a kind, what the client is told, why.
+
+Every failure reaches the client as one clear line (never a hang) and the
+index as a row with the kind, the message, the remediation hint and the raw
+detail for whoever debugs it.
+"""
+
+from __future__ import annotations
+
+
+class ProxyFailure(Exception):
+    """A session that could not be set up; ``kind`` is a DESIGN §7 failure kind."""
+
+    def __init__(self, kind: str, message: str, detail: str = "", retries: int = 0) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.detail = detail or message
+        self.retries = retries
+
+
+HOST_CERT_MISSING = (
+    "ssh: handshake failed: remote host presented a public key, expected a host certificate"
+)
+
+
+def host_cert_missing(node: str, detail: str = "") -> ProxyFailure:
+    return ProxyFailure("host_cert_missing", HOST_CERT_MISSING, detail or f"{node}: plain host key")
+
+
+def host_cert_untrusted(node: str, detail: str = "") -> ProxyFailure:
+    return ProxyFailure(
+        "host_cert_untrusted",
+        f"ssh: handshake failed: host certificate of {node} is signed by an untrusted authority",
+        detail,
+    )
+
+
+def host_cert_expired(node: str, detail: str = "") -> ProxyFailure:
+    return ProxyFailure(
+        "host_cert_expired",
+        f"ssh: handshake failed: host certificate of {node} has expired or is not yet valid",
+        detail,
+    )
+
+
+def host_principal_mismatch(node: str, detail: str = "") -> ProxyFailure:
+    return ProxyFailure(
+        "host_principal_mismatch",
+        f"ssh: handshake failed: host certificate is not valid for {node} "
+        "(its principals name another host)",
+        detail,
+    )

@@ -1,0 +1,166 @@
+"""Where the proxy's bytes go: the recording file (hot path) and the index (off it).
+
+``ChannelRecording`` methods are called per chunk of traffic: they append
+to the recording writer's buffer and bump counters, nothing else. Index
+updates run on one worker thread (``IndexWriter``) so SQLite never stalls
+the event loop, and a single timer flushes every open recording at least
+once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from auditor.index import SessionIndex
+from auditor.proxy.audit_log import AuditLog
+from auditor.recording import RecordingWriter, Stream
+
+log = logging.getLogger("auditor.proxy")
+FLUSH_INTERVAL = 0.5
+
+
+class IndexWriter:
+    """Serialises index writes on a worker thread that owns the SQLite connection."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-index")
+        self._index: SessionIndex | None = None
+        self.data_dir = data_dir
+        self.submit(self._open).result()
+
+    def _open(self) -> None:
+        self._index = SessionIndex.open(self.data_dir)
+
+    @property
+    def index(self) -> SessionIndex:
+        assert self._index is not None
+        return self._index
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = self._pool.submit(fn, *args, **kwargs)
+        fut.add_done_callback(_log_error)
+        return fut
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
+        return self.submit(lambda: getattr(self.index, method)(*args, **kwargs))
+
+    async def acall(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.wrap_future(self.call(method, *args, **kwargs))
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._index is not None:
+                self._index.close()
+
+        self._pool.submit(shut).result()
+        self._pool.shutdown(wait=True)
+
+
+def _log_error(fut: Future[Any]) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        log.error("index write failed: %r", exc)
+
+
+class ChannelRecording:
+    """One recorded channel: its recording file and its session row."""
+
+    def __init__(
+        self,
+        index: IndexWriter,
+        session_id: str,
+        writer: RecordingWriter | None,
+        registry: set[ChannelRecording],
+        audit: AuditLog,
+    ) -> None:
+        self.audit = audit
+        self.index = index
+        self.session_id = session_id
+        self.writer = writer
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.registry = registry
+        self.finished = False
+        self._last_update = time.monotonic()
+        registry.add(self)
+
+    # Hot path: append and count.
+    def output(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        if self.writer is not None:
+            self.writer.append(Stream.OUTPUT, data)
+
+    def stderr(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        if self.writer is not None:
+            self.writer.append(Stream.STDERR, data)
+
+    def input(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self.writer is not None:
+            self.writer.append(Stream.INPUT, data)
+
+    def count(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+
+    def resize(self, cols: int, rows: int) -> None:
+        if self.writer is not None:
+            self.writer.append(Stream.RESIZE, struct.pack(">HH", cols, rows))
+
+    def marker(self, text: str) -> None:
+        if self.writer is not None:
+            self.writer.append(Stream.MARKER, text.encode())
+
+    def event(self, text: str) -> None:
+        if self.writer is not None:
+            self.writer.append(Stream.EVENT, text.encode())
+
+    def set_command(self, command: str) -> None:
+        self.index.call("update_session", self.session_id, command=command)
+        self.audit.write("exec", session_id=self.session_id, command=command)
+
+    def tick(self) -> None:
+        """From the flush timer: write out buffered records, refresh byte counts."""
+        if self.writer is not None:
+            self.writer.flush_if_due()
+        now = time.monotonic()
+        if now - self._last_update >= 2.0:
+            self._last_update = now
+            self.index.call(
+                "update_session", self.session_id, bytes_in=self.bytes_in, bytes_out=self.bytes_out
+            )
+
+    def finish(self, exit_status: int | None, exit_signal: str | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.registry.discard(self)
+        if self.writer is not None:
+            if exit_signal is not None:
+                self.writer.append(Stream.EXIT, f"signal {exit_signal}".encode())
+            elif exit_status is not None:
+                self.writer.append(Stream.EXIT, str(exit_status).encode())
+            self.writer.close()
+        self.index.call(
+            "end_session",
+            self.session_id,
+            status="ended",
+            exit_status=exit_status if exit_signal is None else None,
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+        )
+        self.audit.write(
+            "session_end",
+            session_id=self.session_id,
+            exit_status=exit_status,
+            exit_signal=exit_signal,
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+        )

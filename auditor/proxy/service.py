@@ -1,0 +1,274 @@
+"""The recording proxy as one component: ``await proxy.start()`` ... ``await proxy.stop()``.
+
+``auditor proxy`` runs it alone; the TUI runs it in its own event loop. No
+globals: everything a connection needs hangs off the ``RecordingProxy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
+from auditor.authority.ssh_config import proxy_alias
+from auditor.config import Config
+from auditor.datadir import ensure_private_dir
+from auditor.index import FailureKind
+from auditor.proxy.audit_log import AuditLog
+from auditor.proxy.connection import OuterServer
+from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
+from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.upstream import CIPHERS
+from auditor.recording import RecordingWriter
+
+log = logging.getLogger("auditor.proxy")
+NODE_CERT_TTL = 2 * 3600
+NODE_CERT_RENEW = 15 * 60
+STATE_FILE = "proxy.json"
+
+
+class RecordingProxy:
+    def __init__(self, config: Config, data_dir: Path, *, retry_base_delay: float = 0.25) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.retry_base_delay = retry_base_delay
+        self.recordings: set[ChannelRecording] = set()
+        self.unauthenticated: OrderedDict[OuterServer, float] = OrderedDict()
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self._node_keys: dict[str, tuple[asyncssh.SSHKey, asyncssh.SSHCertificate, float]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self.address: tuple[str, int] | None = None
+        self.stats = {"sessions": 0, "failures": 0}
+
+    # Lifecycle
+    async def start(self) -> None:
+        ensure_private_dir(self.data_dir)
+        ensure_authorities(self.data_dir)
+        self.user_ca = load_authority(self.data_dir, "user")
+        self.host_ca = load_authority(self.data_dir, "host")
+        # asyncssh compares keys including their private half: trust the public one.
+        self.host_ca_public = self.host_ca.convert_to_public()
+        listen = self.config.listen_addr
+        names = [*self.config.public_addr, proxy_alias(self.config), listen.host, "localhost"]
+        issued = mint_host_certificate(self.host_ca, list(dict.fromkeys(names)), 365 * 86400)
+        self.host_key = (issued.key, issued.cert)
+        self.index = await asyncio.to_thread(IndexWriter, self.data_dir)
+        recovered = await self.index.acall("recover_interrupted")
+        if recovered:
+            log.info("marked %s sessions of a previous run interrupted", recovered)
+        self.audit = AuditLog(self.data_dir / "audit.log")
+        family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((listen.host, listen.port))
+        except OSError as exc:
+            sock.close()
+            self.index.close()
+            from auditor.errors import AuditorError
+
+            raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
+        sock.listen(512)
+        sock.setblocking(False)
+        self._listener = sock
+        host, port = sock.getsockname()[:2]
+        self.address = (host, port)
+        loop = asyncio.get_running_loop()
+        self._accept_task = loop.create_task(self._accept_loop())
+        self._flush_task = loop.create_task(self._flush_loop())
+        self._write_state()
+        log.info(
+            "auditor proxy listening on %s:%s, recording %s",
+            host,
+            port,
+            self.config.session_recording,
+        )
+
+    async def stop(self) -> None:
+        for task in (self._accept_task, self._flush_task):
+            if task:
+                task.cancel()
+        if self._listener:
+            self._listener.close()
+        for conn in list(self.connections):
+            conn.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.sleep(0.05)
+        for rec in list(self.recordings):
+            rec.finish(None)
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        self.audit.close()
+        await asyncio.to_thread(self.index.close)
+        log.info("auditor proxy stopped")
+
+    async def __aenter__(self) -> RecordingProxy:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _write_state(self) -> None:
+        assert self.address is not None
+        state = {
+            "pid": os.getpid(),
+            "listen": f"{self.address[0]}:{self.address[1]}",
+            "session_recording": self.config.session_recording,
+            "started": time.time(),
+        }
+        (self.data_dir / STATE_FILE).write_text(json.dumps(state))
+
+    # Accepting, with sshd-like self-protection
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._listener is not None
+        while True:
+            client, _ = await loop.sock_accept(self._listener)
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = loop.create_task(self._serve(client))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, client: socket.socket) -> None:
+        server = OuterServer(self)
+        if len(self.unauthenticated) >= self.config.max_unauthenticated:
+            # Evict the oldest unauthenticated connection rather than refuse the
+            # newcomer: whoever holds slots open cannot lock real users out.
+            oldest, _ = self.unauthenticated.popitem(last=False)
+            log.warning("unauthenticated connections at the cap; dropping the oldest")
+            if oldest.conn is not None:
+                oldest.conn.abort()
+        self.unauthenticated[server] = time.monotonic()
+        options = asyncssh.SSHServerConnectionOptions(
+            server_factory=lambda: server,
+            server_host_keys=[self.host_key],
+            encryption_algs=CIPHERS,
+            login_timeout=self.config.login_grace_time,
+            agent_forwarding=True,
+            x11_forwarding=False,
+            allow_scp=False,
+            line_editor=False,
+            encoding=None,
+            keepalive_interval=60,
+        )
+        try:
+            conn = await run_server_on_socket(client, options)
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            self.unauthenticated.pop(server, None)
+            self._auth_failed(server, exc)
+            return
+        self.connections.add(conn)
+
+    def authenticated(self, server: OuterServer) -> None:
+        self.unauthenticated.pop(server, None)
+
+    def connection_closed(self, server: OuterServer, exc: Exception | None) -> None:
+        self.unauthenticated.pop(server, None)
+        if server.conn is not None:
+            self.connections.discard(server.conn)
+
+    def _auth_failed(self, server: CertificateServer, exc: BaseException) -> None:
+        if server.cert_problem and not getattr(server, "login_refused", False):
+            self.record_failure(
+                ProxyFailure("user_auth_failed", f"authentication failed: {server.cert_problem}"),
+                login=server.login,
+                client_addr=f"{server.peer[0]}:{server.peer[1]}",
+            )
+        elif isinstance(exc, asyncssh.ProtocolError):
+            self.record_failure(
+                ProxyFailure("protocol_error", f"protocol error from client: {exc.reason}"),
+                client_addr=f"{server.peer[0]}:{server.peer[1]}",
+            )
+
+    def check_login(self, server: OuterServer, accepted: bool) -> bool:
+        """The ``users`` section: may this certificate's user use the requested login?"""
+        if not accepted or server.user is None:
+            return accepted
+        allowed = self.config.logins_for(server.user)
+        if allowed is None or server.login in allowed:
+            return True
+        server.login_refused = True  # type: ignore[attr-defined]
+        message = (
+            f"login {server.login!r} is not allowed for user {server.user!r} "
+            f"(allowed: {', '.join(allowed) or 'none'})"
+        )
+        self.record_failure(
+            ProxyFailure("login_denied", message),
+            user=server.user,
+            login=server.login,
+            client_addr=f"{server.peer[0]}:{server.peer[1]}",
+        )
+        if server.conn is not None:
+            server.conn.send_auth_banner(f"auditor: {message}\r\n")
+        return False
+
+    # What connections need
+    def node_host_key(self, name: str) -> tuple[asyncssh.SSHKey, asyncssh.SSHCertificate]:
+        """A host certificate for ``name`` from the host CA, minted once and reused."""
+        now = time.time()
+        cached = self._node_keys.get(name)
+        if cached and cached[2] - now > NODE_CERT_RENEW:
+            return cached[0], cached[1]
+        issued = mint_host_certificate(self.host_ca, [name], NODE_CERT_TTL)
+        self._node_keys[name] = (issued.key, issued.cert, issued.valid_before)
+        return issued.key, issued.cert
+
+    async def inner_options(self, pc: Any, factory: Any) -> asyncssh.SSHServerConnectionOptions:
+        key, cert = self.node_host_key(pc.request.host)
+        return asyncssh.SSHServerConnectionOptions(
+            server_factory=factory,
+            server_host_keys=[(key, cert)],
+            encryption_algs=CIPHERS,
+            login_timeout=self.config.login_grace_time,
+            agent_forwarding=True,
+            x11_forwarding=False,
+            allow_scp=False,
+            line_editor=False,
+            encoding=None,
+        )
+
+    async def new_recording(self, fields: dict[str, Any], kind: str) -> ChannelRecording:
+        session_id: str = await self.index.acall("new_session_id")
+        path = self.index.index.recording_path(session_id)
+        writer = RecordingWriter.create(path, {**fields, "session_id": session_id, "kind": kind})
+        await self.index.acall(
+            "start_session", session_id=session_id, **fields, recording_path=str(path)
+        )
+        self.stats["sessions"] += 1
+        self.audit.write("session_start", session_id=session_id, **fields)
+        return ChannelRecording(self.index, session_id, writer, self.recordings, self.audit)
+
+    def record_failure(self, failure: ProxyFailure, **fields: Any) -> None:
+        self.stats["failures"] += 1
+        fields = {k: v for k, v in fields.items() if v is not None}
+        log.warning("%s: %s (%s)", failure.kind, failure.message, fields.get("node", "-"))
+        self.index.call(
+            "record_failure",
+            FailureKind(failure.kind),
+            failure.message,
+            retries=failure.retries,
+            detail=failure.detail,
+            **{k: v for k, v in fields.items() if k != "connection_id"},
+        )
+        self.audit.write("failure", kind=failure.kind, message=failure.message, **fields)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            for rec in list(self.recordings):
+                rec.tick()

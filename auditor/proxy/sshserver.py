@@ -1,0 +1,112 @@
+"""asyncssh servers that accept auditor user certificates and know who presented them.
+
+asyncssh checks a client certificate's CA, validity and principals but keeps
+nothing of it; the proxy needs the key ID (``auditor:user:NAME``) to know
+which user a login belongs to and why a refused certificate was refused.
+``AuditedServerConnection`` keeps the certificate; it relies on two private
+asyncssh names (``_validate_openssh_certificate``, ``_connect``), which is
+why pyproject.toml pins asyncssh below 3 and the proxy tests cover both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import asyncssh
+from asyncssh.connection import SSHServerConnection, _connect
+
+
+class AuditedServerConnection(SSHServerConnection):
+    async def _validate_openssh_certificate(self, username: str, cert: Any) -> Any:
+        key = await super()._validate_openssh_certificate(username, cert)
+        owner = self._owner
+        if isinstance(owner, CertificateServer) and not owner.certificate_checked(
+            username, cert, key is not None
+        ):
+            return None
+        return key
+
+
+async def run_server_on_socket(
+    sock: socket.socket, options: asyncssh.SSHServerConnectionOptions
+) -> SSHServerConnection:
+    """``asyncssh.run_server`` with ``AuditedServerConnection``."""
+    loop = asyncio.get_running_loop()
+
+    def conn_factory() -> SSHServerConnection:
+        return AuditedServerConnection(loop, options, wait="auth")
+
+    conn: SSHServerConnection = await _connect(
+        options, None, loop, 0, sock, conn_factory, "Starting SSH server on"
+    )
+    return conn
+
+
+def user_from_key_id(key_id: str) -> str:
+    """``auditor:user:joe`` → ``joe``; a foreign key ID is kept whole."""
+    prefix = "auditor:user:"
+    return key_id[len(prefix) :] if key_id.startswith(prefix) else key_id
+
+
+class CertificateServer(asyncssh.SSHServer):
+    """Public-key auth by user certificates from the auditor user CA only."""
+
+    def __init__(self, user_ca: asyncssh.SSHKey) -> None:
+        self.user_ca = user_ca
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.user: str | None = None
+        self.login: str | None = None
+        self.cert_problem: str | None = None
+        self.peer: tuple[str, int] = ("", 0)
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        peer = conn.get_extra_info("peername") or ("", 0)
+        self.peer = (str(peer[0]), int(peer[1])) if len(peer) >= 2 else ("", 0)
+
+    def begin_auth(self, username: str) -> bool:
+        self.login = username
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        self.cert_problem = self.cert_problem or "a plain key was offered, not a certificate"
+        return False
+
+    def validate_ca_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        ok = key.public_data == self.user_ca.public_data
+        if not ok:
+            self.cert_problem = "certificate signed by an unknown CA"
+        return ok
+
+    def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
+        """Note who presented ``cert`` and why it failed; the final verdict."""
+        raw = getattr(cert, "_key_id", b"")  # asyncssh keeps the key ID private
+        key_id = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        if accepted:
+            self.user = user_from_key_id(key_id)
+            self.cert_problem = None
+            return True
+        if self.cert_problem == "certificate signed by an unknown CA":
+            return False
+        now = time.time()
+        if now >= cert._valid_before or now < cert._valid_after:
+            self.cert_problem = f"certificate {key_id} has expired or is not yet valid"
+        elif username not in cert.principals:
+            self.cert_problem = (
+                f"login {username!r} is not among the principals of certificate {key_id}"
+            )
+        else:
+            self.cert_problem = f"certificate {key_id} was refused"
+        return False

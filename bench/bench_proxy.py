@@ -1,0 +1,210 @@
+"""Proxy benchmarks (issue 4): throughput, setup time, 100 concurrent recorded sessions.
+
+Runs everything on loopback in one go against one real sshd:
+  .venv/bin/python bench/bench_proxy.py [--bulk-mb 200] [--sessions 100] [--session-mb 5]
+
+Prints each figure and its ratio against the target, and writes them to
+bench/out/proxy.json for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.auditor_cli import AuditorCli  # noqa: E402
+from tests.harness.openssh import SshAgent, SshClient, Sshd, login_name  # noqa: E402
+from tests.harness.proxy import ProxyProcess  # noqa: E402
+
+NODE = "node.example.com"
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if out.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}: {out.stderr.decode()}")
+    return time.perf_counter() - start
+
+
+def proc_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user+system) and peak RSS in KiB of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    hwm = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    return cpu, hwm
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bulk-mb", type=int, default=200)
+    ap.add_argument("--setup-runs", type=int, default=15)
+    ap.add_argument("--sessions", type=int, default=100)
+    ap.add_argument("--session-mb", type=int, default=5)
+    args = ap.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        cli = AuditorCli(tmp / "home")
+        cli.run("ca", "init")
+        node_dir = tmp / "node"
+        node_dir.mkdir()
+        cli.run("ca", "sign", f"--host={NODE}", "--format=openssh", "--out", str(node_dir))
+        user_ca = node_dir / "user_ca.pub"
+        user_ca.write_text(
+            cli.run("ca", "export", "--type=user").stdout.removeprefix("cert-authority ")
+        )
+        sshd = Sshd.start(
+            node_dir,
+            host_key=node_dir / NODE,
+            host_certificate=node_dir / f"{NODE}-cert.pub",
+            trusted_user_ca=user_ca,
+            extra={"MaxStartups": "300:30:400", "MaxSessions": "300"},
+        )
+        agent = SshAgent.start(tmp)
+        proxy: ProxyProcess | None = None
+        try:
+            cli.env.update(agent.env)
+            cli.run("login", f"--user={login_name()}")
+            host_line = cli.run("ca", "export", "--type=host").stdout.strip()
+            direct = SshClient(tmp / "direct", agent, known_hosts_lines=[host_line])
+            direct.hosts[NODE] = ("127.0.0.1", sshd.port)
+            jump = SshClient(tmp / "jump", agent, known_hosts_lines=[host_line])
+            jump.hosts[NODE] = ("127.0.0.1", sshd.port)
+            jump.hosts["jump.example.com"] = ("127.0.0.1", sshd.port)
+            via = SshClient(tmp / "via", agent, known_hosts_lines=[host_line])
+            proxy = ProxyProcess.start(
+                cli.data_dir,
+                tmp / "proxy",
+                "",
+                {NODE: sshd.port},
+                "  max_unauthenticated: 500\n",
+            )
+            via.write()
+            proxy.route(via)
+            env = direct.env()
+            user = login_name()
+            bulk = f"head -c {args.bulk_mb * 1000 * 1000} /dev/zero"
+            print(f"bulk output: {args.bulk_mb} MB of zeros, best of 3")
+
+            def best(argv: list[str]) -> float:
+                return min(timed(argv, env) for _ in range(3))
+
+            t_direct = best(direct.argv(f"{user}@{NODE}", bulk))
+            jump_argv = jump.argv("-J", f"{user}@jump.example.com", f"{user}@{NODE}", bulk)
+            # -J makes its own ssh for the jump; give it the same config file.
+            t_jump = best(jump_argv)
+            t_proxy = best(via.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
+            mbps = {
+                k: args.bulk_mb / v
+                for k, v in {"direct": t_direct, "jump": t_jump, "proxy": t_proxy}.items()
+            }
+            for k, v in mbps.items():
+                print(f"  {k:7s} {v:7.1f} MB/s")
+            ratio = mbps["proxy"] / mbps["direct"]
+            print(
+                f"  proxy/direct = {ratio:.2f} (target >= 0.60) "
+                f"{'MET' if ratio >= 0.6 else 'NOT MET'}; "
+                f"proxy/jump = {mbps['proxy'] / mbps['jump']:.2f}"
+            )
+            results["bulk_mb_s"] = mbps
+            results["bulk_ratio"] = ratio
+
+            print(f"setup time: `ssh node true`, median of {args.setup_runs}")
+            s_direct = statistics.median(
+                timed(direct.argv(f"{user}@{NODE}", "true"), env) for _ in range(args.setup_runs)
+            )
+            s_proxy = statistics.median(
+                timed(via.argv("-p", str(sshd.port), f"{user}@{NODE}", "true"), env)
+                for _ in range(args.setup_runs)
+            )
+            sratio = s_proxy / s_direct
+            print(
+                f"  direct {s_direct * 1000:.0f} ms, proxy {s_proxy * 1000:.0f} ms: "
+                f"{sratio:.2f}x (target <= 1.3x) {'MET' if sratio <= 1.3 else 'NOT MET'}"
+            )
+            results["setup_ms"] = {"direct": s_direct * 1000, "proxy": s_proxy * 1000}
+            results["setup_ratio"] = sratio
+
+            n, mb = args.sessions, args.session_mb
+            print(f"{n} concurrent sessions printing {mb} MB each")
+            cpu0, _ = proc_usage(proxy.proc.pid)
+            payload = f"head -c {mb * 1000 * 1000} /dev/urandom | tee /dev/stderr | sha256sum >&2"
+            start = time.perf_counter()
+            procs = [
+                subprocess.Popen(
+                    via.argv("-p", str(sshd.port), f"{user}@{NODE}", payload),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                for _ in range(n)
+            ]
+            for p in procs:
+                p.communicate()
+            wall = time.perf_counter() - start
+            failed = sum(1 for p in procs if p.returncode != 0)
+            cpu1, hwm = proc_usage(proxy.proc.pid)
+            total_gb = n * mb / 1000
+            print(
+                f"  wall {wall:.1f}s, failed {failed}, proxy CPU {cpu1 - cpu0:.1f}s "
+                f"= {(cpu1 - cpu0) / total_gb:.1f} CPU s/GB, peak RSS {hwm / 1024:.0f} MiB"
+            )
+            time.sleep(2)
+            rows = json.loads(cli.run("sessions", "--json", "--since", "1h").stdout)
+            exact = verify_recordings(rows)
+            print(f"  recorded byte-exact: {exact}/{n}")
+            results["concurrent"] = {
+                "sessions": n,
+                "mb_each": mb,
+                "failed": failed,
+                "wall_s": wall,
+                "cpu_s_per_gb": (cpu1 - cpu0) / total_gb,
+                "peak_rss_mib": hwm / 1024,
+                "byte_exact": exact,
+            }
+        finally:
+            if proxy:
+                proxy.stop()
+            agent.stop()
+            sshd.stop()
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "proxy.json").write_text(json.dumps(results, indent=2))
+
+
+def verify_recordings(rows: list[dict[str, object]]) -> int:
+    """Each session's stderr holds its payload then `sha256sum`'s line: check the recording."""
+    from auditor.recording import RecordingReader, Stream
+
+    exact = 0
+    for row in rows:
+        path = row.get("recording_path")
+        if not path:
+            continue
+        records = RecordingReader(Path(str(path))).records()
+        data = b"".join(r.data for r in records if r.stream == Stream.STDERR)
+        payload, digest = data[:-68], data[-68:-4]  # "<64 hex>  -\n"
+        if hashlib.sha256(payload).hexdigest().encode() == digest:
+            exact += 1
+    return exact
+
+
+if __name__ == "__main__":
+    main()

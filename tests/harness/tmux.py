@@ -1,0 +1,75 @@
+"""A private tmux server for driving real terminal programs in tests."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Mapping
+
+from tests.harness.openssh import require
+
+
+class Tmux:
+    def __init__(self, width: int = 100, height: int = 30) -> None:
+        self.tmux = require("tmux")
+        self.socket = f"auditor-test-{uuid.uuid4().hex[:8]}"
+        self.width, self.height = width, height
+        self.session = "t"
+
+    def _run(self, *args: str) -> str:
+        out = subprocess.run(
+            [self.tmux, "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout
+
+    def start(self, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+        command = " ".join(shlex.quote(a) for a in argv)
+        if env:
+            command = (
+                "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + command
+            )
+        self._run(
+            "new-session",
+            "-d",
+            "-s",
+            self.session,
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            command,
+        )
+        self._run("set-option", "-t", self.session, "remain-on-exit", "on")
+
+    def send(self, *keys: str) -> None:
+        self._run("send-keys", "-t", self.session, *keys)
+
+    def type(self, text: str) -> None:
+        self._run("send-keys", "-t", self.session, "-l", text)
+
+    def screen(self) -> str:
+        return self._run("capture-pane", "-p", "-t", self.session)
+
+    def resize(self, width: int, height: int) -> None:
+        self._run("resize-window", "-t", self.session, "-x", str(width), "-y", str(height))
+
+    def wait_for(self, predicate: Callable[[str], bool] | str, timeout: float = 15) -> str:
+        check = (lambda s: predicate in s) if isinstance(predicate, str) else predicate
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {predicate!r}; screen:\n{screen}")
+
+    def kill(self) -> None:
+        subprocess.run(
+            [self.tmux, "-L", self.socket, "kill-server"], capture_output=True, check=False
+        )
