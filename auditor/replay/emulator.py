@@ -1,0 +1,296 @@
+"""The terminal a replay renders into: what the user saw, cell by cell.
+
+pyte (through the faster ``FastScreen``/``FastStream``) does the emulation.
+On top of it this adds what a recorded session needs and pyte lacks:
+
+- the alternate screen (``CSI ?1049h/l``, ``?47``, ``?1047``), so vim, less
+  and top replay on their own screen and the shell's screen comes back
+  after them;
+- lines scrolled off the top of the main screen, for text transcripts;
+- resizes that keep the cursor's line on screen, as xterm does (stock pyte
+  drops lines from the top and can leave the cursor below the last row);
+- silence: a replay must never answer a query (DA, DSR) - there is no
+  program to answer.
+
+UTF-8 split across feeds is handled by the stream's incremental decoder;
+wide characters and 16/256/true colours are pyte's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from pyte.screens import Char, Margins, Savepoint, StaticDefaultDict, wcwidth
+
+from auditor.replay.fastscreen import FastScreen, FastStream
+
+# A cell as rendered: ``data`` (the character, "" for the right half of a
+# wide one), ``fg``/``bg`` ("default", an ANSI name such as "red" or
+# "brightred", or "rrggbb" hex for 256 and true colours), bold, italics,
+# underscore, strikethrough, reverse, blink.
+Cell = Char
+
+Line = StaticDefaultDict[int, Char]
+Buffer = dict[int, Line]  # a defaultdict at run time, typed as pyte types it
+
+# Private modes, shifted the way pyte stores them.
+ALT_SCREEN_SAVE_CURSOR = 1049 << 5  # save cursor, switch, clear; back and restore
+ALT_SCREEN_CLEAR_ON_EXIT = 1047 << 5  # switch; clear when leaving
+ALT_SCREEN = 47 << 5  # switch only
+EMPTY_LINE: Line = StaticDefaultDict(Char(" "))
+
+_ALT_MODES = frozenset({ALT_SCREEN_SAVE_CURSOR, ALT_SCREEN_CLEAR_ON_EXIT, ALT_SCREEN})
+
+
+class CursorState(NamedTuple):
+    x: int
+    y: int
+    visible: bool
+
+
+def render_line(line: Line | None, columns: int) -> str:
+    """A line's text as pyte's ``display`` renders it: the right half of a
+    wide character is skipped. An orphaned right half (its wide character
+    overwritten) shows as a blank, where stock ``display`` would fail."""
+    if line is None:
+        return " " * columns
+    out: list[str] = []
+    skip = False
+    for x in range(columns):
+        if skip:
+            skip = False
+            continue
+        data = line[x].data
+        if not data:
+            out.append(" ")
+            continue
+        skip = wcwidth(data[0]) == 2
+        out.append(data)
+    return "".join(out)
+
+
+class TerminalScreen(FastScreen):
+    """``FastScreen`` plus the alternate screen, scrollback capture, silent
+    queries and xterm-like resizing."""
+
+    def __init__(
+        self, columns: int, lines: int, on_scroll_off: Callable[[Line, int], None] | None = None
+    ) -> None:
+        self.alternate = False
+        # The buffer not on display: the main screen while the alternate one
+        # is shown, else the alternate screen's last content (``?47`` shows
+        # it again) or None.
+        self.other_buffer: Buffer | None = None
+        self.alt_saved: Savepoint | None = None
+        self.on_scroll_off = on_scroll_off
+        super().__init__(columns, lines)
+
+    def new_buffer(self) -> Buffer:
+        return defaultdict(lambda: StaticDefaultDict[int, Char](self.default_char))
+
+    @property
+    def main_buffer(self) -> Buffer:
+        if self.alternate:
+            assert self.other_buffer is not None
+            return self.other_buffer
+        return self.buffer
+
+    def reset(self) -> None:
+        # RIS returns to the main screen and forgets the alternate one.
+        if self.alternate:
+            assert self.other_buffer is not None
+            self.buffer = self.other_buffer
+            self.alternate = False
+        self.other_buffer = None
+        self.alt_saved = None
+        super().reset()
+
+    def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and any(m << 5 in _ALT_MODES for m in modes):
+            for m in modes:
+                if m << 5 in _ALT_MODES:
+                    self._enter_alternate(m << 5)
+            modes = tuple(m for m in modes if m << 5 not in _ALT_MODES)
+        super().set_mode(*modes, **kwargs)
+
+    def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and any(m << 5 in _ALT_MODES for m in modes):
+            for m in modes:
+                if m << 5 in _ALT_MODES:
+                    self._leave_alternate(m << 5)
+            modes = tuple(m for m in modes if m << 5 not in _ALT_MODES)
+        super().reset_mode(*modes, **kwargs)
+
+    def _enter_alternate(self, mode: int) -> None:
+        if mode == ALT_SCREEN_SAVE_CURSOR:
+            self.save_cursor()
+            self.alt_saved = self.savepoints.pop()
+        if not self.alternate:
+            shown = self.other_buffer if self.other_buffer is not None else self.new_buffer()
+            self.other_buffer, self.buffer = self.buffer, shown
+            self.alternate = True
+        if mode == ALT_SCREEN_SAVE_CURSOR:
+            self.buffer.clear()
+        self.dirty.update(range(self.lines))
+
+    def _leave_alternate(self, mode: int) -> None:
+        if self.alternate:
+            if mode == ALT_SCREEN_CLEAR_ON_EXIT:
+                self.buffer.clear()
+            assert self.other_buffer is not None
+            self.other_buffer, self.buffer = self.buffer, self.other_buffer
+            self.alternate = False
+            self.dirty.update(range(self.lines))
+        if mode == ALT_SCREEN_SAVE_CURSOR and self.alt_saved is not None:
+            self.savepoints.append(self.alt_saved)
+            self.alt_saved = None
+            self.restore_cursor()
+
+    @property
+    def display(self) -> list[str]:
+        return [render_line(self.buffer.get(y), self.columns) for y in range(self.lines)]
+
+    def index(self) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if (
+            self.on_scroll_off is not None
+            and not self.alternate
+            and top == 0
+            and self.cursor.y == bottom
+        ):
+            # The line leaves the buffer for good, so it can be kept as is
+            # and rendered only if someone asks.
+            self.on_scroll_off(self.buffer.get(0) or EMPTY_LINE, self.columns)
+        super().index()
+
+    def report_device_attributes(self, mode: int = 0, **kwargs: bool) -> None:
+        """No reply: nothing is listening to a replay."""
+
+    def report_device_status(self, mode: int) -> None:
+        """No reply: nothing is listening to a replay."""
+
+    def resize(self, lines: int | None = None, columns: int | None = None) -> None:
+        lines = lines or self.lines
+        columns = columns or self.columns
+        if lines == self.lines and columns == self.columns:
+            return
+        buffers = [b for b in (self.buffer, self.other_buffer) if b is not None]
+        if lines < self.lines:
+            # Keep the cursor's line: what no longer fits above it scrolls
+            # off (into the scrollback, for the main screen), the rest of
+            # the cut comes off the bottom.
+            excess = max(0, self.cursor.y - (lines - 1))
+            for buffer in buffers:
+                if excess and buffer is self.main_buffer and self.on_scroll_off is not None:
+                    for y in range(excess):
+                        self.on_scroll_off(buffer.get(y) or EMPTY_LINE, self.columns)
+                shifted = {y - excess: line for y, line in buffer.items() if excess <= y}
+                buffer.clear()
+                buffer.update((y, line) for y, line in shifted.items() if y < lines)
+            self.cursor.y -= excess
+            for sp in self.savepoints:
+                sp.cursor.y = max(0, min(sp.cursor.y - excess, lines - 1))
+        if columns < self.columns:
+            for buffer in buffers:
+                for line in buffer.values():
+                    for x in [x for x in line if x >= columns]:
+                        del line[x]
+            self.cursor.x = min(self.cursor.x, columns)
+        else:
+            first_new = (self.columns + 7) // 8 * 8
+            self.tabstops.update(range(max(8, first_new), columns, 8))
+        self.lines, self.columns = lines, columns
+        self.dirty.update(range(lines))
+        self.set_margins()
+
+
+class Terminal:
+    """A headless terminal fed with a session's output bytes.
+
+    ``on_scroll_off`` receives each line of the main screen that scrolls off
+    the top (or is cut off by a shrinking resize), as text; the last
+    ``scrollback`` of them are also kept in :attr:`scrollback`.
+    """
+
+    def __init__(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        *,
+        scrollback: int = 1000,
+        on_scroll_off: Callable[[str], None] | None = None,
+    ) -> None:
+        if cols < 1 or rows < 1:
+            raise ValueError(f"terminal size must be at least 1x1, not {cols}x{rows}")
+        self._scrollback: deque[tuple[Line, int]] = deque(maxlen=scrollback)
+        self._on_scroll_off = on_scroll_off
+        self.screen = TerminalScreen(cols, rows, on_scroll_off=self._scrolled_off)
+        self.stream = FastStream(self.screen)
+
+    def _scrolled_off(self, line: Line, columns: int) -> None:
+        self._scrollback.append((line, columns))
+        if self._on_scroll_off is not None:
+            self._on_scroll_off(render_line(line, columns).rstrip())
+
+    @property
+    def scrollback(self) -> list[str]:
+        """The last lines that scrolled off the main screen, oldest first,
+        without trailing blanks."""
+        return [render_line(line, columns).rstrip() for line, columns in self._scrollback]
+
+    def feed(self, data: bytes) -> None:
+        """Emulate output bytes; a multibyte character may span two feeds."""
+        self.stream.feed(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        if cols < 1 or rows < 1:
+            raise ValueError(f"terminal size must be at least 1x1, not {cols}x{rows}")
+        self.screen.resize(lines=rows, columns=cols)
+
+    @property
+    def cols(self) -> int:
+        return self.screen.columns
+
+    @property
+    def rows(self) -> int:
+        return self.screen.lines
+
+    @property
+    def lines(self) -> list[str]:
+        """The screen as text, one full-width string per row."""
+        return self.screen.display
+
+    def text(self) -> str:
+        """The screen as text without trailing blanks."""
+        return "\n".join(line.rstrip() for line in self.lines).rstrip("\n")
+
+    def row(self, y: int) -> list[Cell]:
+        line = self.screen.buffer.get(y)
+        if line is None:
+            return [self.screen.default_char] * self.cols
+        return [line[x] for x in range(self.cols)]
+
+    def cell(self, x: int, y: int) -> Cell:
+        line = self.screen.buffer.get(y)
+        return self.screen.default_char if line is None else line[x]
+
+    @property
+    def cursor(self) -> CursorState:
+        c = self.screen.cursor
+        return CursorState(min(c.x, self.cols - 1), c.y, not c.hidden)
+
+    @property
+    def in_alternate_screen(self) -> bool:
+        return self.screen.alternate
+
+    @property
+    def title(self) -> str:
+        return self.screen.title
+
+    def take_dirty(self) -> set[int]:
+        """Rows changed since the last call (for incremental redraws)."""
+        dirty = {y for y in self.screen.dirty if y < self.rows}
+        self.screen.dirty.clear()
+        return dirty
