@@ -18,7 +18,7 @@ from asyncssh.channel import SSHClientChannel
 from asyncssh.misc import ChannelOpenError
 from asyncssh.packet import Boolean, Byte, String, UInt32
 
-WINDOW = 2 * 1024 * 1024
+WINDOW = 8 * 1024 * 1024
 MAX_PACKET = 32768
 
 

@@ -330,6 +330,10 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
                 f"unknown cluster {pc.request.cluster!r} (trusted clusters: {known})",
             )
         ours, theirs = socket.socketpair()
+        for s in (ours, theirs):
+            # Fewer, larger hand-offs between the outer channel and the inner server.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         loop = asyncio.get_running_loop()
         await loop.connect_accepted_socket(lambda: SocketSide(self.pipe), sock=ours)
         options = await self.proxy.inner_options(pc, lambda: InnerServer(pc))

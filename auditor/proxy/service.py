@@ -28,7 +28,8 @@ from auditor.proxy.connection import OuterServer
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
-from auditor.proxy.upstream import CIPHERS
+from auditor.proxy.channels import WINDOW
+from auditor.proxy.upstream import SERVER_CIPHERS
 from auditor.recording import RecordingWriter
 
 log = logging.getLogger("auditor.proxy")
@@ -157,7 +158,8 @@ class RecordingProxy:
         options = asyncssh.SSHServerConnectionOptions(
             server_factory=lambda: server,
             server_host_keys=[self.host_key],
-            encryption_algs=CIPHERS,
+            encryption_algs=SERVER_CIPHERS,
+            window=WINDOW,
             login_timeout=self.config.login_grace_time,
             agent_forwarding=True,
             x11_forwarding=False,
@@ -233,7 +235,8 @@ class RecordingProxy:
         return asyncssh.SSHServerConnectionOptions(
             server_factory=factory,
             server_host_keys=[(key, cert)],
-            encryption_algs=CIPHERS,
+            encryption_algs=SERVER_CIPHERS,
+            window=WINDOW,
             login_timeout=self.config.login_grace_time,
             agent_forwarding=True,
             x11_forwarding=False,
