@@ -180,18 +180,26 @@ class TerminalScreen(FastScreen):
         if lines < self.lines:
             # Keep the cursor's line: what no longer fits above it scrolls
             # off (into the scrollback, for the main screen), the rest of
-            # the cut comes off the bottom.
-            excess = max(0, self.cursor.y - (lines - 1))
+            # the cut comes off the bottom. Behind the alternate screen, the
+            # main screen's cursor is the one 1049 saved.
+            hidden_main = self.alternate and self.alt_saved is not None
             for buffer in buffers:
+                if buffer is self.buffer or not hidden_main:
+                    cursor = self.cursor
+                else:
+                    assert self.alt_saved is not None
+                    cursor = self.alt_saved.cursor
+                excess = max(0, cursor.y - (lines - 1))
                 if excess and buffer is self.main_buffer and self.on_scroll_off is not None:
                     for y in range(excess):
                         self.on_scroll_off(buffer.get(y) or EMPTY_LINE, self.columns)
                 shifted = {y - excess: line for y, line in buffer.items() if excess <= y}
                 buffer.clear()
                 buffer.update((y, line) for y, line in shifted.items() if y < lines)
-            self.cursor.y -= excess
+                if buffer is self.buffer or hidden_main:
+                    cursor.y -= excess
             for sp in self.savepoints:
-                sp.cursor.y = max(0, min(sp.cursor.y - excess, lines - 1))
+                sp.cursor.y = min(sp.cursor.y, lines - 1)
         if columns < self.columns:
             for buffer in buffers:
                 for line in buffer.values():

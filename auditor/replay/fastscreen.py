@@ -27,6 +27,7 @@ the replay.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import unicodedata
@@ -82,7 +83,7 @@ def _single_width_class() -> str:
 _SINGLE_WIDTH_RUN = re.compile(_single_width_class())
 
 
-class _Cells(dict[str, Char]):
+class Cells(dict[str, Char]):
     """Cells sharing one set of attributes, by character, built on first use."""
 
     __slots__ = ("style",)
@@ -100,16 +101,16 @@ class FastScreen(pyte.Screen):
     """``pyte.Screen`` with a run-at-a-time ``draw`` and memoised SGR."""
 
     def __init__(self, columns: int, lines: int) -> None:
-        self._cells: dict[Char, _Cells] = {}
+        self._cells: dict[Char, Cells] = {}
         self._sgr: dict[tuple[Char, tuple[int, ...], bool], Char] = {}
         super().__init__(columns, lines)
 
-    def _cells_for(self, attrs: Char) -> _Cells:
+    def _cells_for(self, attrs: Char) -> Cells:
         cells = self._cells.get(attrs)
         if cells is None:
             if len(self._cells) >= _CACHE_LIMIT:
                 self._cells.clear()
-            cells = self._cells[attrs] = _Cells(attrs)
+            cells = self._cells[attrs] = Cells(attrs)
         return cells
 
     def draw(self, data: str) -> None:
@@ -167,7 +168,7 @@ class FastScreen(pyte.Screen):
                 i = stop
         self.dirty.add(cursor.y)
 
-    def _draw_char(self, char: str, cells: _Cells, autowrap: bool, insert: bool) -> bool:
+    def _draw_char(self, char: str, cells: Cells, autowrap: bool, insert: bool) -> bool:
         """Stock pyte's per-character draw; False where it stops drawing."""
         cursor = self.cursor
         char_width = wcwidth(char)
@@ -239,18 +240,27 @@ class FastScreen(pyte.Screen):
 
 
 def _tolerant(method: Callable[..., Any]) -> tuple[Callable[..., Any], int, bool]:
-    """How many positional parameters a CSI handler takes (-1: any) and
+    """A CSI handler, how many positional parameters it takes (-1: any) and
     whether it accepts ``private=``."""
+    function = getattr(method, "__func__", None)
+    if function is None:
+        return (method, *_signature_shape(method, bound=False))
+    return (method, *_signature_shape(function, bound=True))
+
+
+@functools.cache
+def _signature_shape(function: Callable[..., Any], bound: bool) -> tuple[int, bool]:
     positional = 0
     private = False
-    for p in inspect.signature(method).parameters.values():
+    parameters = list(inspect.signature(function).parameters.values())
+    for p in parameters[1:] if bound else parameters:
         if p.kind is p.VAR_POSITIONAL:
             positional = -1
         elif p.kind is p.VAR_KEYWORD or p.name == "private":
             private = True
         elif positional >= 0 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             positional += 1
-    return method, positional, private
+    return positional, private
 
 
 class _TolerantCsi:

@@ -81,3 +81,37 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     """``data`` cut at the given offsets (taken modulo its length)."""
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
     return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+_alternate = st.sampled_from(
+    ["\x1b[?1049h", "\x1b[?1049l", "\x1b[?47h", "\x1b[?47l", "\x1b[?1047h", "\x1b[?1047l"]
+)
+
+
+def terminal_output() -> st.SearchStrategy[bytes]:
+    """Anything a program may print, the alternate screen included."""
+    token = st.one_of(
+        ansi_stream().map(bytes.decode),
+        _alternate,
+        st.binary(max_size=8).map(lambda b: b.decode("latin-1")),
+    )
+    return st.lists(token, max_size=8).map(lambda ts: "".join(ts).encode())
+
+
+def records() -> st.SearchStrategy[list[tuple[float, str, object]]]:
+    """Timed output and resize records, times never going back (often equal)."""
+    output = st.tuples(st.just("output"), terminal_output())
+    resize = st.tuples(st.just("resize"), st.tuples(st.integers(1, 30), st.integers(1, 10)))
+    steps = st.lists(
+        st.tuples(st.sampled_from([0.0, 0.0, 0.5, 1.0]), st.one_of(output, output, resize)),
+        max_size=25,
+    )
+
+    def timed(items: list[tuple[float, tuple[str, object]]]) -> list[tuple[float, str, object]]:
+        t, out = 0.0, []
+        for dt, (kind, data) in items:
+            t += dt
+            out.append((t, kind, data))
+        return out
+
+    return steps.map(timed)
