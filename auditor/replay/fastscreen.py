@@ -81,6 +81,8 @@ def _single_width_class() -> str:
 
 
 _SINGLE_WIDTH_RUN = re.compile(_single_width_class())
+_BLANK = Char(data=" ", fg="default", bg="default", reverse=False)
+_REVERSE_BLANK = Char(data=" ", fg="default", bg="default", reverse=True)
 
 
 class Cells(dict[str, Char]):
@@ -104,6 +106,24 @@ class FastScreen(pyte.Screen):
         self._cells: dict[Char, Cells] = {}
         self._sgr: dict[tuple[Char, tuple[int, ...], bool], Char] = {}
         super().__init__(columns, lines)
+
+    @property
+    def default_char(self) -> Char:
+        # Stock builds a new Char for every blank line it creates.
+        return _REVERSE_BLANK if mo.DECSCNM in self.mode else _BLANK
+
+    def index(self) -> None:
+        # Stock's, without building a Margins tuple per line feed.
+        margins = self.margins
+        top, bottom = (0, self.lines - 1) if margins is None else margins
+        if self.cursor.y == bottom:
+            self.dirty.update(range(self.lines))
+            buffer = self.buffer
+            for y in range(top, bottom):
+                buffer[y] = buffer[y + 1]
+            buffer.pop(bottom, None)
+        else:
+            self.cursor_down()
 
     def _cells_for(self, attrs: Char) -> Cells:
         cells = self._cells.get(attrs)
