@@ -1,0 +1,47 @@
+"""Which process writes a live session, and whether it is still running.
+
+A PID alone is not enough after a reboot or a long uptime (PIDs are
+reused), so the owner also names the host and, on Linux, the process's
+start time from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return ""
+    # The command name may contain spaces and parentheses: fields follow the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else ""
+
+
+def current_owner() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """False only when we can tell the owner is gone; another host's process is assumed alive."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_s, _, ticks = rest.partition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        pid = int(pid_s)
+        os.kill(pid, 0)
+    except ValueError:
+        return False
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process exists under that PID
+    return not ticks or _start_ticks(pid) in ("", ticks)

@@ -1,0 +1,79 @@
+"""Typed rows the index hands out: sessions, failures, search hits."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    start: float
+    status: str  # live | ended | interrupted
+    connection_id: str | None = None
+    user: str | None = None
+    login: str | None = None
+    node: str | None = None
+    port: int | None = None
+    cluster: str | None = None
+    client_addr: str | None = None
+    kind: str | None = None
+    end: float | None = None
+    exit_status: int | None = None
+    exit_signal: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    command: str | None = None
+    recording_path: str | None = None
+    recording_hash: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status == "live"
+
+    def duration(self, now: float) -> float:
+        """Seconds so far for a live session, else from start to end."""
+        return max(0.0, (self.end if self.end is not None else now) - self.start)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SESSION_COLUMNS = tuple(f.name for f in dataclasses.fields(Session))
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: str
+    time: float
+    kind: str
+    message: str
+    hint: str | None = None
+    user: str | None = None
+    login: str | None = None
+    node: str | None = None
+    port: int | None = None
+    cluster: str | None = None
+    client_addr: str | None = None
+    connection_id: str | None = None
+    retries: int = 0
+    detail: str | None = None
+    extra: str | None = None  # JSON of fields the schema has no column for
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FAILURE_COLUMNS = tuple(f.name for f in dataclasses.fields(Failure))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    session: Session
+    t: float  # seconds into the recording where the matching text starts
+    line: str  # the matching line, the match between the index's marks
+
+    def to_json(self) -> dict[str, Any]:
+        return {"session": self.session.to_json(), "t": self.t, "line": self.line}

@@ -1,0 +1,117 @@
+"""The index schema, built and upgraded by numbered migrations.
+
+Each migration runs in its own transaction together with the row that
+records it, so a crash mid-upgrade leaves the previous schema intact and the
+next start simply runs it again. Append new migrations; never edit old ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            connection_id TEXT,
+            user TEXT,
+            login TEXT,
+            node TEXT,
+            port INTEGER,
+            cluster TEXT,
+            client_addr TEXT,
+            kind TEXT,
+            start REAL NOT NULL,
+            end REAL,
+            status TEXT NOT NULL CHECK (status IN ('live', 'ended', 'interrupted')),
+            exit_status INTEGER,
+            exit_signal TEXT,
+            bytes_in INTEGER NOT NULL DEFAULT 0,
+            bytes_out INTEGER NOT NULL DEFAULT 0,
+            command TEXT,
+            recording_path TEXT,
+            -- "host:pid:process start" of the writer, to tell a crashed one from a live one
+            owner TEXT,
+            updated REAL,
+            -- "seq:tag" of the chain's last record when the session ended: verify's anchor
+            recording_hash TEXT,
+            -- where text extraction stopped: a record boundary and the stripper's carry
+            text_offset INTEGER NOT NULL DEFAULT 0,
+            text_seq INTEGER NOT NULL DEFAULT 0,
+            text_t REAL NOT NULL DEFAULT 0,
+            text_carry BLOB,
+            text_done INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("CREATE INDEX sessions_start ON sessions (start)")
+    db.execute("CREATE INDEX sessions_live ON sessions (status) WHERE status = 'live'")
+    db.execute("CREATE INDEX sessions_text_pending ON sessions (id) WHERE text_done = 0")
+    db.execute("CREATE INDEX sessions_user ON sessions (user, start)")
+    db.execute("CREATE INDEX sessions_node ON sessions (node, start)")
+    db.execute(
+        """
+        CREATE TABLE failures (
+            id TEXT PRIMARY KEY,
+            time REAL NOT NULL,
+            kind TEXT NOT NULL,
+            user TEXT,
+            login TEXT,
+            node TEXT,
+            port INTEGER,
+            cluster TEXT,
+            client_addr TEXT,
+            connection_id TEXT,
+            message TEXT NOT NULL,
+            hint TEXT,
+            retries INTEGER NOT NULL DEFAULT 0,
+            detail TEXT,
+            extra TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX failures_time ON failures (time)")
+    db.execute("CREATE INDEX failures_kind ON failures (kind, time)")
+    # One row per stretch of a session's output; rowid order is indexing order,
+    # so "newest first" needs no sort.
+    db.execute(
+        "CREATE VIRTUAL TABLE session_text USING fts5("
+        "text, session_id UNINDEXED, t UNINDEXED, tokenize = 'unicode61')"
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names."""
+    conn = db.conn
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    ran = []
+    for name, step in MIGRATIONS:
+        if name in applied:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            step(db)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", [name, time.time()])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        ran.append(name)
+    return ran

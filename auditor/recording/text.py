@@ -1,0 +1,90 @@
+"""What a terminal session printed, as searchable text: escape sequences stripped.
+
+The input arrives in arbitrary chunks, so an escape sequence, a UTF-8
+character or a CR LF pair may be cut in two: ``TerminalText`` keeps the
+unfinished tail as ``carry`` and prepends it to the next chunk. The carry is
+plain bytes so the index can store it between extraction passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from auditor.recording.format import Stream
+from auditor.recording.reader import Record
+
+_ESCAPE = re.compile(
+    rb"\x1b(?:"
+    rb"\[[0-?]*[ -/]*[@-~]"  # CSI
+    rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC, ended by BEL or ST
+    rb"|[PX^_][\s\S]*?\x1b\\"  # DCS, SOS, PM, APC
+    rb"|[ -/]+[0-~]"  # charset designation and friends
+    rb"|[0-~]"  # two-byte escapes
+    rb")"
+)
+_BACKSPACED = re.compile(rb"[^\x08\n]\x08")
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+_LONGEST_ESCAPE = 4096  # an unfinished escape longer than this is garbage, not a tail
+
+TEXT_STREAMS = frozenset({Stream.OUTPUT, Stream.STDERR})
+
+
+class TerminalText:
+    def __init__(self, carry: bytes = b"") -> None:
+        self.carry = carry
+
+    def feed(self, data: bytes) -> str:
+        buf = self.carry + data if self.carry else data
+        cut = _safe_end(buf)
+        self.carry = buf[cut:]
+        return _clean(buf[:cut])
+
+    def finish(self) -> str:
+        tail, self.carry = self.carry, b""
+        return _clean(tail)
+
+
+def _safe_end(buf: bytes) -> int:
+    """Where the complete part of ``buf`` ends."""
+    cut = len(buf)
+    esc = buf.rfind(b"\x1b", max(0, cut - _LONGEST_ESCAPE))
+    if esc >= 0 and _ESCAPE.match(buf, esc) is None:
+        cut = esc
+    if cut and buf[cut - 1] == 0x0D:  # CR: an LF may follow in the next chunk
+        cut -= 1
+    # An unfinished UTF-8 character: back off to its lead byte.
+    for back in range(1, min(4, cut) + 1):
+        byte = buf[cut - back]
+        if byte < 0x80:
+            break
+        if byte >= 0xC0:
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            if back < need:
+                cut -= back
+            break
+    return cut
+
+
+def _clean(raw: bytes) -> str:
+    raw = _ESCAPE.sub(b"", raw)
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    while b"\x08" in raw:
+        stripped = _BACKSPACED.sub(b"", raw)
+        if stripped == raw:
+            break
+        raw = stripped
+    return _CONTROLS.sub(b"", raw).decode("utf-8", "replace")
+
+
+def transcript(records: Iterable[Record]) -> Iterator[str]:
+    """The text a session printed, piece by piece (``auditor export --format text``)."""
+    text = TerminalText()
+    for rec in records:
+        if rec.stream in TEXT_STREAMS:
+            piece = text.feed(rec.data)
+            if piece:
+                yield piece
+    tail = text.finish()
+    if tail:
+        yield tail

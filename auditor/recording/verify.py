@@ -1,0 +1,157 @@
+"""Checking a recording's hash chain and saying where it breaks.
+
+Unlike the reader, verify never stops at the first problem: it keeps the
+stored tag of every record it has seen, so after a dropped or moved record
+it can pick the chain up again and name each damaged record separately.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditor.recording.format import (
+    ALL_STREAMS,
+    HEADER,
+    MAX_DATA,
+    TAG_SIZE,
+    Internal,
+    RecordingError,
+    record_tag,
+)
+from auditor.recording.reader import READ_BUFFER, RecordingReader
+
+
+@dataclass(frozen=True)
+class Problem:
+    offset: int
+    record: int | None
+    kind: str  # changed | removed | inserted | reordered | corrupt | appended | anchor
+    message: str
+
+    def __str__(self) -> str:
+        return f"offset {self.offset}: {self.message}"
+
+
+@dataclass
+class Verdict:
+    path: Path
+    records: int = 0
+    sealed: bool = False
+    final_hash: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        if self.problems:
+            more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            return f"TAMPERED: {self.problems[0]}{more}"
+        state = "sealed" if self.sealed else "not sealed (live or interrupted)"
+        notes = "".join(f"; {n}" for n in self.notes)
+        return f"ok: {self.records} records, {state}{notes}"
+
+
+def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
+    """Check every record of ``path``; ``expected_final`` is the anchor the index kept.
+
+    Raises ``RecordingError`` only when the file header itself is unreadable.
+    """
+    reader = RecordingReader(path)
+    verdict = Verdict(Path(path))
+    problems = verdict.problems
+    stored: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag as written in the file
+    computed: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag the content gives
+    missing: dict[int, int] = {}  # seq -> offset where it was expected
+    expected = 0
+    size = os.path.getsize(path)
+    offset = reader.header_len
+    # Where the writer last finished a flush, by the sidecar; damage before it is not a tear.
+    last_checkpoint = reader.index()[-1].offset
+    with open(path, "rb", buffering=READ_BUFFER) as fh:
+        fh.seek(offset)
+        while offset < size:
+            header = fh.read(HEADER.size)
+            if len(header) < HEADER.size:
+                break
+            seq, _t, stream, n = HEADER.unpack(header)
+            end = offset + HEADER.size + n + TAG_SIZE
+            if stream not in ALL_STREAMS or n > MAX_DATA:
+                if verdict.sealed or offset < last_checkpoint or end <= size:
+                    problems.append(
+                        Problem(offset, None, "corrupt", "record header is corrupt: cannot go on")
+                    )
+                break
+            if end > size:
+                break
+            data = fh.read(n)
+            tag = fh.read(TAG_SIZE)
+            if verdict.sealed:
+                problems.append(
+                    Problem(offset, seq, "appended", f"record {seq} after the end record")
+                )
+            elif seq > expected:
+                for s in range(expected, seq):
+                    missing[s] = offset
+            elif seq < expected:
+                if seq in missing:
+                    problems.append(
+                        Problem(
+                            offset,
+                            seq,
+                            "reordered",
+                            f"record {seq} is out of order (found after record {expected - 1})",
+                        )
+                    )
+                    del missing[seq]
+                else:
+                    problems.append(
+                        Problem(offset, seq, "inserted", f"record {seq} is a duplicate or inserted")
+                    )
+            if not verdict.sealed:
+                mine = None
+                for prev in (stored.get(seq - 1), computed.get(seq - 1)):
+                    if prev is not None:
+                        mine = record_tag(prev, header, data)
+                        if mine == tag:
+                            break
+                if mine is not None and mine != tag and seq not in stored:
+                    problems.append(
+                        Problem(offset, seq, "changed", f"record {seq} was changed (hash mismatch)")
+                    )
+                stored.setdefault(seq, tag)
+                computed.setdefault(seq, mine or tag)
+                expected = max(expected, seq + 1)
+                if stream == Internal.CHECKPOINT:
+                    last_checkpoint = max(last_checkpoint, end)
+                elif stream == Internal.SEAL:
+                    verdict.sealed = True
+                    verdict.final_hash = f"{seq}:{tag.hex()}"
+            verdict.records += 1
+            offset = end
+    for seq, at in sorted(missing.items()):
+        problems.append(Problem(at, seq, "removed", f"record {seq} was removed"))
+    problems.sort(key=lambda p: p.offset)
+    if not verdict.sealed:
+        verdict.final_hash = f"{expected - 1}:{stored.get(expected - 1, b'').hex()}"
+    if offset < size and not problems:
+        verdict.notes.append(f"ignored an incomplete final write of {size - offset} bytes")
+    if expected_final and expected_final != verdict.final_hash:
+        problems.append(
+            Problem(
+                offset,
+                None,
+                "anchor",
+                f"the chain ends at {verdict.final_hash or 'nothing'}, "
+                f"but the index recorded {expected_final} when the session ended "
+                "(truncated, or rewritten with a new chain)",
+            )
+        )
+    return verdict
+
+
+__all__ = ["Problem", "RecordingError", "Verdict", "verify_recording"]
