@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -59,6 +60,11 @@ class SessionIndex:
         """
         path = Path(data_dir) / INDEX_FILE
         try:
+            # Created 0600 before SQLite touches it: its -wal and -shm files copy the mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise AuditorError(f"{path}: cannot open the index: {exc.strerror}") from None
+        try:
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -68,7 +74,6 @@ class SessionIndex:
             migrate(db)
         except sqlite3.DatabaseError as exc:
             raise AuditorError(f"{path}: cannot open the index: {exc}") from None
-        path.chmod(0o600)
         return cls(Path(data_dir), db, background_text)
 
     def close(self) -> None:

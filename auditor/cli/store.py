@@ -1,0 +1,280 @@
+"""``auditor sessions``, ``failures``, ``export``, ``import``, ``verify``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from auditor.cli.context import Context, common_options
+from auditor.durations import parse_duration
+from auditor.errors import AuditorError, UsageError
+from auditor.index import FailureKind, SessionIndex
+from auditor.index.importer import import_asciicast
+from auditor.index.rows import SearchHit, Session
+from auditor.recording import RecordingError, RecordingReader
+from auditor.recording.asciicast import write_asciicast
+from auditor.recording.text import transcript
+from auditor.recording.verify import verify_recording
+
+
+def register(sub: Any) -> None:
+    common = common_options()
+    p = sub.add_parser("sessions", help="list recorded sessions", parents=[common])
+    p.add_argument("--live", action="store_true", help="only sessions in progress")
+    p.add_argument("--search", metavar="Q", help="only sessions whose output has every word")
+    p.add_argument("--user", metavar="U")
+    p.add_argument("--node", metavar="N")
+    p.add_argument("--since", metavar="T", help="a duration back (2h, 7d) or an ISO date")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(handler=cmd_sessions)
+
+    p = sub.add_parser("failures", help="list failed connections and their fixes", parents=[common])
+    p.add_argument("--kind", metavar="K", help=f"one of: {', '.join(k.value for k in FailureKind)}")
+    p.add_argument("--since", metavar="T", help="a duration back (2h, 7d) or an ISO date")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(handler=cmd_failures)
+
+    p = sub.add_parser("export", help="a session as asciicast v2 or plain text", parents=[common])
+    p.add_argument("id", metavar="ID", help="session ID or a unique prefix")
+    p.add_argument("--format", required=True, choices=["asciicast", "text"], dest="fmt")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--input", action="store_true", help="asciicast: include what was typed")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("import", help="asciicast v2 files into the index", parents=[common])
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("verify", help="check recordings' hash chains", parents=[common])
+    p.add_argument("id", nargs="?", metavar="ID", help="one session (default: all)")
+    p.set_defaults(handler=cmd_verify)
+
+
+@contextmanager
+def _index(ctx: Context, write: bool = False) -> Iterator[SessionIndex]:
+    data_dir = ctx.data_dir if write else ctx.existing_data_dir()
+    index = SessionIndex.open(data_dir, background_text=False)
+    try:
+        yield index
+    finally:
+        index.close()
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """``2h`` / ``7d`` back from now, or an ISO date or time (local unless it says)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        pass
+    try:
+        return (now or time.time()) - parse_duration(text, "--since")
+    except UsageError:
+        raise UsageError(
+            f"--since: expected a duration like 2h or 7d, or a date like 2024-05-01; got {text!r}"
+        ) from None
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}G"
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1], strict=True)]
+        out.write("  ".join([*cells, r[-1]]).rstrip() + "\n")
+
+
+def _duration(s: Session, now: float) -> str:
+    seconds = int(s.duration(now))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _what(s: Session) -> str:
+    what = s.command or s.kind or "shell"
+    if s.exit_signal:
+        return f"{what} (signal {s.exit_signal})"
+    if s.exit_status is not None:
+        return f"{what} (exit {s.exit_status})"
+    return what
+
+
+def cmd_sessions(ctx: Context) -> int:
+    a = ctx.args
+    since = parse_since(a.since)
+    live = True if a.live else None
+    found: list[tuple[Session, SearchHit | None]]
+    with _index(ctx) as index:
+        if a.search:
+            hits = index.search(
+                a.search, live=live, user=a.user, node=a.node, since=since, limit=a.limit
+            )
+            found = [(h.session, h) for h in hits]
+        else:
+            rows = index.sessions(live=live, user=a.user, node=a.node, since=since, limit=a.limit)
+            found = [(s, None) for s in rows]
+    if a.json:
+        docs = []
+        for s, hit in found:
+            doc = s.to_json()
+            if hit is not None:
+                doc.update(match=hit.line, match_t=hit.t)
+            docs.append(doc)
+        json.dump(docs, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not found:
+        print("no sessions" + (" match" if a.search or a.user or a.node or since else ""))
+        return 0
+    now = time.time()
+    table = [["ID", "START", "DURATION", "STATUS", "USER", "TARGET", "BYTES", "COMMAND"]]
+    if a.search:
+        table[0].append("MATCH")
+    for s, hit in found:
+        target = f"{s.login or '?'}@{s.node}" if s.node else (s.login or "-")
+        row = [
+            s.id[:8],
+            _when(s.start),
+            _duration(s, now),
+            s.status,
+            s.user or "-",
+            target,
+            _size(s.bytes_out),
+            _what(s),
+        ]
+        if hit is not None:
+            row.append(hit.line)
+        table.append(row)
+    _table(table, sys.stdout)
+    return 0
+
+
+def cmd_failures(ctx: Context) -> int:
+    a = ctx.args
+    kind = None
+    if a.kind:
+        try:
+            kind = FailureKind(a.kind)
+        except ValueError:
+            kinds = ", ".join(k.value for k in FailureKind)
+            raise UsageError(f"--kind: unknown kind {a.kind!r}; expected one of: {kinds}") from None
+    with _index(ctx) as index:
+        found = index.failures(kind=kind, since=parse_since(a.since), limit=a.limit)
+    if a.json:
+        json.dump([f.to_json() for f in found], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not found:
+        print("no failures")
+        return 0
+    table = [["TIME", "KIND", "USER", "NODE", "RETRIES", "MESSAGE"]]
+    for f in found:
+        node = f"{f.node}:{f.port}" if f.node and f.port else (f.node or "-")
+        table.append([_when(f.time), f.kind, f.user or "-", node, str(f.retries), f.message])
+    _table(table, sys.stdout)
+    print("\nremediation:")
+    for k in dict.fromkeys(f.kind for f in found):
+        print(f"  {k}: {FailureKind(k).hint}")
+    return 0
+
+
+def _reader(session: Session) -> RecordingReader:
+    if not session.recording_path:
+        raise AuditorError(f"session {session.id[:8]} has no recording (a node-mode TCP pipe)")
+    return RecordingReader(Path(session.recording_path))
+
+
+def cmd_export(ctx: Context) -> int:
+    a = ctx.args
+    with _index(ctx) as index:
+        session = index.get_session(a.id)
+    reader = _reader(session)
+    meta = {"login": session.login, "node": session.node, **reader.meta}
+    with _output(a.output) as out:
+        if a.fmt == "asciicast":
+            write_asciicast(out, reader.records(), meta, include_input=a.input)
+        else:
+            for piece in transcript(reader.records()):
+                out.write(piece)
+    return 0
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise AuditorError(f"{target}: cannot write: {exc.strerror}") from None
+    try:
+        # A recording holds what users saw: the export is as private as the recording.
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def cmd_import(ctx: Context) -> int:
+    failed = 0
+    with _index(ctx, write=True) as index:
+        for name in ctx.args.files:
+            try:
+                session_id = import_asciicast(index, Path(name))
+            except AuditorError as exc:
+                print(f"auditor: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            s = index.get_session(session_id)
+            print(f"imported {name} as {session_id[:8]} ({_duration(s, s.end or s.start)})")
+    return 1 if failed else 0
+
+
+def cmd_verify(ctx: Context) -> int:
+    bad = 0
+    with _index(ctx) as index:
+        targets = [index.get_session(ctx.args.id)] if ctx.args.id else index.sessions(limit=None)
+    checked = 0
+    for s in targets:
+        if not s.recording_path:
+            if ctx.args.id:
+                raise AuditorError(f"session {s.id[:8]} has no recording to verify")
+            continue
+        checked += 1
+        try:
+            verdict = verify_recording(Path(s.recording_path), s.recording_hash)
+            line, ok = verdict.describe(), verdict.ok
+        except RecordingError as exc:
+            line, ok = f"UNREADABLE: {exc}", False
+        if not ok:
+            bad += 1
+        print(f"{s.id[:8]}  {line}" + ("" if ok else f"  ({s.recording_path})"))
+    if not ctx.args.id:
+        print(f"{checked} recordings checked, {bad} damaged")
+    return 1 if bad else 0

@@ -1,0 +1,76 @@
+"""``auditor import``: asciicast files into recordings and the index, all or nothing.
+
+The whole file is parsed and checked before anything is written; the
+recording is written next, and the session row and its text go in one
+transaction. If any step fails the recording is deleted and the index is
+as it was.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from auditor.index.extract import extract_text
+from auditor.index.store import SessionIndex
+from auditor.recording.asciicast import parse_asciicast
+from auditor.recording.format import Stream, encode_resize, index_path
+from auditor.recording.writer import RecordingWriter
+
+
+def import_asciicast(index: SessionIndex, path: Path) -> str:
+    """Import one asciicast v2 file; returns the new session's id."""
+    cast = parse_asciicast(path)
+    header = cast.header
+    start = float(header.get("timestamp") or path.stat().st_mtime)
+    env: dict[str, Any] = header["env"] if isinstance(header.get("env"), dict) else {}
+    command = header.get("command") if isinstance(header.get("command"), str) else None
+    session_id = index.new_session_id()
+    rec_path = index.recording_path(session_id)
+    meta = {
+        "session_id": session_id,
+        "kind": "imported",
+        "start": start,
+        "source": str(path.resolve()),
+        "cols": header["width"],
+        "rows": header["height"],
+        "term": env.get("TERM"),
+        "title": header.get("title"),
+    }
+    try:
+        with RecordingWriter.create(rec_path, meta) as writer:
+            writer.append(Stream.RESIZE, encode_resize(header["width"], header["height"]), 0.0)
+            if command:
+                writer.append(Stream.MARKER, command.encode(), 0.0)
+            bytes_out = bytes_in = 0
+            for t, stream, data in cast.events:
+                writer.append(stream, data, t)
+                if stream is Stream.OUTPUT:
+                    bytes_out += len(data)
+                elif stream is Stream.INPUT:
+                    bytes_in += len(data)
+                writer.flush_if_due()
+        with index.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, start, end, status, kind, user, command, bytes_in, "
+                "bytes_out, recording_path, recording_hash, text_done) "
+                "VALUES (?, ?, ?, 'ended', 'imported', ?, ?, ?, ?, ?, ?, 0)",
+                [
+                    session_id,
+                    start,
+                    start + cast.duration,
+                    env.get("USER") or getpass.getuser(),
+                    command or header.get("title") or path.name,
+                    bytes_in,
+                    bytes_out,
+                    str(rec_path),
+                    writer.final_hash,
+                ],
+            )
+            extract_text(index, session_id, in_transaction=True)
+    except BaseException:
+        rec_path.unlink(missing_ok=True)
+        index_path(rec_path).unlink(missing_ok=True)
+        raise
+    return session_id
