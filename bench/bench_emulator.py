@@ -6,7 +6,7 @@
   vim-like redraw on the alternate screen, top-like refreshes, UTF-8), fed
   in 4 KiB chunks as a recording stores them, against stock pyte
   (``pyte.Screen`` + ``pyte.ByteStream``) in the same run.
-- Seek: a recording of that stream written to disk, keyframes built and
+- Seek: a recording of that stream written with ``RecordingWriter``, keyframes built and
   saved to a sidecar, then the time to show the screen at 100 random
   moments (restore the keyframe, re-emulate from it, render the lines).
 - Keyframe storage as a fraction of the recording's size.
@@ -18,16 +18,13 @@ and the "Terminal emulator and seek" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import platform
 import random
 import statistics
-import struct
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,25 +32,20 @@ sys.path.insert(0, str(ROOT))
 
 import pyte  # noqa: E402
 
+from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize  # noqa: E402
 from auditor.replay.emulator import Terminal  # noqa: E402
 from auditor.replay.keyframes import (  # noqa: E402
     DEFAULT_EVERY_BYTES,
     KeyframeIndex,
-    Record,
     sidecar_path,
 )
+from auditor.replay.recorded import recording_source  # noqa: E402
 from bench.ansi_corpus import chunks  # noqa: E402
 
 MB = 1_000_000
 SECTION = "## Terminal emulator and seek"
 THROUGHPUT_TARGET = 3.0  # x stock pyte
 SEEK_TARGET_MS = 100.0
-
-# The bench's own recording file: (t, kind, length) then the payload. The
-# real recording format lives in auditor.recording; this stands in for it
-# with the same access pattern (seek to a record's offset, read onwards).
-_FRAME = struct.Struct("<dBI")
-_OUTPUT, _RESIZE = 0, 1
 
 
 def throughput(data: list[bytes], feed_factory: str) -> float:
@@ -68,48 +60,20 @@ def throughput(data: list[bytes], feed_factory: str) -> float:
     return time.perf_counter() - start
 
 
-def write_recording(path: Path, size: int) -> tuple[list[float], list[int], float]:
-    """A ~``size`` byte session: 4 KiB of output every 50 ms, a resize now
-    and then. Returns each record's time and offset, and the duration."""
+def write_recording(path: Path, size: int) -> float:
+    """A ~``size`` byte session in the real recording format: 4 KiB of output
+    every 50 ms, a resize now and then. Returns its duration."""
     rng = random.Random(7)
-    times: list[float] = []
-    offsets: list[int] = []
     t = 0.0
-    with path.open("wb") as f:
+    with RecordingWriter.create(path, {"user": "bench"}) as writer:
+        writer.append(Stream.RESIZE, encode_resize(80, 24), t=t)
         for i, chunk in enumerate(chunks(size, seed=11)):
             t += 0.05
             if i % 2000 == 1999:
-                size_payload = struct.pack("<HH", rng.choice([80, 100, 132]), rng.choice([24, 40]))
-                times.append(t)
-                offsets.append(f.tell())
-                f.write(_FRAME.pack(t, _RESIZE, len(size_payload)) + size_payload)
-            times.append(t)
-            offsets.append(f.tell())
-            f.write(_FRAME.pack(t, _OUTPUT, len(chunk)) + chunk)
-    return times, offsets, t
-
-
-class RecordingFile:
-    """Records from the bench's recording file, from a start time on."""
-
-    def __init__(self, path: Path, times: list[float], offsets: list[int]) -> None:
-        self.path = path
-        self.times = times
-        self.offsets = offsets
-
-    def __call__(self, start: float) -> Iterator[Record]:
-        i = bisect.bisect_left(self.times, start)
-        if i == len(self.times):
-            return
-        with self.path.open("rb") as f:
-            f.seek(self.offsets[i])
-            while header := f.read(_FRAME.size):
-                t, kind, length = _FRAME.unpack(header)
-                payload = f.read(length)
-                if kind == _RESIZE:
-                    yield t, "resize", struct.unpack("<HH", payload)
-                else:
-                    yield t, "output", payload
+                cols, rows = rng.choice([80, 100, 132]), rng.choice([24, 40])
+                writer.append(Stream.RESIZE, encode_resize(cols, rows), t=t)
+            writer.append(Stream.OUTPUT, chunk, t=t)
+    return t
 
 
 def bench_throughput(mb: float, stock_mb: float) -> dict[str, float | str]:
@@ -139,8 +103,8 @@ def bench_throughput(mb: float, stock_mb: float) -> dict[str, float | str]:
 
 def bench_seek(recording_mb: float, workdir: Path) -> dict[str, float]:
     path = workdir / "session.rec"
-    times, offsets, duration = write_recording(path, int(recording_mb * MB))
-    source = RecordingFile(path, times, offsets)
+    duration = write_recording(path, int(recording_mb * MB))
+    source = recording_source(RecordingReader(path))
     recording_size = path.stat().st_size
 
     start = time.perf_counter()
@@ -205,10 +169,8 @@ Seek: a {seek["recording_mb"]} MB recording ({seek["duration_s"]} s of 4 KiB wri
 of output) built in {seek["build_s"]} s ({seek["build_mb_s"]} MB/s, off the proxy's path) into a
 {seek["keyframe_bytes"] / 1e6:.2f} MB sidecar, loaded in {seek["sidecar_load_ms"]} ms. A seek is
 restoring the keyframe at or before the moment, re-emulating the records after it read from
-the file, and rendering the screen's lines. The recording file is the bench's own framing
-(time, kind, length, payload, found by a time-to-offset table) standing in for
-`auditor.recording`, which was not committed when this was measured; the access pattern is
-the same.
+the recording file (`auditor.recording`'s reader, tags checked) and rendering the screen's
+lines.
 """
 
 
