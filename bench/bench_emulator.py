@@ -62,7 +62,8 @@ def throughput(data: list[bytes], feed_factory: str) -> float:
 
 def write_recording(path: Path, size: int) -> float:
     """A ~``size`` byte session in the real recording format: 4 KiB of output
-    every 50 ms, a resize now and then. Returns its duration."""
+    every 50 ms, a resize now and then, flushed every second as the proxy
+    does. Returns its duration."""
     rng = random.Random(7)
     t = 0.0
     with RecordingWriter.create(path, {"user": "bench"}) as writer:
@@ -73,6 +74,10 @@ def write_recording(path: Path, size: int) -> float:
                 cols, rows = rng.choice([80, 100, 132]), rng.choice([24, 40])
                 writer.append(Stream.RESIZE, encode_resize(cols, rows), t=t)
             writer.append(Stream.OUTPUT, chunk, t=t)
+            # The proxy flushes (and checkpoints) once a second of session
+            # time; readers seek by those checkpoints.
+            if int(t) != int(t - 0.05):
+                writer.flush()
     return t
 
 
@@ -165,7 +170,8 @@ refreshes, UTF-8 CJK/box drawing/emoji) fed in 4 KiB chunks{stock_note}.
 | Keyframe storage / recording size | {seek["keyframe_overhead_pct"]} % | |
 
 Seek: a {seek["recording_mb"]} MB recording ({seek["duration_s"]} s of 4 KiB writes every
-50 ms, with resizes) written to disk; {seek["keyframes"]} keyframes (one per {every_kib} KiB
+50 ms, with resizes, flushed once a second as the proxy does) written with
+`RecordingWriter`; {seek["keyframes"]} keyframes (one per {every_kib} KiB
 of output) built in {seek["build_s"]} s ({seek["build_mb_s"]} MB/s, off the proxy's path) into a
 {seek["keyframe_bytes"] / 1e6:.2f} MB sidecar, loaded in {seek["sidecar_load_ms"]} ms. A seek is
 restoring the keyframe at or before the moment, re-emulating the records after it read from
