@@ -67,9 +67,11 @@ def _parse_lines(path: Path, lines: Iterable[str]) -> Asciicast:
         raise AsciicastError(
             f'{path}:1: not an asciicast v2 header (expected a JSON object with "version": 2)'
         )
-    for key in ("width", "height"):
-        if not _is_int(header.get(key)) or not 0 < header[key] < 10_000:
+    for key, default in zip(("width", "height"), DEFAULT_SIZE, strict=True):
+        if not _is_int(header.get(key)) or not 0 <= header[key] < 10_000:
             raise AsciicastError(f"{path}:1: header {key!r} must be a positive integer")
+        # `asciinema rec` without a terminal size (under script, in CI) writes 0x0.
+        header[key] = header[key] or default
     cast = Asciicast(header)
     last = 0.0
     for lineno, line in it:

@@ -66,7 +66,7 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
     problems = verdict.problems
     stored: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag as written in the file
     computed: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag the content gives
-    missing: dict[int, int] = {}  # seq -> offset where it was expected
+    missing: list[list[int]] = []  # [first seq, last seq, offset where expected]
     expected = 0
     size = os.path.getsize(path)
     offset = reader.header_len
@@ -78,7 +78,7 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
             header = fh.read(HEADER.size)
             if len(header) < HEADER.size:
                 break
-            seq, _t, stream, n = HEADER.unpack(header)
+            seq, t, stream, n = HEADER.unpack(header)
             end = offset + HEADER.size + n + TAG_SIZE
             if stream not in ALL_STREAMS or n > MAX_DATA:
                 if verdict.sealed or offset < last_checkpoint or end <= size:
@@ -90,15 +90,24 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
                 break
             data = fh.read(n)
             tag = fh.read(TAG_SIZE)
+            if not verdict.sealed and seq != expected:
+                renumbered = HEADER.pack(expected, t, stream, n)
+                if _tag_matches(stored, computed, expected, renumbered, data, tag):
+                    problems.append(
+                        Problem(
+                            offset, expected, "changed", f"record {expected}'s number was altered"
+                        )
+                    )
+                    seq, header = expected, renumbered
             if verdict.sealed:
                 problems.append(
                     Problem(offset, seq, "appended", f"record {seq} after the end record")
                 )
             elif seq > expected:
-                for s in range(expected, seq):
-                    missing[s] = offset
+                missing.append([expected, seq - 1, offset])
             elif seq < expected:
-                if seq in missing:
+                gap = next((g for g in missing if g[0] <= seq <= g[1]), None)
+                if gap is not None:
                     problems.append(
                         Problem(
                             offset,
@@ -107,7 +116,7 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
                             f"record {seq} is out of order (found after record {expected - 1})",
                         )
                     )
-                    del missing[seq]
+                    _punch(missing, gap, seq)
                 else:
                     problems.append(
                         Problem(offset, seq, "inserted", f"record {seq} is a duplicate or inserted")
@@ -133,8 +142,9 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
                     verdict.final_hash = f"{seq}:{tag.hex()}"
             verdict.records += 1
             offset = end
-    for seq, at in sorted(missing.items()):
-        problems.append(Problem(at, seq, "removed", f"record {seq} was removed"))
+    for lo, hi, at in missing:
+        what = f"record {lo} was" if lo == hi else f"records {lo} to {hi} were"
+        problems.append(Problem(at, lo, "removed", f"{what} removed"))
     problems.sort(key=lambda p: p.offset)
     if not verdict.sealed:
         verdict.final_hash = f"{expected - 1}:{stored.get(expected - 1, b'').hex()}"
@@ -152,6 +162,28 @@ def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
             )
         )
     return verdict
+
+
+def _tag_matches(
+    stored: dict[int, bytes],
+    computed: dict[int, bytes],
+    seq: int,
+    header: bytes,
+    data: bytes,
+    tag: bytes,
+) -> bool:
+    for prev in (stored.get(seq - 1), computed.get(seq - 1)):
+        if prev is not None and record_tag(prev, header, data) == tag:
+            return True
+    return False
+
+
+def _punch(missing: list[list[int]], gap: list[int], seq: int) -> None:
+    """``seq`` turned up after all: take it out of its gap."""
+    i = missing.index(gap)
+    lo, hi, at = gap
+    parts = [[lo, seq - 1, at], [seq + 1, hi, at]]
+    missing[i : i + 1] = [p for p in parts if p[0] <= p[1]]
 
 
 __all__ = ["Problem", "RecordingError", "Verdict", "verify_recording"]
