@@ -59,8 +59,8 @@ def in_pty(command: str, home: Path, cols: int = 100, rows: int = 30) -> bytes:
 
 def rec(path: Path, shell_command: str, home: Path) -> None:
     """``asciinema rec -c COMMAND FILE`` in a pty, as a user would record a session."""
-    cmd = f"{shlex.quote(str(_need(ASCIINEMA)))} rec -q -c {shlex.quote(shell_command)} {shlex.quote(str(path))}"
-    in_pty(cmd, home)
+    tool = shlex.quote(_need(ASCIINEMA))
+    in_pty(f"{tool} rec -q -c {shlex.quote(shell_command)} {shlex.quote(str(path))}", home)
     assert path.exists(), "asciinema rec wrote no file"
 
 
