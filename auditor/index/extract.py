@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from auditor.errors import AuditorError
 from auditor.recording.format import RecordingError
@@ -31,109 +31,107 @@ BATCH_CHARS = 4_000_000  # commit this much text at a time from a long recording
 LIVE_INTERVAL = 3.0
 
 
+class _Rows:
+    """Text cut into FTS rows of about CHUNK_CHARS, each with the time it starts at."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.size = 0
+        self.t: float | None = None
+        self.rows: list[tuple[float, str]] = []
+        self.chars = 0
+
+    def add(self, piece: str, t: float) -> None:
+        # Pieces are whole lines (TerminalText holds back the unfinished one), so a
+        # cut between pieces never splits a word.
+        if self.t is None:
+            self.t = t
+        self.pieces.append(piece)
+        self.size += len(piece)
+        if self.size >= CHUNK_CHARS:
+            self.cut()
+
+    def cut(self) -> None:
+        if self.pieces:
+            self.rows.append((self.t or 0.0, "".join(self.pieces)))
+            self.chars += self.size
+        self.pieces, self.size, self.t = [], 0, None
+
+    def take(self) -> list[tuple[float, str]]:
+        rows, self.rows, self.chars = self.rows, [], 0
+        return rows
+
+
 def extract_text(index: SessionIndex, session_id: str, *, in_transaction: bool = False) -> int:
     """Index the new text of one session; with ``in_transaction`` the caller commits."""
-    conn = index.conn
-    row = conn.execute(
-        "SELECT recording_path, status, text_offset, text_seq, text_t, text_carry, text_done "
-        "FROM sessions WHERE id = ?",
+    row = index.conn.execute(
+        "SELECT recording_path, status, text_offset, text_seq, text_t, text_carry, text_done, "
+        "text_carry_t FROM sessions WHERE id = ?",
         [session_id],
     ).fetchone()
     if row is None:
         raise AuditorError(f"unknown session ID {session_id!r}")
-    path, status, offset, seq, t, carry, done = row
+    path, status, offset, seq, t, carry, done, carry_t = row
     if not path or done:
         return 0
     reader = RecordingReader(Path(path))
-    entries = reader.index()
     start = IndexEntry(offset or reader.header_len, t, seq)
-    cursor = reader.cursor_at(start, strict=entries[-1].offset)
+    cursor = reader.cursor_at(start, strict=reader.index()[-1].offset)
     text = TerminalText(carry or b"")
-    final = status != "live"
+    rows = _Rows()
     added = 0
-    chunks: list[tuple[float, str]] = []
-    pieces: list[str] = []
-    size = 0
-    first_t: float | None = None
-    pending = 0
 
-    def cut() -> None:
-        nonlocal pieces, size, first_t, pending
-        if pieces:
-            chunks.append((first_t or 0.0, "".join(pieces)))
-            pending += size
-        pieces, size, first_t = [], 0, None
+    def store(final: bool) -> bool:
+        nonlocal offset, added
+        chars = rows.chars
+        state = _State(cursor.offset, cursor.seq, cursor.t, text.carry, carry_t, final)
+        if not _store(index, session_id, offset, state, rows.take(), in_transaction):
+            return False
+        offset = cursor.offset
+        added += chars
+        return True
 
     for rec in cursor.poll():
-        if rec.stream not in TEXT_STREAMS:
-            continue
-        piece = text.feed(rec.data)
-        if not piece:
-            continue
-        if first_t is None:
-            first_t = rec.t
-        pieces.append(piece)
-        size += len(piece)
-        if size >= CHUNK_CHARS:
-            cut()
-        if pending >= BATCH_CHARS:
-            # Commit what we have; the carry matches the cursor after this record.
-            offset = _store(
-                index,
-                session_id,
-                offset,
-                cursor.offset,
-                cursor.seq,
-                cursor.t,
-                text.carry,
-                False,
-                chunks,
-                in_transaction,
-            )
-            if offset is None:
-                return added
-            added += pending
-            chunks, pending = [], 0
-    final = final or cursor.sealed
+        if rec.stream in TEXT_STREAMS:
+            piece = text.feed(rec.data)
+            if piece:
+                # The line started where the held-back bytes did, if there were any.
+                rows.add(piece, carry_t if carry_t is not None else rec.t)
+                carry_t = None
+            if text.carry and carry_t is None:
+                carry_t = rec.t
+        if rows.chars >= BATCH_CHARS and not store(final=False):
+            return added  # another extractor is on this session
+    final = status != "live" or cursor.sealed
     if final:
         tail = text.finish()
         if tail:
-            if first_t is None:
-                first_t = cursor.t
-            pieces.append(tail)
-            size += len(tail)
-    cut()
-    if chunks or final or cursor.offset != offset:
-        done_at = _store(
-            index,
-            session_id,
-            offset,
-            cursor.offset,
-            cursor.seq,
-            cursor.t,
-            text.carry,
-            final,
-            chunks,
-            in_transaction,
-        )
-        if done_at is not None:
-            added += pending
+            rows.add(tail, carry_t if carry_t is not None else cursor.t)
+        carry_t = None
+    rows.cut()
+    if rows.rows or final or cursor.offset != offset:
+        store(final)
     return added
+
+
+class _State(NamedTuple):
+    offset: int
+    seq: int
+    t: float
+    carry: bytes
+    carry_t: float | None  # when the held-back bytes were printed
+    done: bool
 
 
 def _store(
     index: SessionIndex,
     session_id: str,
     expected: int,
-    offset: int,
-    seq: int,
-    t: float,
-    carry: bytes,
-    done: bool,
-    chunks: list[tuple[float, str]],
+    state: _State,
+    rows: list[tuple[float, str]],
     in_transaction: bool,
-) -> int | None:
-    """Write chunks and the new position; ``None`` if another extractor got there first."""
+) -> bool:
+    """Write rows and the new position; False if another extractor got there first."""
     conn = index.conn
     if not in_transaction:
         conn.execute("BEGIN IMMEDIATE")
@@ -142,15 +140,23 @@ def _store(
         if now is None or now[0] != expected:
             if not in_transaction:
                 conn.execute("ROLLBACK")
-            return None
+            return False
         conn.executemany(
             "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
-            [(text, session_id, ct) for ct, text in chunks],
+            [(text, session_id, t) for t, text in rows],
         )
         conn.execute(
             "UPDATE sessions SET text_offset = ?, text_seq = ?, text_t = ?, text_carry = ?, "
-            "text_done = ? WHERE id = ?",
-            [offset, seq, t, carry or None, int(done), session_id],
+            "text_carry_t = ?, text_done = ? WHERE id = ?",
+            [
+                state.offset,
+                state.seq,
+                state.t,
+                state.carry or None,
+                state.carry_t,
+                int(state.done),
+                session_id,
+            ],
         )
     except BaseException:
         if not in_transaction:
@@ -158,7 +164,7 @@ def _store(
         raise
     if not in_transaction:
         conn.execute("COMMIT")
-    return offset
+    return True
 
 
 def extract_pending(index: SessionIndex) -> int:

@@ -87,8 +87,15 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m002_carry_time(db: sqlite_utils.Database) -> None:
+    # Extraction holds back an unfinished line between passes; a search hit in it
+    # should point at when it was printed, not when the line was finished.
+    db.execute("ALTER TABLE sessions ADD COLUMN text_carry_t REAL")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
+    ("002_carry_time", _m002_carry_time),
 ]
 
 

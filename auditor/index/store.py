@@ -51,12 +51,14 @@ class SessionIndex:
         self._owner = current_owner()
 
     @classmethod
-    def open(cls, data_dir: Path, *, background_text: bool = True) -> SessionIndex:
+    def open(cls, data_dir: Path, *, background_text: bool = False) -> SessionIndex:
         """Open (creating and migrating) ``data_dir/index.db``.
 
-        With ``background_text`` a thread extracts live sessions' text every
-        few seconds once this index starts writing sessions; read-only users
-        (the CLI) pass False.
+        Text extraction is CPU work: a writer that forwards bytes runs
+        ``index_pending_text`` in another process (the proxy does). With
+        ``background_text`` a thread of this process does it instead, every
+        few seconds once this index writes sessions: fine for tools, not
+        for a busy event loop (it takes the GIL).
         """
         path = Path(data_dir) / INDEX_FILE
         try:

@@ -1,8 +1,9 @@
 """What a terminal session printed, as searchable text: escape sequences stripped.
 
 The input arrives in arbitrary chunks, so an escape sequence, a UTF-8
-character or a CR LF pair may be cut in two: ``TerminalText`` keeps the
-unfinished tail as ``carry`` and prepends it to the next chunk. The carry is
+character, a CR LF pair or a line being edited with backspaces may be cut in
+two: ``TerminalText`` gives out whole lines and keeps the unfinished one as
+``carry``, prepended to the next chunk. The carry is
 plain bytes so the index can store it between extraction passes.
 """
 
@@ -20,12 +21,13 @@ _ESCAPE = re.compile(
     rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC, ended by BEL or ST
     rb"|[PX^_][\s\S]*?\x1b\\"  # DCS, SOS, PM, APC
     rb"|[ -/]+[0-~]"  # charset designation and friends
-    rb"|[0-~]"  # two-byte escapes
+    rb"|[0-OQ-WYZ\\`-~]"  # two-byte escapes (not the introducers above)
     rb")"
 )
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
 _LONGEST_ESCAPE = 4096  # an unfinished escape longer than this is garbage, not a tail
+MAX_LINE = 1 << 16
 
 TEXT_STREAMS = frozenset({Stream.OUTPUT, Stream.STDERR})
 
@@ -53,6 +55,11 @@ def _safe_end(buf: bytes) -> int:
         cut = esc
     if cut and buf[cut - 1] == 0x0D:  # CR: an LF may follow in the next chunk
         cut -= 1
+    # Whole lines only, so a backspace can still erase what came before it on its
+    # line; a line longer than MAX_LINE goes out anyway.
+    line_end = max(buf.rfind(b"\n", 0, cut), buf.rfind(b"\r", 0, cut)) + 1
+    if cut - line_end < MAX_LINE:
+        return line_end
     # An unfinished UTF-8 character: back off to its lead byte.
     for back in range(1, min(4, cut) + 1):
         byte = buf[cut - back]

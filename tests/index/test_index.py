@@ -1,0 +1,244 @@
+"""The session index as the proxy, the CLI and the TUI use it."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import AuditorError, UsageError
+from auditor.index import HINTS, FailureKind, SessionIndex
+from auditor.index.schema import MIGRATIONS
+from auditor.recording import RecordingWriter, Stream
+
+FIELDS = {
+    "connection_id": "c1",
+    "user": "joe",
+    "login": "root",
+    "node": "db.example.com",
+    "port": 22,
+    "cluster": None,
+    "client_addr": "127.0.0.1:50000",
+}
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[SessionIndex]:
+    idx = SessionIndex.open(tmp_path, background_text=False)
+    yield idx
+    idx.close()
+
+
+def recorded_session(
+    index: SessionIndex, *chunks: bytes, close: bool = True, **fields: object
+) -> str:
+    sid = index.new_session_id()
+    path = index.recording_path(sid)
+    w = RecordingWriter.create(path, {"session_id": sid})
+    index.start_session(session_id=sid, **{**FIELDS, **fields}, recording_path=str(path))
+    for i, chunk in enumerate(chunks):
+        w.append(Stream.OUTPUT, chunk, 0.1 * (i + 1))
+    if close:
+        w.append(Stream.EXIT, b"0", 0.1 * (len(chunks) + 1))
+        w.close()
+        index.end_session(sid, exit_status=0, bytes_out=sum(map(len, chunks)))
+    else:
+        w.flush()
+    index.index_text(sid)
+    return sid
+
+
+def test_open_creates_a_private_wal_database_and_migrates_once(tmp_path: Path) -> None:
+    SessionIndex.open(tmp_path).close()
+    SessionIndex.open(tmp_path).close()
+    db = tmp_path / "index.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    names = [r[0] for r in conn.execute("SELECT name FROM _migrations")]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_session_lifecycle(index: SessionIndex) -> None:
+    sid = index.start_session(**FIELDS, command="tcp")
+    assert index.get_session(sid).status == "live"
+    assert [s.id for s in index.live_sessions()] == [sid]
+    index.update_session(sid, bytes_in=10, bytes_out=20)
+    index.end_session(sid, exit_status=3, bytes_in=11, bytes_out=22)
+    s = index.get_session(sid)
+    assert (s.status, s.exit_status, s.bytes_in, s.bytes_out) == ("ended", 3, 11, 22)
+    assert s.end is not None and s.end >= s.start
+    assert index.live_sessions() == []
+    with pytest.raises(TypeError, match="unknown session fields: colour"):
+        index.update_session(sid, colour="red")
+
+
+def test_ids_by_unique_prefix(index: SessionIndex) -> None:
+    a = index.start_session(session_id="abc123" + "0" * 26)
+    index.start_session(session_id="abd456" + "0" * 26)
+    assert index.resolve_id("ABC") == a
+    assert index.get_session("abc1").id == a
+    with pytest.raises(AuditorError, match="ambiguous session ID 'ab'"):
+        index.resolve_id("ab")
+    with pytest.raises(AuditorError, match="unknown session ID 'abe'"):
+        index.resolve_id("abe")
+    with pytest.raises(AuditorError, match="unknown session ID 'xyz'"):
+        index.resolve_id("xyz")
+
+
+def test_filters_and_order(index: SessionIndex) -> None:
+    now = time.time()
+    old = index.start_session(**FIELDS, start=now - 86400 * 3)
+    new = index.start_session(**{**FIELDS, "user": "ann", "node": "web1"}, start=now - 60)
+    assert [s.id for s in index.sessions()] == [new, old]
+    assert [s.id for s in index.sessions(user="joe")] == [old]
+    assert [s.id for s in index.sessions(node="web1")] == [new]
+    assert [s.id for s in index.sessions(since=now - 3600)] == [new]
+    index.end_session(old)
+    assert [s.id for s in index.sessions(live=True)] == [new]
+
+
+def test_failures_carry_their_kind_hint_and_detail(index: SessionIndex) -> None:
+    fid = index.record_failure(
+        FailureKind.MAXSTARTUPS,
+        "ssh: connection dropped by the node (MaxStartups)",
+        retries=3,
+        detail="Exceeded MaxStartups\r\n",
+        user="joe",
+        node="db1",
+        port=22,
+        surprise="kept",
+    )
+    index.record_failure("host_cert_missing", "plain key", node="db2")
+    f = index.failures(kind="maxstartups")[0]
+    assert (f.id, f.kind, f.retries, f.detail) == (
+        fid,
+        "maxstartups",
+        3,
+        "Exceeded MaxStartups\r\n",
+    )
+    assert "MaxStartups 50:30:100" in (f.hint or "")
+    assert f.extra == '{"surprise": "kept"}'
+    assert [x.kind for x in index.failures()] == ["host_cert_missing", "maxstartups"]
+    assert index.failures(since=time.time() + 10) == []
+    with pytest.raises(ValueError):
+        index.record_failure("not_a_kind", "x")
+
+
+def test_every_failure_kind_of_the_design_has_a_hint() -> None:
+    kinds = [
+        "maxstartups",
+        "host_cert_missing",
+        "host_cert_untrusted",
+        "host_principal_mismatch",
+        "host_cert_expired",
+        "agent_not_forwarded",
+        "agent_no_certificate",
+        "user_auth_failed",
+        "login_denied",
+        "node_auth_failed",
+        "node_unreachable",
+        "bad_request",
+        "unknown_cluster",
+        "protocol_error",
+    ]
+    assert sorted(k.value for k in FailureKind) == sorted(kinds)
+    assert all(len(HINTS[k]) > 20 for k in FailureKind)
+    assert "HostCertificate" in FailureKind.HOST_CERT_MISSING.hint
+
+
+def test_search_finds_text_without_escapes_and_gives_the_line(index: SessionIndex) -> None:
+    a = recorded_session(
+        index, b"$ cat /etc/motd\r\n\x1b[1mWelcome\x1b[0m to \x1b[32mprod\x1b[0m-db\r\n"
+    )
+    b = recorded_session(index, b"$ uptime\r\n 10:00 up 3 days\r\n", user="ann")
+    [hit] = index.search("welcome")
+    assert hit.session.id == a
+    assert hit.line == "«Welcome» to prod-db"
+    assert hit.t == pytest.approx(0.1)
+    assert [h.session.id for h in index.search("prod-db")] == [a]  # punctuation is no syntax error
+    assert [h.session.id for h in index.search("etc/motd")] == [a]
+    assert [h.session.id for h in index.search("upt*")] == [b]
+    assert {s.id for s in index.sessions(search="$")} == set()
+    assert index.search("welcome uptime") == []  # every word must match
+    assert index.search("welcome", user="ann") == []
+    assert [s.id for s in index.sessions(search="days", user="ann")] == [b]
+    assert index.search_hits(a[:6], "prod") == [(pytest.approx(0.1), "Welcome to «prod»-db")]
+    with pytest.raises(UsageError):
+        index.search("   ")
+
+
+def test_search_lists_sessions_newest_first_and_once(index: SessionIndex) -> None:
+    ids = [
+        recorded_session(index, b"common " * 20000 + b"\r\n", b"common again\r\n") for _ in range(5)
+    ]
+    hits = index.search("common", limit=3)
+    assert [h.session.id for h in hits] == ids[::-1][:3]
+
+
+def test_live_session_text_is_indexed_incrementally(index: SessionIndex) -> None:
+    sid = index.new_session_id()
+    path = index.recording_path(sid)
+    w = RecordingWriter.create(path, {})
+    index.start_session(session_id=sid, **FIELDS, recording_path=str(path))
+    # A word, an escape sequence and a UTF-8 character split across passes.
+    w.append(Stream.OUTPUT, b"first-pass done\r\nca", 0.1)
+    w.flush()
+    index.index_text(sid)
+    assert [h.session.id for h in index.search("first")] == [sid]
+    w.append(Stream.OUTPUT, b"f\x1b[3", 0.2)
+    w.flush()
+    index.index_text(sid)
+    w.append(Stream.OUTPUT, "1m\u00e9".encode()[:-1], 0.3)
+    w.flush()
+    index.index_text(sid)
+    w.append(Stream.OUTPUT, "\u00e9 second-pass\r\n".encode()[1:], 0.4)
+    w.close()
+    index.end_session(sid)
+    index.index_text(sid)
+    [hit] = index.search("café")
+    assert (hit.line, hit.t) == ("«café» second-pass", pytest.approx(0.1))
+    assert index.index_text(sid) == 0  # done: nothing indexed twice
+    rows = index.conn.execute("SELECT count(*) FROM session_text WHERE session_id = ?", [sid])
+    assert rows.fetchone()[0] == 2  # one row per pass that completed a line
+
+
+def test_background_worker_indexes_live_and_ended_sessions(tmp_path: Path) -> None:
+    from auditor.index import extract
+
+    index = SessionIndex.open(tmp_path, background_text=True)
+    try:
+        sid = index.new_session_id()
+        path = index.recording_path(sid)
+        w = RecordingWriter.create(path, {})
+        index.start_session(session_id=sid, **FIELDS, recording_path=str(path))
+        index._worker.interval = 0.05  # the default few seconds, shortened for the test
+        w.append(Stream.OUTPUT, b"while-live\r\n")
+        w.flush()
+        _wait(lambda: index.search("while"), "live text indexed")
+        w.append(Stream.OUTPUT, b"at-the-end\r\n")
+        w.close()
+        index.end_session(sid)
+        _wait(lambda: index.search("end"), "final text indexed")
+    finally:
+        index.close()
+    assert extract.LIVE_INTERVAL <= 5
+
+
+def _wait(predicate: object, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.02)
+
+
+def test_end_session_anchors_the_recording_hash(index: SessionIndex) -> None:
+    from auditor.recording.verify import verify_recording
+
+    sid = recorded_session(index, b"hello\r\n")
+    s = index.get_session(sid)
+    assert s.recording_hash and verify_recording(Path(s.recording_path or ""), s.recording_hash).ok
