@@ -49,6 +49,8 @@ def build_parser() -> ArgumentParser:
                 continue
             raise
         module.register(sub)
+        if hasattr(module, "default_handler"):  # what `auditor` alone runs (the app)
+            parser.set_defaults(default_handler=module.default_handler)
     return parser
 
 

@@ -1,0 +1,155 @@
+"""The auditor app: sessions, replay and failures over one data directory.
+
+``make_app`` is the one way to build it, for the CLI and the tests alike.
+The proxy runs in the app's own event loop (or the app attaches to the
+``auditor proxy`` already serving the data directory); the index is read
+on worker threads (``IndexReader``), so neither blocks drawing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from auditor.config import Config
+from auditor.index import Session
+from auditor.tui import data, samples
+from auditor.tui.data import IndexReader
+from auditor.tui.proxy_link import ProxyLink, ProxyState
+from auditor.tui.screens.failures import FailuresScreen
+from auditor.tui.screens.help import HelpScreen
+from auditor.tui.screens.replay import ReplayScreen
+from auditor.tui.screens.sessions import SessionsScreen
+
+LIVE_REFRESH = 1.0
+
+
+class AuditorApp(App[None]):
+    CSS_PATH = "auditor.tcss"
+    TITLE = "auditor"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("s", "show_sessions", "Sessions"),
+        Binding("x", "show_failures", "Failures"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+    MODES = {"sessions": SessionsScreen, "failures": FailuresScreen}
+
+    proxy_state: reactive[ProxyState] = reactive(ProxyState("off"))
+    live_count: reactive[int] = reactive(0)
+    session_total: reactive[int] = reactive(0)
+    live_sessions: reactive[tuple[Session, ...]] = reactive(tuple)
+    # Bumped when the index changed under us (samples imported, a session started or ended).
+    data_version: reactive[int] = reactive(0)
+
+    def __init__(
+        self,
+        data_dir: Path,
+        config: Config,
+        *,
+        run_proxy: bool = True,
+        sample_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        live_refresh: float = LIVE_REFRESH,
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.config = config
+        self.clock = clock
+        self.sample_dir = sample_dir
+        self.live_refresh = live_refresh
+        self.first_run = samples.is_empty(data_dir)
+        self.reader = IndexReader(data_dir)
+        self.link = ProxyLink(config, data_dir, enabled=run_proxy)
+        self.proxy_state = self.link.state
+        self.samples = samples.sample_ids(data_dir)
+
+    async def on_mount(self) -> None:
+        if self.first_run and self.sample_dir is not None:
+            await self.reader(samples.import_samples, self.sample_dir)
+            self.samples = samples.sample_ids(self.data_dir)
+        await self.switch_mode("sessions")
+        self.start_proxy()
+        self.refresh_live()
+        self.set_interval(self.live_refresh, self.refresh_live)
+
+    async def on_unmount(self) -> None:
+        await self.link.stop()
+        self.reader.close()
+
+    @work(group="proxy", exclusive=True)
+    async def start_proxy(self) -> None:
+        self.proxy_state = await self.link.start()
+
+    @work(group="live", exclusive=True, exit_on_error=False)
+    async def refresh_live(self) -> None:
+        live, total = await self.reader(_live_and_total)
+        if {s.id for s in live} != {s.id for s in self.live_sessions}:
+            self.data_version += 1
+        self.live_sessions = tuple(live)
+        self.live_count = len(live)
+        self.session_total = total
+
+    # Actions
+    async def action_show_sessions(self) -> None:
+        if self.current_mode == "sessions" and len(self.screen_stack) > 1:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        await self.switch_mode("sessions")
+
+    async def action_show_failures(self) -> None:
+        await self.switch_mode("failures")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def open_session(self, session: Session, search: str | None = None) -> None:
+        self.push_screen(ReplayScreen(session, search=search))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Sessions", "Live and past sessions", self.action_show_sessions)
+        yield SystemCommand("Failures", "Failed connections by kind", self.action_show_failures)
+        yield SystemCommand("Help", "Key bindings of this screen", self.action_help)
+        if self.live_sessions:
+            newest = self.live_sessions[0]
+            yield SystemCommand(
+                "Follow newest live session",
+                f"{newest.user or '-'} {newest.login}@{newest.node}",
+                lambda: self.open_session(newest),
+            )
+
+
+def _live_and_total(index: data.SessionIndex) -> tuple[list[Session], int]:
+    return data.live_sessions(index, data.SessionFilter()), data.session_count(index)
+
+
+def make_app(
+    data_dir: Path,
+    config: Config | None = None,
+    *,
+    run_proxy: bool = True,
+    sample_dir: Path | bool | None = True,
+    clock: Callable[[], float] = time.time,
+    live_refresh: float = LIVE_REFRESH,
+) -> AuditorApp:
+    """The app over ``data_dir``; ``sample_dir=True`` offers the bundled samples on a first run."""
+    if sample_dir is True:
+        sample_dir = samples.bundled_samples()
+    return AuditorApp(
+        data_dir,
+        config or Config(),
+        run_proxy=run_proxy,
+        sample_dir=sample_dir or None,
+        clock=clock,
+        live_refresh=live_refresh,
+    )

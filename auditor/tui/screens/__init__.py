@@ -1,0 +1,1 @@
+"""The TUI's screens: sessions, replay, failures, help."""

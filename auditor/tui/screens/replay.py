@@ -1,0 +1,331 @@
+"""Replay: a recording through the terminal emulator, with a timeline and live follow.
+
+A thread worker owns the ``Playback`` and takes commands from a queue; it
+sends at most ``FPS`` frames a second, each a message that replaces the one
+before it if the UI has not drawn it yet. Keys therefore never wait on the
+emulator, whatever the recording's output rate.
+"""
+
+from __future__ import annotations
+
+import bisect
+import queue
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, ScrollableContainer
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from auditor.errors import AuditorError
+from auditor.index import Session
+from auditor.tui import format as fmt
+from auditor.tui.playback import SPEEDS, Playback
+from auditor.tui.widgets.session_table import match_text
+from auditor.tui.widgets.terminal_view import TerminalView, render_screen
+from auditor.tui.widgets.timeline import Timeline, TimelineState
+
+if TYPE_CHECKING:
+    from auditor.tui.app import AuditorApp
+
+FPS = 30
+SEEK_STEP = 5.0
+IDLE_WAIT = 0.5  # how often an idle playback thread checks it is still wanted
+
+
+class ReplayScreen(Screen[None]):
+    BINDINGS = [
+        Binding("space", "toggle_play", "Play/Pause"),
+        Binding("left", "seek(-5)", "-5s"),
+        Binding("right", "seek(5)", "+5s"),
+        Binding("shift+left", "seek(-60)", "-1m", show=False),
+        Binding("shift+right", "seek(60)", "+1m", show=False),
+        Binding("comma", "step_back", "Step back", key_display=","),
+        Binding("full_stop", "step", "Step", key_display="."),
+        Binding("minus", "speed(-1)", "Slower", key_display="-"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+"),
+        Binding("home", "seek_to(0)", "Start", show=False),
+        Binding("end", "seek_to(-1)", "End", show=False),
+        Binding("n", "hit(1)", "Next hit"),
+        Binding("N", "hit(-1)", "Prev hit", key_display="N"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, state: TimelineState) -> None:
+            super().__init__()
+            self.state = state
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ReplayScreen.Progress)
+
+    class Loaded(Message):
+        def __init__(self, cols: int, rows: int, error: str | None = None) -> None:
+            super().__init__()
+            self.cols, self.rows, self.error = cols, rows, error
+
+    def __init__(self, session: Session, search: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.search = search
+        self.hits: list[tuple[float, str]] = []
+        self.state = TimelineState(live=session.live, following=session.live)
+        self.ready = False
+        self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    @property
+    def auditor(self) -> AuditorApp:
+        return cast("AuditorApp", self.app)
+
+    @property
+    def terminal_view(self) -> TerminalView:
+        return self.query_one(TerminalView)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def hit_line(self) -> Static:
+        return self.query_one("#hit-line", Static)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#replay-search", Input)
+
+    def compose(self) -> ComposeResult:
+        s = self.session
+        yield Header()
+        info = Text()
+        info.append(f" {s.user or '-'} ", style="bold")
+        info.append(f"{fmt.target(s)} · {fmt.when(s.start)} · {fmt.what(s)} · ")
+        info.append(s.status, style="bold green" if s.live else "")
+        if s.exit_status is not None or s.exit_signal:
+            info.append(f" · exit {fmt.exit_text(s)}")
+        info.append(f" · {s.id[:12]}", style="dim")
+        yield Static(info, id="replay-info")
+        with ScrollableContainer(id="terminal-box"), Center():
+            yield TerminalView()
+        yield Timeline()
+        yield Static("", id="hit-line")
+        yield Input(placeholder="search this session's output", id="replay-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "replay"
+        self.search_input.display = False
+        self.timeline.state = self.state
+        self.run_playback()
+        if self.search:
+            self.load_hits(self.search, jump=True)
+
+    def on_unmount(self) -> None:
+        self._commands.put(("stop", None))
+
+    # The playback thread
+    def command(self, name: str, arg: Any = None) -> None:
+        self._commands.put((name, arg))
+
+    @work(thread=True, group="playback", exit_on_error=False)
+    def run_playback(self) -> None:
+        worker = get_current_worker()
+        path = self.session.recording_path
+        try:
+            if not path:
+                raise AuditorError("this session has no recording (recording was off)")
+            pb = Playback(Path(path), live=self.session.live)
+        except AuditorError as exc:
+            self.post_message(self.Loaded(0, 0, str(exc)))
+            return
+        self.post_message(self.Loaded(pb.cols, pb.rows))
+        playing, following, speed = False, self.session.live, 1.0
+        if following:
+            pb.seek(pb.duration)
+        strips: list[Any] | None = None
+        generation = -1
+        last_frame = 0.0
+        last_tick = time.monotonic()
+        dirty = True
+        while not worker.is_cancelled:
+            active = playing or following
+            try:
+                name, arg = self._commands.get(timeout=1 / FPS if active else IDLE_WAIT)
+            except queue.Empty:
+                name, arg = "", None
+            now = time.monotonic()
+            elapsed, last_tick = now - last_tick, now
+            if name == "stop":
+                return
+            if name == "toggle_play":
+                if not playing and pb.position >= pb.duration and not pb.live:
+                    pb.seek(0.0)
+                playing, following = not playing, False
+            elif name == "seek":
+                pb.seek(min(max(arg, 0.0), pb.duration))
+                following = False
+            elif name == "step":
+                pb.step()
+                playing = following = False
+            elif name == "step_back":
+                pb.step_back()
+                playing = following = False
+            elif name == "speed":
+                speed = arg
+            elif name == "follow":
+                following = not following
+                playing = False
+                if following:
+                    pb.follow()
+            elif name == "find":
+                t, needle = arg
+                pb.seek(t)
+                pb.find_forward(needle)
+                playing = following = False
+            dirty = dirty or bool(name)
+            if playing:
+                dirty = True
+                pb.advance(pb.position + elapsed * speed)
+                if pb.position >= pb.duration and not pb.behind:
+                    if pb.live:
+                        following, playing = True, False
+                    else:
+                        playing = False
+                        pb.position = pb.duration
+            if following:
+                dirty = pb.follow() or dirty
+            if dirty and (name or now - last_frame >= 1 / FPS):
+                full = generation != pb.generation
+                generation = pb.generation
+                strips = render_screen(pb.terminal, strips, full=full)
+                self.terminal_view.post_message(TerminalView.Frame(strips, pb.cols, pb.rows))
+                self.post_message(
+                    self.Progress(
+                        replace(
+                            self.state,
+                            position=pb.position,
+                            duration=pb.duration,
+                            playing=playing,
+                            speed=speed,
+                            following=following,
+                        )
+                    )
+                )
+                last_frame, dirty = now, False
+
+    # Messages from the thread
+    @on(Loaded)
+    def loaded(self, event: Loaded) -> None:
+        if event.error:
+            self.hit_line.update(Text(event.error, style="bold red"))
+            return
+        self.ready = True
+
+    @on(Progress)
+    def progress(self, event: Progress) -> None:
+        hit = self._current_hit(event.state.position)
+        self.state = replace(event.state, hits=self.state.hits, hit=hit)
+        self.timeline.state = self.state
+
+    def _current_hit(self, position: float) -> int | None:
+        if not self.hits:
+            return None
+        i = bisect.bisect_right([t for t, _ in self.hits], position + 1e-6) - 1
+        return i if i >= 0 else None
+
+    @on(Timeline.Seek)
+    def timeline_seek(self, event: Timeline.Seek) -> None:
+        self.command("seek", event.t)
+
+    # Search hits
+    @work(group="hits", exclusive=True, exit_on_error=False)
+    async def load_hits(self, q: str, jump: bool = False) -> None:
+        try:
+            hits = await self.auditor.reader(
+                lambda index: index.search_hits(self.session.id, q), lane="search"
+            )
+        except AuditorError as exc:
+            self.hit_line.update(Text(str(exc), style="red"))
+            return
+        self.search = q
+        self.hits = hits
+        self.state = replace(self.state, hits=tuple(t for t, _ in hits), hit=None)
+        self.timeline.state = self.state
+        if not hits:
+            self.hit_line.update(Text(f"no match for {q!r} in this session", style="dim"))
+        elif jump:
+            self._go_to_hit(0)
+
+    def _go_to_hit(self, i: int) -> None:
+        t, line = self.hits[i]
+        needle = line[line.find("«") + 1 : line.find("»")] if "«" in line else ""
+        self.command("find", (t, needle))
+        label = Text(f" hit {i + 1}/{len(self.hits)}: ", style="bold")
+        self.hit_line.update(label + match_text(line))
+        self.state = replace(self.state, hit=i)
+        self.timeline.state = self.state
+
+    # Actions
+    def action_toggle_play(self) -> None:
+        self.command("toggle_play")
+
+    def action_seek(self, delta: float) -> None:
+        self.command("seek", self.state.position + delta)
+
+    def action_seek_to(self, t: float) -> None:
+        self.command("seek", self.state.duration if t < 0 else t)
+
+    def action_step(self) -> None:
+        self.command("step")
+
+    def action_step_back(self) -> None:
+        self.command("step_back")
+
+    def action_speed(self, direction: int) -> None:
+        i = SPEEDS.index(self.state.speed) if self.state.speed in SPEEDS else 2
+        speed = SPEEDS[min(max(i + direction, 0), len(SPEEDS) - 1)]
+        self.state = replace(self.state, speed=speed)
+        self.timeline.state = self.state
+        self.command("speed", speed)
+
+    def action_toggle_follow(self) -> None:
+        if self.session.live or self.state.live:
+            self.command("follow")
+
+    def action_hit(self, direction: int) -> None:
+        if not self.hits:
+            self.app.bell()
+            return
+        current = self.state.hit
+        if current is None:
+            i = 0 if direction > 0 else len(self.hits) - 1
+        else:
+            i = (current + direction) % len(self.hits)
+        self._go_to_hit(i)
+
+    def action_search(self) -> None:
+        self.search_input.display = True
+        self.search_input.value = self.search or ""
+        self.search_input.focus()
+
+    @on(Input.Submitted, "#replay-search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        self.search_input.display = False
+        self.set_focus(None)
+        if event.value.strip():
+            self.load_hits(event.value.strip(), jump=True)
+
+    def action_back(self) -> None:
+        if self.search_input.display:
+            self.search_input.display = False
+            return
+        self.dismiss()

@@ -1,0 +1,179 @@
+"""Sessions: live ones on top and updating, past ones below; filter and full-text search."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from auditor.errors import AuditorError
+from auditor.index import Session
+from auditor.tui.data import SessionFilter, SessionPage, session_page
+from auditor.tui.widgets.session_table import SessionTable
+from auditor.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from auditor.tui.app import AuditorApp
+
+PAGE = 200
+
+
+class SessionsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", key_display="/"),
+        Binding("f", "focus_filter", "Filter"),
+        Binding("enter", "open", "Replay", show=True),
+        Binding("escape", "clear", "Clear"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = SessionFilter()
+        self.query_text = ""
+        self._search_seq = 0
+        self.loaded = 0  # pages shown since start: tests wait on it
+
+    @property
+    def auditor(self) -> AuditorApp:
+        return cast("AuditorApp", self.app)
+
+    @property
+    def session_table(self) -> SessionTable:
+        return self.query_one(SessionTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    @property
+    def search_input(self) -> Input:
+        return self.query_one("#search", Input)
+
+    @property
+    def message(self) -> Static:
+        return self.query_one("#message", Static)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="query-bar"):
+            yield Input(
+                placeholder="filter: user:NAME node:NAME status:live|ended|interrupted", id="filter"
+            )
+            yield Input(placeholder="search what sessions printed (/)", id="search")
+        yield SessionTable(id="sessions")
+        yield Static("", id="message")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "sessions"
+        self.watch(self.auditor, "data_version", self._data_changed, init=False)
+        self.watch(self.auditor, "live_sessions", self._live_changed, init=False)
+        self.session_table.samples = self.auditor.samples.sessions
+        self.session_table.focus()
+        self.reload()
+
+    # Loading
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def reload(self) -> None:
+        self._search_seq += 1
+        seq = self._search_seq
+        flt, q = self.filter, self.query_text.strip()
+
+        def run(index: object) -> SessionPage | None:
+            if seq != self._search_seq:
+                return None  # superseded by a later keypress before it ran
+            return session_page(index, flt, q or None, PAGE)  # type: ignore[arg-type]
+
+        try:
+            page = await self.auditor.reader(run, lane="search" if q else "main")
+        except AuditorError as exc:
+            self.message.update(str(exc))
+            return
+        if page is None or seq != self._search_seq:
+            return
+        table = self.session_table
+        table.samples = self.auditor.samples.sessions
+        table.show(page, self.auditor.clock(), searching=bool(q))
+        self._describe(page)
+        self.loaded += 1
+
+    def _describe(self, page: SessionPage) -> None:
+        n = self.session_table.row_count
+        if self.query_text.strip():
+            text = f"{n} session(s) printed {self.query_text.strip()!r}"
+        else:
+            more = " (scroll for more)" if page.more else ""
+            text = f"{len(page.live)} live · showing {n} newest{more}"
+        self.message.update(text)
+
+    @on(SessionTable.NeedMore)
+    @work(group="more", exclusive=True, exit_on_error=False)
+    async def load_more(self) -> None:
+        table = self.session_table
+        after = table.last_past
+        if after is None or not table.more or self.query_text.strip():
+            return
+        page = await self.auditor.reader(session_page, self.filter, None, PAGE, after=after)
+        if table.last_past is after:
+            table.show(page, self.auditor.clock(), append=True)
+            self._describe(page)
+
+    def _data_changed(self) -> None:
+        self.reload()
+
+    def _live_changed(self, live: tuple[Session, ...]) -> None:
+        self.session_table.tick(self.auditor.clock(), list(live))
+
+    # Inputs
+    @on(Input.Changed, "#search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.reload()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        try:
+            flt = SessionFilter.parse(event.value)
+        except ValueError as exc:
+            self.message.update(str(exc))
+            self.filter_input.add_class("-invalid")
+            return
+        self.filter_input.remove_class("-invalid")
+        if flt != self.filter:
+            self.filter = flt
+            self.reload()
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.session_table.focus()
+
+    @on(SessionTable.Opened)
+    def opened(self, event: SessionTable.Opened) -> None:
+        self.auditor.open_session(event.session, search=self.query_text.strip() or None)
+
+    # Actions
+    def action_focus_search(self) -> None:
+        self.search_input.focus()
+
+    def action_focus_filter(self) -> None:
+        self.filter_input.focus()
+
+    def action_open(self) -> None:
+        s = self.session_table.selected
+        if s is not None:
+            self.auditor.open_session(s, search=self.query_text.strip() or None)
+
+    def action_clear(self) -> None:
+        self.filter_input.value = ""
+        self.search_input.value = ""
+        self.session_table.focus()
+
+    def action_reload(self) -> None:
+        self.reload()

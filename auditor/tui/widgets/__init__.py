@@ -1,0 +1,1 @@
+"""The TUI's widgets: each takes plain domain objects and posts its own messages."""

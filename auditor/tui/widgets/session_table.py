@@ -1,0 +1,159 @@
+"""Sessions as a table: live ones on top and marked, past ones below, paged in as you scroll."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from auditor.index import SearchHit, Session
+from auditor.index.search import MARK_END, MARK_START
+from auditor.tui import format as fmt
+from auditor.tui.data import SessionPage
+
+COLUMNS = (
+    ("mark", "", 6),
+    ("user", "user", 10),
+    ("target", "login@node", 24),
+    ("start", "start", 19),
+    ("duration", "duration", 8),
+    ("status", "status", 11),
+    ("exit", "exit", 6),
+    ("bytes", "bytes", 8),
+    ("command", "command", 24),
+)
+MATCH = ("match", "matching line", 40)
+STATUS_STYLE = {"live": "bold green", "ended": "", "interrupted": "yellow"}
+
+
+def match_text(line: str) -> Text:
+    """The index marks the match with «»: show it highlighted instead."""
+    text = Text()
+    rest = line
+    while (start := rest.find(MARK_START)) >= 0:
+        end = rest.find(MARK_END, start)
+        if end < 0:
+            break
+        text.append(rest[:start])
+        text.append(rest[start + 1 : end], style="bold reverse")
+        rest = rest[end + 1 :]
+    text.append(rest)
+    return text
+
+
+class SessionTable(DataTable[str | Text]):
+    """Rows keyed by session id; ``tick`` refreshes what changes on live rows."""
+
+    class Opened(Message):
+        """Enter or a click on a session: replay it."""
+
+        def __init__(self, session: Session, hit: SearchHit | None) -> None:
+            super().__init__()
+            self.session = session
+            self.hit = hit
+
+    class NeedMore(Message):
+        """The cursor is near the last loaded row and more sessions exist."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SessionTable.NeedMore)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.sessions: dict[str, Session] = {}
+        self.hits: dict[str, SearchHit] = {}
+        self.samples: frozenset[str] = frozenset()
+        self.more = False
+        self.last_past: Session | None = None
+        self._searching: bool | None = None
+
+    def _columns(self, searching: bool) -> None:
+        if self._searching == searching:
+            return
+        self.clear(columns=True)
+        for key, label, width in (*COLUMNS, *((MATCH,) if searching else ())):
+            self.add_column(label, key=key, width=width)
+        self._searching = searching
+
+    def _cells(self, s: Session, now: float) -> list[str | Text]:
+        if s.live:
+            mark = Text("● LIVE", style="bold red")
+        elif s.id in self.samples:
+            mark = Text("sample", style="dim italic")
+        else:
+            mark = Text("")
+        cells: list[str | Text] = [
+            mark,
+            s.user or "-",
+            fmt.target(s),
+            fmt.when(s.start),
+            fmt.duration(s.duration(now)),
+            Text(s.status, style=STATUS_STYLE.get(s.status, "")),
+            fmt.exit_text(s),
+            fmt.size(s.bytes_in + s.bytes_out),
+            fmt.what(s),
+        ]
+        if self._searching:
+            hit = self.hits.get(s.id)
+            cells.append(match_text(hit.line) if hit else Text(""))
+        return cells
+
+    def show(
+        self, page: SessionPage, now: float, *, append: bool = False, searching: bool = False
+    ) -> None:
+        """Replace the rows (keeping the cursor on the same session), or append a page."""
+        if not append:
+            keep = self.selected_id
+            self._columns(searching)
+            self.clear()
+            self.sessions = {}
+            self.hits = dict(page.hits)
+        for s in (*page.live, *page.past):
+            if s.id in self.sessions:
+                continue
+            self.sessions[s.id] = s
+            self.add_row(*self._cells(s, now), key=s.id)
+        if page.past:
+            self.last_past = page.past[-1]
+        elif not append:
+            self.last_past = None
+        self.more = page.more
+        if not append and keep in self.sessions:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    def tick(self, now: float, live: list[Session] | None = None) -> None:
+        """Durations of live rows (every second), and their byte counts when re-read."""
+        for s in live or []:
+            if s.id in self.sessions:
+                self.sessions[s.id] = s
+        for s in list(self.sessions.values()):
+            if not s.live:
+                continue
+            self.update_cell(s.id, "duration", fmt.duration(s.duration(now)))
+            self.update_cell(s.id, "bytes", fmt.size(s.bytes_in + s.bytes_out))
+
+    @property
+    def live_ids(self) -> set[str]:
+        return {sid for sid, s in self.sessions.items() if s.live}
+
+    @property
+    def selected_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return key.value
+
+    @property
+    def selected(self) -> Session | None:
+        sid = self.selected_id
+        return self.sessions.get(sid) if sid else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        sid = event.row_key.value
+        if sid in self.sessions:
+            self.post_message(self.Opened(self.sessions[sid], self.hits.get(sid)))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.more and event.cursor_row >= self.row_count - 20:
+            self.post_message(self.NeedMore())
