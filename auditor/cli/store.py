@@ -258,12 +258,13 @@ def cmd_import(ctx: Context) -> int:
 
 def cmd_verify(ctx: Context) -> int:
     bad = 0
+    one = ctx.args.id is not None
     with _index(ctx) as index:
-        targets = [index.get_session(ctx.args.id)] if ctx.args.id else index.sessions(limit=None)
+        targets = [index.get_session(ctx.args.id)] if one else index.sessions(limit=None)
     checked = 0
     for s in targets:
         if not s.recording_path:
-            if ctx.args.id:
+            if one:
                 raise AuditorError(f"session {s.id[:8]} has no recording to verify")
             continue
         checked += 1
@@ -275,6 +276,6 @@ def cmd_verify(ctx: Context) -> int:
         if not ok:
             bad += 1
         print(f"{s.id[:8]}  {line}" + ("" if ok else f"  ({s.recording_path})"))
-    if not ctx.args.id:
+    if not one:
         print(f"{checked} recordings checked, {bad} damaged")
     return 1 if bad else 0
