@@ -357,7 +357,7 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
             base_delay=self.proxy.retry_base_delay,
         )
         session_id = await self.proxy.index.acall(
-            "start_session", **pc.fields, recording_path=None, command="tcp"
+            "start_session", **pc.fields, kind="tcp", recording_path=None
         )
         pc.audit_event("session_start", session_id=session_id, mode="node")
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
-from auditor.recording import RecordingWriter, Stream
+from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
 
 log = logging.getLogger("auditor.proxy")
 FLUSH_INTERVAL = 0.5
@@ -35,7 +35,8 @@ class IndexWriter:
         self.submit(self._open).result()
 
     def _open(self) -> None:
-        self._index = SessionIndex.open(self.data_dir)
+        # Text extraction runs in its own process (text_process), not a thread here.
+        self._index = SessionIndex.open(self.data_dir, background_text=False)
 
     @property
     def index(self) -> SessionIndex:
@@ -78,8 +79,10 @@ class ChannelRecording:
         writer: RecordingWriter | None,
         registry: set[ChannelRecording],
         audit: AuditLog,
+        on_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.audit = audit
+        self.on_end = on_end
         self.index = index
         self.session_id = session_id
         self.writer = writer
@@ -112,7 +115,7 @@ class ChannelRecording:
 
     def resize(self, cols: int, rows: int) -> None:
         if self.writer is not None:
-            self.writer.append(Stream.RESIZE, struct.pack(">HH", cols, rows))
+            self.writer.append(Stream.RESIZE, encode_resize(cols, rows))
 
     def marker(self, text: str) -> None:
         if self.writer is not None:
@@ -143,19 +146,20 @@ class ChannelRecording:
         self.finished = True
         self.registry.discard(self)
         if self.writer is not None:
-            if exit_signal is not None:
-                self.writer.append(Stream.EXIT, f"signal {exit_signal}".encode())
-            elif exit_status is not None:
-                self.writer.append(Stream.EXIT, str(exit_status).encode())
+            if exit_signal is not None or exit_status is not None:
+                self.writer.append(Stream.EXIT, encode_exit(exit_status, exit_signal))
             self.writer.close()
-        self.index.call(
+        ended = self.index.call(
             "end_session",
             self.session_id,
             status="ended",
             exit_status=exit_status if exit_signal is None else None,
+            exit_signal=exit_signal,
             bytes_in=self.bytes_in,
             bytes_out=self.bytes_out,
         )
+        # Searchable as soon as the row says ended.
+        ended.add_done_callback(lambda _: self.on_end())
         self.audit.write(
             "session_end",
             session_id=self.session_id,

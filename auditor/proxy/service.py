@@ -22,13 +22,14 @@ from auditor.authority.ca import ensure_authorities, load_authority, mint_host_c
 from auditor.authority.ssh_config import proxy_alias
 from auditor.config import Config
 from auditor.datadir import ensure_private_dir
-from auditor.index import FailureKind
+from auditor.index import FailureKind, SessionIndex
 from auditor.proxy.audit_log import AuditLog
+from auditor.proxy.channels import WINDOW
 from auditor.proxy.connection import OuterServer
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
-from auditor.proxy.channels import WINDOW
+from auditor.proxy.text_process import TextProcess
 from auditor.proxy.upstream import SERVER_CIPHERS
 from auditor.recording import RecordingWriter
 
@@ -71,6 +72,8 @@ class RecordingProxy:
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
         self.audit = AuditLog(self.data_dir / "audit.log")
+        self.text = TextProcess(self.data_dir)
+        self.text.start()
         family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -113,6 +116,7 @@ class RecordingProxy:
             rec.finish(None)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.audit.close()
+        await asyncio.to_thread(self.text.stop)
         await asyncio.to_thread(self.index.close)
         log.info("auditor proxy stopped")
 
@@ -246,15 +250,19 @@ class RecordingProxy:
         )
 
     async def new_recording(self, fields: dict[str, Any], kind: str) -> ChannelRecording:
-        session_id: str = await self.index.acall("new_session_id")
+        session_id = SessionIndex.new_session_id()
         path = self.index.index.recording_path(session_id)
-        writer = RecordingWriter.create(path, {**fields, "session_id": session_id, "kind": kind})
+        writer = await asyncio.to_thread(
+            RecordingWriter.create, path, {**fields, "session_id": session_id, "kind": kind}
+        )
         await self.index.acall(
-            "start_session", session_id=session_id, **fields, recording_path=str(path)
+            "start_session", session_id=session_id, **fields, kind=kind, recording_path=str(path)
         )
         self.stats["sessions"] += 1
         self.audit.write("session_start", session_id=session_id, **fields)
-        return ChannelRecording(self.index, session_id, writer, self.recordings, self.audit)
+        return ChannelRecording(
+            self.index, session_id, writer, self.recordings, self.audit, self.text.wake
+        )
 
     def record_failure(self, failure: ProxyFailure, **fields: Any) -> None:
         self.stats["failures"] += 1
@@ -266,7 +274,7 @@ class RecordingProxy:
             failure.message,
             retries=failure.retries,
             detail=failure.detail,
-            **{k: v for k, v in fields.items() if k != "connection_id"},
+            **fields,
         )
         self.audit.write("failure", kind=failure.kind, message=failure.message, **fields)
 
