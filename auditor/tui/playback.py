@@ -94,6 +94,9 @@ class Playback:
         self.feed = RecordFeed(self.reader, 0.0, 0)
         self.generation = 0  # bumped when the terminal is replaced: redraw everything
         self.seek(0.0)
+        first = self.feed.peek()
+        if first is not None and first[1] == RESIZE and first[0] < 1.0:
+            self.seek(first[0])  # open at the pty's size, not the emulator's default
 
     @property
     def cols(self) -> int:
