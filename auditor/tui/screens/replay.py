@@ -8,9 +8,10 @@ emulator, whatever the recording's output rate.
 
 from __future__ import annotations
 
-import bisect
+import asyncio
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Center, ScrollableContainer
 from textual.message import Message
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -61,13 +63,16 @@ class ReplayScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    class Progress(Message):
-        def __init__(self, state: TimelineState) -> None:
+    class Frame(Message):
+        """A rendered screen and where playback is; a frame not drawn yet is
+        replaced by the next one, so a burst of output can't flood the UI."""
+
+        def __init__(self, strips: list[Strip], cols: int, rows: int, state: TimelineState):
             super().__init__()
-            self.state = state
+            self.strips, self.cols, self.rows, self.state = strips, cols, rows, state
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, ReplayScreen.Progress)
+            return isinstance(message, ReplayScreen.Frame)
 
     class Loaded(Message):
         def __init__(self, cols: int, rows: int, error: str | None = None) -> None:
@@ -81,6 +86,8 @@ class ReplayScreen(Screen[None]):
         self.hits: list[tuple[float, str]] = []
         self.state = TimelineState(live=session.live, following=session.live)
         self.ready = False
+        self.frames = 0
+        self._waiters: list[tuple[Callable[[ReplayScreen], bool], asyncio.Future[None]]] = []
         self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     @property
@@ -187,9 +194,11 @@ class ReplayScreen(Screen[None]):
                 if following:
                     pb.follow()
             elif name == "find":
-                t, needle = arg
+                t, line, word = arg
                 pb.seek(t)
-                pb.find_forward(needle)
+                if not pb.find_forward(line):
+                    pb.seek(t)
+                    pb.find_forward(word)
                 playing = following = False
             dirty = dirty or bool(name)
             if playing:
@@ -207,19 +216,15 @@ class ReplayScreen(Screen[None]):
                 full = generation != pb.generation
                 generation = pb.generation
                 strips = render_screen(pb.terminal, strips, full=full)
-                self.terminal_view.post_message(TerminalView.Frame(strips, pb.cols, pb.rows))
-                self.post_message(
-                    self.Progress(
-                        replace(
-                            self.state,
-                            position=pb.position,
-                            duration=pb.duration,
-                            playing=playing,
-                            speed=speed,
-                            following=following,
-                        )
-                    )
+                state = replace(
+                    self.state,
+                    position=pb.position,
+                    duration=pb.duration,
+                    playing=playing,
+                    speed=speed,
+                    following=following,
                 )
+                self.post_message(self.Frame(strips, pb.cols, pb.rows, state))
                 last_frame, dirty = now, False
 
     # Messages from the thread
@@ -230,17 +235,28 @@ class ReplayScreen(Screen[None]):
             return
         self.ready = True
 
-    @on(Progress)
-    def progress(self, event: Progress) -> None:
-        hit = self._current_hit(event.state.position)
-        self.state = replace(event.state, hits=self.state.hits, hit=hit)
+    @on(Frame)
+    def frame(self, event: Frame) -> None:
+        self.terminal_view.show(event.strips, event.cols, event.rows)
+        self.state = replace(event.state, hits=self.state.hits, hit=self.state.hit)
         self.timeline.state = self.state
+        self.frames += 1
+        waiting, self._waiters = self._waiters, []
+        for check, fut in waiting:
+            if fut.done():
+                continue
+            if check(self):
+                fut.set_result(None)
+            else:
+                self._waiters.append((check, fut))
 
-    def _current_hit(self, position: float) -> int | None:
-        if not self.hits:
-            return None
-        i = bisect.bisect_right([t for t, _ in self.hits], position + 1e-6) - 1
-        return i if i >= 0 else None
+    async def until(self, check: Callable[[ReplayScreen], bool]) -> None:
+        """Wait for a frame after which ``check(screen)`` holds (tests, scripted use)."""
+        if check(self):
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((check, fut))
+        await fut
 
     @on(Timeline.Seek)
     def timeline_seek(self, event: Timeline.Seek) -> None:
@@ -267,8 +283,9 @@ class ReplayScreen(Screen[None]):
 
     def _go_to_hit(self, i: int) -> None:
         t, line = self.hits[i]
-        needle = line[line.find("«") + 1 : line.find("»")] if "«" in line else ""
-        self.command("find", (t, needle))
+        word = line[line.find("«") + 1 : line.find("»")] if "«" in line else ""
+        # Hits in one stretch of text share its time: look for the whole line first.
+        self.command("find", (t, line.replace("«", "").replace("»", ""), word))
         label = Text(f" hit {i + 1}/{len(self.hits)}: ", style="bold")
         self.hit_line.update(label + match_text(line))
         self.state = replace(self.state, hit=i)

@@ -114,6 +114,9 @@ class SessionsScreen(Screen[None]):
         self.message.update(text)
 
     @on(SessionTable.NeedMore)
+    def need_more(self) -> None:
+        self.load_more()
+
     @work(group="more", exclusive=True, exit_on_error=False)
     async def load_more(self) -> None:
         table = self.session_table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -43,6 +44,11 @@ def match_text(line: str) -> Text:
 
 class SessionTable(DataTable[str | Text]):
     """Rows keyed by session id; ``tick`` refreshes what changes on live rows."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
 
     class Opened(Message):
         """Enter or a click on a session: replay it."""

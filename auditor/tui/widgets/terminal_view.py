@@ -7,7 +7,6 @@ from functools import lru_cache
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
-from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -109,23 +108,11 @@ def render_screen(
 
 
 class TerminalView(Widget):
-    """Shows the frames a playback thread renders; sized to the recording's terminal."""
+    """Shows the screens a playback thread renders; sized to the recording's terminal."""
 
     DEFAULT_CSS = """
     TerminalView { width: auto; height: auto; background: black; }
     """
-
-    class Frame(Message):
-        """A rendered screen; frames merge in the queue, so a burst can't flood the UI."""
-
-        def __init__(self, strips: list[Strip], cols: int, rows: int) -> None:
-            super().__init__()
-            self.strips = strips
-            self.cols = cols
-            self.rows = rows
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, TerminalView.Frame)
 
     def __init__(self, cols: int = 80, rows: int = 24, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -137,10 +124,6 @@ class TerminalView(Widget):
         resized = (cols, rows) != (self.cols, self.rows)
         self.strips, self.cols, self.rows = strips, cols, rows
         self.refresh(layout=resized)
-
-    def on_terminal_view_frame(self, message: TerminalView.Frame) -> None:
-        message.stop()
-        self.show(message.strips, message.cols, message.rows)
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return self.cols

@@ -1,0 +1,140 @@
+"""The sessions screen: live on top and updating, past below, filter, search, paging."""
+
+from __future__ import annotations
+
+from auditor.index import SessionIndex
+from auditor.tui.screens.replay import ReplayScreen
+from auditor.tui.screens.sessions import SessionsScreen
+from tests.tui.conftest import Clock, app_for, settle
+from tests.tui.world import NOW, World
+
+
+def column(screen: SessionsScreen, key: str) -> list[str]:
+    table = screen.session_table
+    return [str(table.get_cell(row.key, key)) for row in table.ordered_rows]
+
+
+async def test_live_sessions_on_top_marked_then_past_newest_first(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table = screen.session_table
+        assert [r.key.value for r in table.ordered_rows] == [
+            world.live,
+            world.failed,
+            world.vim,
+            world.shell,
+        ]
+        assert column(screen, "mark")[0] == "● LIVE"
+        assert column(screen, "target")[1] == "deploy@web2.example.com"
+        assert column(screen, "status") == ["live", "ended", "ended", "ended"]
+        assert column(screen, "exit")[1] == "2"
+        assert column(screen, "command")[1] == "make deploy"
+        assert column(screen, "duration")[0] == "1:30"  # live for 90 s on the fixed clock
+
+
+async def test_live_rows_update_and_end_without_user_action(world: World) -> None:
+    clock = Clock()
+    app = app_for(world.data_dir, clock, live_refresh=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        with SessionIndex.open(world.data_dir, background_text=False) as index:
+            index.update_session(world.live, bytes_out=5 * 1024 * 1024)
+        clock.now = NOW + 60
+        await app.refresh_live().wait()
+        await pilot.pause()
+        assert column(screen, "bytes")[0] == "5.0M"
+        assert column(screen, "duration")[0] == "2:30"
+        with SessionIndex.open(world.data_dir, background_text=False) as index:
+            index.end_session(world.live, exit_status=0)
+        await app.refresh_live().wait()
+        await settle(pilot)
+        assert "live" not in column(screen, "status")
+        assert app.live_count == 0
+
+
+async def test_filter_by_user_node_and_status(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await pilot.press("f")
+        assert screen.filter_input.has_focus
+        await pilot.press(*"user:ann")
+        await settle(pilot)
+        assert column(screen, "user") == ["ann", "ann"]
+        screen.filter_input.value = "node:web1.example.com status:ended"
+        await settle(pilot)
+        assert [r.key.value for r in screen.session_table.ordered_rows] == [world.shell]
+        screen.filter_input.value = "colour:blue"
+        await settle(pilot)
+        assert "expected user:NAME" in str(screen.message.content)
+        assert screen.filter_input.has_class("-invalid")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.session_table.row_count == 4
+
+
+async def test_search_finds_what_a_session_printed_and_shows_the_line(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await pilot.press("slash")
+        assert screen.search_input.has_focus
+        await pilot.press(*"secret-token")
+        await settle(pilot)
+        table = screen.session_table
+        assert [r.key.value for r in table.ordered_rows] == [world.shell]
+        assert "secret-token-42" in column(screen, "match")[0]
+        await pilot.press("enter")  # from the search box to the table
+        assert table.has_focus
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReplayScreen)
+        assert app.screen.search == "secret-token"
+
+
+async def test_enter_replays_and_escape_comes_back(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReplayScreen)
+        assert app.screen.session.id == world.failed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_scrolling_down_pages_in_older_sessions(world: World) -> None:
+    with SessionIndex.open(world.data_dir, background_text=False) as index, index.transaction():
+        for i in range(450):
+            index.conn.execute(
+                "INSERT INTO sessions (id, start, end, status, user, node, text_done) "
+                "VALUES (?, ?, ?, 'ended', 'bulk', 'bulk.example.com', 1)",
+                [f"{i:032x}", NOW - 10_000 - i, NOW - 9_000 - i],
+            )
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        table = screen.session_table
+        assert table.row_count == 201  # the live one and a page of 200
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.row_count == 401
+        await pilot.press("end")
+        await settle(pilot)
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.row_count == 454
+        assert not table.more
