@@ -195,7 +195,7 @@ class RecordingProxy:
                 login=server.login,
                 client_addr=f"{server.peer[0]}:{server.peer[1]}",
             )
-        elif isinstance(exc, asyncssh.ProtocolError):
+        elif isinstance(exc, asyncssh.ProtocolError | asyncssh.ProtocolNotSupported):
             self.record_failure(
                 ProxyFailure("protocol_error", f"protocol error from client: {exc.reason}"),
                 client_addr=f"{server.peer[0]}:{server.peer[1]}",

@@ -232,7 +232,6 @@ class SshClient:
             "    PasswordAuthentication no",
             "    KbdInteractiveAuthentication no",
             "    ConnectTimeout 10",
-            "    LogLevel ERROR",
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
         return self.config_path
