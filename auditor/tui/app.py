@@ -19,6 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from auditor.config import Config
+from auditor.datadir import ensure_private_dir
 from auditor.index import Session
 from auditor.tui import data, samples
 from auditor.tui.data import IndexReader
@@ -143,6 +144,7 @@ def make_app(
     live_refresh: float = LIVE_REFRESH,
 ) -> AuditorApp:
     """The app over ``data_dir``; ``sample_dir=True`` offers the bundled samples on a first run."""
+    ensure_private_dir(data_dir)
     if sample_dir is True:
         sample_dir = samples.bundled_samples()
     return AuditorApp(

@@ -62,3 +62,7 @@ async def settle(pilot: Pilot[None]) -> None:
         [w for w in pilot.app.workers if w.group != "playback"]
     )
     await pilot.pause()
+
+
+# The real-proxy fixtures (`start_proxy`, `setup`) for the attach and tmux tests.
+from tests.proxy.conftest import setup, start_proxy  # noqa: E402, F401

@@ -77,7 +77,9 @@ class SessionTable(DataTable[str | Text]):
         if self._searching == searching:
             return
         self.clear(columns=True)
-        for key, label, width in (*COLUMNS, *((MATCH,) if searching else ())):
+        # While searching, the matching line comes right after who and where.
+        columns = (*COLUMNS[:3], MATCH, *COLUMNS[3:]) if searching else COLUMNS
+        for key, label, width in columns:
             self.add_column(label, key=key, width=width)
         self._searching = searching
 
@@ -101,7 +103,7 @@ class SessionTable(DataTable[str | Text]):
         ]
         if self._searching:
             hit = self.hits.get(s.id)
-            cells.append(match_text(hit.line) if hit else Text(""))
+            cells.insert(3, match_text(hit.line) if hit else Text(""))
         return cells
 
     def show(
