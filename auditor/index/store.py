@@ -126,7 +126,12 @@ class SessionIndex:
             updated=time.time(),
             text_done=0 if row.get("recording_path") else 1,
         )
-        self.db.table("sessions").insert(row)
+        # Plain SQL rather than sqlite-utils' insert, which commits: this may run
+        # inside a caller's transaction (bulk loads, imports).
+        self.conn.execute(
+            f"INSERT INTO sessions ({_cols(list(row))}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
         self._ensure_worker()
         return str(row["id"])
 
