@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,9 @@ class RecordingReader:
 class Cursor:
     """Where a reader is in a recording; ``poll`` again to follow a live one."""
 
-    def __init__(self, reader: RecordingReader, entry: IndexEntry, start: float, strict: int):
+    def __init__(
+        self, reader: RecordingReader, entry: IndexEntry, start: float, strict: int
+    ) -> None:
         self.reader = reader
         self.offset = entry.offset
         self.seq = entry.seq
@@ -184,8 +187,8 @@ class Cursor:
             with open(path, "rb") as fh:
                 fh.seek(size - size % INDEX_ENTRY.size - INDEX_ENTRY.size)
                 offset, _, _ = INDEX_ENTRY.unpack(fh.read(INDEX_ENTRY.size))
-        except (FileNotFoundError, OSError, ValueError):
-            return
+        except (OSError, struct.error):
+            return  # no usable sidecar: nothing more is known to be complete
         if offset <= os.path.getsize(self.reader.path):
             self._strict_until = max(self._strict_until, offset)
 
