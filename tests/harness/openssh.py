@@ -185,6 +185,18 @@ class Sshd:
         stop_process(self.proc)
 
 
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomically, and only when different: many ssh processes may be reading it."""
+    try:
+        if path.read_text() == text:
+            return
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 @dataclass
 class SshClient:
     """The OpenSSH client with a generated ssh_config and known_hosts.
@@ -209,7 +221,9 @@ class SshClient:
 
     def write(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.known_hosts_path.write_text("".join(line + "\n" for line in self.known_hosts_lines))
+        _write_if_changed(
+            self.known_hosts_path, "".join(line + "\n" for line in self.known_hosts_lines)
+        )
         lines: list[str] = list(self.extra_config)
         for name, (addr, port) in self.hosts.items():
             # ssh checks known_hosts and the certificate's principals against
@@ -233,7 +247,7 @@ class SshClient:
             "    KbdInteractiveAuthentication no",
             "    ConnectTimeout 10",
         ]
-        self.config_path.write_text("\n".join(lines) + "\n")
+        _write_if_changed(self.config_path, "\n".join(lines) + "\n")
         return self.config_path
 
     def env(self) -> dict[str, str]:
