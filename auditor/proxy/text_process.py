@@ -21,16 +21,19 @@ INTERVAL = 2.0
 
 def _run(data_dir: str, wake: Event, stop: Event, parent: int) -> None:
     from auditor.index import SessionIndex
+    from auditor.replay.upkeep import KeyframeUpkeep
 
     # Two cores are shared with sshd and ssh: forwarding bytes comes first.
     os.nice(10)
     index = SessionIndex.open(Path(data_dir), background_text=False)
+    keyframes = KeyframeUpkeep()  # seeking in replays: built here, never in the proxy
     try:
         while not stop.is_set() and os.getppid() == parent:
             wake.wait(INTERVAL)
             wake.clear()
             try:
                 index.index_pending_text()
+                keyframes.run(index)
             except Exception:
                 log.exception("text extraction pass failed")
         index.index_pending_text()  # sessions that just ended are searchable at once

@@ -1,0 +1,146 @@
+"""``auditor tail --live``: live sessions' output as it arrives, from any process.
+
+Everything comes from the data directory: the index says which sessions
+are live (checked every ``SCAN_INTERVAL``, so sessions that start later are
+picked up) and each recording is followed from where it was when tail
+started (or from its beginning for a session that started since). On a
+terminal the output is written as it was recorded, colours and all; into a
+pipe it is the session's text, whole lines at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from auditor.errors import AuditorError
+from auditor.index import SessionIndex
+from auditor.index.rows import Session
+from auditor.recording import RecordingError, RecordingReader, Stream
+from auditor.recording.text import TerminalText
+from auditor.replay.follow import POLL_INTERVAL, Follower
+
+SCAN_INTERVAL = 0.5
+_SHOWN = (Stream.OUTPUT, Stream.STDERR)
+
+
+@dataclass
+class Followed:
+    session: Session
+    follower: Follower
+    text: TerminalText | None = None
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.session
+        target = f"{s.login or '?'}@{s.node}" if s.node else (s.command or s.kind or "session")
+        who = f"{s.user} " if s.user else ""
+        self.label = f"{s.id[:8]} {who}{target}"
+
+
+class LiveTail:
+    def __init__(
+        self, index: SessionIndex, out: BinaryIO, *, session_id: str | None = None, raw: bool
+    ) -> None:
+        self.index = index
+        self.out = out
+        self.raw = raw
+        self.named: str | None = None
+        self.followed: dict[str, Followed] = {}
+        self.seen: set[str] = set()
+        self.source: str | None = None  # the session whose output was written last
+        self.at_line_start = True
+        if session_id is not None:
+            session = index.get_session(session_id)
+            if not session.live:
+                short = session.id[:8]
+                raise AuditorError(
+                    f"session {short} is not live ({session.status}): "
+                    f"see it with `auditor replay {short}`"
+                )
+            self.named = session.id
+            self._add(session, from_start=False)
+        else:
+            for session in index.live_sessions():
+                self._add(session, from_start=False)
+
+    def _add(self, session: Session, from_start: bool) -> None:
+        if not session.recording_path:
+            self.seen.add(session.id)
+            return  # a node-mode pipe: nothing recorded
+        try:
+            reader = RecordingReader(Path(session.recording_path))
+            follower = Follower.from_time(reader, 0.0) if from_start else Follower.from_end(reader)
+        except (RecordingError, OSError):
+            if self.named:
+                raise
+            return  # the proxy has not written its header yet: next scan
+        self.seen.add(session.id)
+        text = None if self.raw else TerminalText()
+        self.followed[session.id] = Followed(session, follower, text)
+
+    def _write(self, followed: Followed, data: bytes) -> None:
+        if followed.text is not None:
+            data = followed.text.feed(data).encode()
+        if not data:
+            return
+        if self.named is None and self.source != followed.session.id:
+            header = f"==> {followed.label} <=="
+            if self.raw:
+                header = f"\x1b[0m\x1b[1m{header}\x1b[0m\r"
+            self.out.write((("" if self.at_line_start else "\n") + header + "\n").encode())
+        self.source = followed.session.id
+        self.out.write(data)
+        self.at_line_start = data.endswith(b"\n")
+
+    def _finish(self, followed: Followed) -> None:
+        if followed.text is not None:
+            tail = followed.text.finish()
+            if tail:
+                self._write(followed, b"")
+                self.out.write((tail if tail.endswith("\n") else tail + "\n").encode())
+                self.at_line_start = True
+        del self.followed[followed.session.id]
+
+    def _poll(self, followed: Followed) -> None:
+        for record in followed.follower.poll():
+            if record.stream in _SHOWN:
+                self._write(followed, record.data)
+
+    def _scan(self) -> None:
+        live = {s.id: s for s in self.index.live_sessions()}
+        if self.named is None:
+            for session in live.values():
+                if session.id not in self.seen:
+                    self._add(session, from_start=True)
+        for sid, followed in list(self.followed.items()):
+            if sid not in live:  # ended without a seal (a proxy that died), or just ended
+                for record in followed.follower.poll(force=True):
+                    if record.stream in _SHOWN:
+                        self._write(followed, record.data)
+                self._finish(followed)
+
+    def step(self) -> bool:
+        """One poll of every followed session; False once the named session ended."""
+        for followed in list(self.followed.values()):
+            self._poll(followed)
+            if followed.follower.sealed:
+                self._finish(followed)
+        self.out.flush()
+        return self.named is None or self.named in self.followed
+
+    def run(self) -> str | None:
+        """Until interrupted, or until the named session ends (returns its id)."""
+        scanned = 0.0
+        while True:
+            if not self.step():
+                return self.named
+            now = time.monotonic()
+            if now - scanned >= SCAN_INTERVAL:
+                scanned = now
+                self._scan()
+                if not self.step():
+                    return self.named
+            time.sleep(POLL_INTERVAL)
