@@ -44,6 +44,7 @@ IDLE_WAIT = 0.5  # how often an idle playback thread checks it is still wanted
 
 
 class ReplayScreen(Screen[None]):
+    AUTO_FOCUS = None  # keys go to the screen's playback bindings, not a widget
     BINDINGS = [
         Binding("space", "toggle_play", "Play/Pause"),
         Binding("left", "seek(-5)", "-5s"),
@@ -107,8 +108,10 @@ class ReplayScreen(Screen[None]):
         return self.query_one("#hit-line", Static)
 
     @property
-    def search_input(self) -> Input:
-        return self.query_one("#replay-search", Input)
+    def search_input(self) -> Input | None:
+        """The search box, only while the user types a search (``/``)."""
+        found = self.query("#replay-search")
+        return found.first(Input) if found else None
 
     def compose(self) -> ComposeResult:
         s = self.session
@@ -121,16 +124,15 @@ class ReplayScreen(Screen[None]):
             info.append(f" · exit {fmt.exit_text(s)}")
         info.append(f" · {s.id[:12]}", style="dim")
         yield Static(info, id="replay-info")
-        with ScrollableContainer(id="terminal-box"), Center():
+        # Not focusable: its scrolling keys (home, end, arrows) are playback keys here.
+        with ScrollableContainer(id="terminal-box", can_focus=False), Center():
             yield TerminalView()
         yield Timeline()
         yield Static("", id="hit-line")
-        yield Input(placeholder="search this session's output", id="replay-search")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "replay"
-        self.search_input.display = False
         self.timeline.state = self.state
         self.run_playback()
         if self.search:
@@ -330,19 +332,21 @@ class ReplayScreen(Screen[None]):
         self._go_to_hit(i)
 
     def action_search(self) -> None:
-        self.search_input.display = True
-        self.search_input.value = self.search or ""
-        self.search_input.focus()
+        if self.search_input is None:
+            box = Input(
+                self.search or "", placeholder="search this session's output", id="replay-search"
+            )
+            self.mount(box, before=self.query_one(Footer))
+            box.focus()
 
     @on(Input.Submitted, "#replay-search")
     def search_submitted(self, event: Input.Submitted) -> None:
-        self.search_input.display = False
-        self.set_focus(None)
+        event.input.remove()
         if event.value.strip():
             self.load_hits(event.value.strip(), jump=True)
 
     def action_back(self) -> None:
-        if self.search_input.display:
-            self.search_input.display = False
+        if self.search_input is not None:
+            self.search_input.remove()
             return
         self.dismiss()
