@@ -38,7 +38,7 @@ from auditor.tui.widgets.timeline import Timeline, TimelineState
 if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
 
-FPS = 30
+FPS = 20
 SEEK_STEP = 5.0
 IDLE_WAIT = 0.5  # how often an idle playback thread checks it is still wanted
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
 
 PAGE = 200
+SEARCH_LIMIT = 50  # sessions a search shows: each needs its snippet, the newest are wanted
 
 
 class SessionsScreen(Screen[None]):
@@ -89,7 +90,8 @@ class SessionsScreen(Screen[None]):
         def run(index: object) -> SessionPage | None:
             if seq != self._search_seq:
                 return None  # superseded by a later keypress before it ran
-            return session_page(index, flt, q or None, PAGE)  # type: ignore[arg-type]
+            limit = SEARCH_LIMIT if q else PAGE
+            return session_page(index, flt, q or None, limit)  # type: ignore[arg-type]
 
         try:
             page = await self.auditor.reader(run, lane="search" if q else "main")
