@@ -230,16 +230,20 @@ def cmd_tail(ctx: Context) -> int:
     out = sys.stdout.buffer
     with _index(ctx) as index:
         tail = LiveTail(index, out, session_id=ctx.args.id, raw=raw)
-        if not tail.followed and ctx.args.id is None:
-            print("auditor: no live sessions yet; waiting (Ctrl-C to stop)", file=sys.stderr)
+        if tail.named:
+            note = f"following session {tail.named[:8]} until it ends"
+        elif tail.followed:
+            n = len(tail.followed)
+            note = f"following {n} live session{'s' if n > 1 else ''} and any new ones"
+        else:
+            note = "no live sessions yet; waiting for some"
+        print(f"auditor: {note} (Ctrl-C to stop)", file=sys.stderr)
         try:
             ended = tail.run()
         except KeyboardInterrupt:
             ended = None
         finally:
-            if raw:
-                out.write(b"\x1b[0m")
-            out.flush()
+            tail.restore()
     if ended:
         print(f"\nauditor: session {ended[:8]} ended", file=sys.stderr)
     return 0

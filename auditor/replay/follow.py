@@ -39,11 +39,13 @@ class Follower:
 
     @classmethod
     def from_end(cls, reader: RecordingReader) -> Follower:
-        """Only what is recorded from now on."""
+        """Only what is recorded from now on (the writer's last second,
+        still unflushed, included only from now on too)."""
+        now = time.time() - reader.start
         cursor = reader.cursor(float("inf"))
         for _ in cursor.poll():  # skips the records of the last flush
             pass
-        cursor.start = 0.0
+        cursor.start = now
         follower = cls(reader, cursor)
         follower._size = os.path.getsize(reader.path)
         return follower

@@ -45,7 +45,7 @@ RESTORE = (
     b"\x1b[0m\x1b[?25h\x1b[?1l\x1b>\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l"
     b"\x1b[?2004l\x1b7\x1b[r\x1b8"
 )
-_ALT_SWITCH = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
+ALT_SWITCH = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
 
 
 # The timing pipeline.
@@ -140,7 +140,7 @@ class Player:
         self.position = max(self.position, t)
         self._position_wall = time.monotonic()
         if kind == OUTPUT:
-            switches = _ALT_SWITCH.findall(data)
+            switches = ALT_SWITCH.findall(data)
             if switches:
                 self.alternate = switches[-1] == b"h"
             self.write(data)

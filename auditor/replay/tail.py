@@ -10,6 +10,7 @@ pipe it is the session's text, whole lines at a time.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,39 @@ from auditor.index.rows import Session
 from auditor.recording import RecordingError, RecordingReader, Stream
 from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
+from auditor.replay.player import ALT_SWITCH, RESTORE
+from auditor.replay.redraw import LEAVE_ALT
 
 SCAN_INTERVAL = 0.5
 _SHOWN = (Stream.OUTPUT, Stream.STDERR)
+_SEQUENCE = re.compile(
+    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][\s\S]*?\x1b\\|[ -/]*[0-~])"
+)
+_UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[PX^_][\s\S]*|[ -/]*)\Z")
+_CONTROLS = re.compile(rb"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+_LONGEST_SEQUENCE = 4096
+
+
+class ColouredLines:
+    """Output with colours (SGR) kept and every other control sequence
+    dropped; an escape sequence cut between two reads is carried over."""
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self.carry + data
+        self.carry = b""
+        esc = buf.rfind(b"\x1b", max(0, len(buf) - _LONGEST_SEQUENCE))
+        if esc >= 0 and _UNFINISHED.match(buf, esc):
+            buf, self.carry = buf[:esc], buf[esc:]
+        buf = _SEQUENCE.sub(_keep_colour, buf)
+        return _CONTROLS.sub(b"", buf)
+
+
+def _keep_colour(m: re.Match[bytes]) -> bytes:
+    seq = m.group()
+    return seq if seq.startswith(b"\x1b[") and seq.endswith(b"m") else b""
 
 
 @dataclass
@@ -31,6 +62,7 @@ class Followed:
     session: Session
     follower: Follower
     text: TerminalText | None = None
+    colours: ColouredLines | None = None
     label: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +84,7 @@ class LiveTail:
         self.seen: set[str] = set()
         self.source: str | None = None  # the session whose output was written last
         self.at_line_start = True
+        self.alternate = False  # a named session's program left the terminal there
         if session_id is not None:
             session = index.get_session(session_id)
             if not session.live:
@@ -79,11 +112,16 @@ class LiveTail:
             return  # the proxy has not written its header yet: next scan
         self.seen.add(session.id)
         text = None if self.raw else TerminalText()
-        self.followed[session.id] = Followed(session, follower, text)
+        colours = ColouredLines() if self.raw and self.named is None else None
+        self.followed[session.id] = Followed(session, follower, text, colours)
 
     def _write(self, followed: Followed, data: bytes) -> None:
         if followed.text is not None:
             data = followed.text.feed(data).encode()
+        elif followed.colours is not None:
+            data = followed.colours.feed(data)
+        elif switches := ALT_SWITCH.findall(data):
+            self.alternate = switches[-1] == b"h"
         if not data:
             return
         if self.named is None and self.source != followed.session.id:
@@ -130,6 +168,12 @@ class LiveTail:
                 self._finish(followed)
         self.out.flush()
         return self.named is None or self.named in self.followed
+
+    def restore(self) -> None:
+        """Leave the user's terminal as a named session's programs may not have."""
+        if self.raw:
+            self.out.write((LEAVE_ALT if self.alternate else b"") + RESTORE)
+        self.out.flush()
 
     def run(self) -> str | None:
         """Until interrupted, or until the named session ends (returns its id)."""

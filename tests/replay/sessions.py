@@ -4,6 +4,7 @@ driven in tmux, and the auditor CLI run in tmux beside it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from tests.harness.auditor_cli import AuditorCli
 from tests.harness.tmux import Tmux
 from tests.proxy.conftest import Setup
 
@@ -49,6 +53,34 @@ def end_session(tmux: Tmux) -> None:
     tmux.wait_for(lambda s: "Pane is dead" in s or "Connection to node.example.com closed" in s)
 
 
+def need(tool: str, package: str) -> None:
+    """The node runs on this machine: the programs sessions run must be here."""
+    if shutil.which(tool) is None:
+        pytest.fail(
+            f"{tool} not found: install it with `apt-get install {package}` (scripts/test does)"
+        )
+
+
+def record_vim(setup: Setup, directory: Path) -> str:
+    """A session that edits a file in vi and comes back to the shell."""
+    need("vi", "vim-tiny")
+    target = directory / "notes.txt"
+    with ssh_session(setup) as tmux:
+        run(tmux, "echo before-vim", "before-vim")
+        tmux.type(f"vi {target}\n")
+        tmux.wait_for(lambda s: s.count("\n~") >= 5)
+        tmux.type("iHello from vim")
+        tmux.wait_for("Hello from vim")
+        tmux.send("Escape")
+        time.sleep(0.3)
+        tmux.type(":wq\n")
+        tmux.wait_for(lambda s: "~" not in s and s.rstrip().endswith("$"))
+        run(tmux, "echo after-vim", "after-vim")
+        end_session(tmux)
+    assert target.read_text() == "Hello from vim\n"
+    return wait_sessions(setup, "ended")[0]
+
+
 def sessions(setup: Setup) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = json.loads(setup.cli.run("sessions", "--json").stdout)
     return rows
@@ -71,13 +103,15 @@ def recording_path(setup: Setup, session_id: str) -> Path:
     return Path(str(row["recording_path"]))
 
 
-def auditor_in_tmux(setup: Setup, *args: str, width: int = 80, height: int = 24) -> Tmux:
+def auditor_in_tmux(cli: AuditorCli, *args: str, width: int = 80, height: int = 24) -> Tmux:
     """``auditor ARGS`` in a terminal of its own; when it exits, the pane shows
     its exit status and the terminal's line discipline (``stty -a``)."""
     tmux = Tmux(width, height)
     command = " ".join([sys.executable, "-m", "auditor", *args])
-    script = f"{command}; echo \"rc=$?\"; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo"
-    tmux.start(["sh", "-c", script], env=setup.cli.environ())
+    modes = "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo"
+    # Ctrl-C is for the command; the shell stays to report on it.
+    script = f'trap : INT; {command}; echo "rc=$?"; {modes}'
+    tmux.start(["sh", "-c", script], env=cli.environ())
     return tmux
 
 
@@ -101,3 +135,15 @@ def wait_title(tmux: Tmux, needle: str, timeout: float = 10) -> str:
             return title
         time.sleep(0.05)
     raise AssertionError(f"pane title never showed {needle!r}: {title!r}")
+
+
+def import_cast(cli: AuditorCli, directory: Path, events: list[tuple[float, str]]) -> str:
+    """An asciicast of output ``events`` imported into ``cli``'s data dir; its ID."""
+    cast = directory / "session.cast"
+    lines = [json.dumps({"version": 2, "width": 80, "height": 24})]
+    lines += [json.dumps([t, "o", text]) for t, text in events]
+    cast.write_text("\n".join(lines) + "\n")
+    out = cli.run("import", str(cast)).stdout
+    prefix = out.split(" as ")[1].split()[0]
+    rows = json.loads(cli.run("sessions", "--json").stdout)
+    return next(str(r["id"]) for r in rows if str(r["id"]).startswith(prefix))

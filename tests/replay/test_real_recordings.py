@@ -11,26 +11,15 @@ from auditor.replay.emulator import Cell, Terminal
 from auditor.replay.keyframes import apply, sidecar_path
 from auditor.replay.recorded import recording_keyframes, recording_source
 from tests.proxy.conftest import Setup
-from tests.replay.sessions import end_session, recording_path, run, ssh_session, wait_sessions
-
-
-def record_vim(setup: Setup, directory: Path) -> str:
-    """A session that edits a file in vi and comes back to the shell."""
-    target = directory / "notes.txt"
-    with ssh_session(setup) as tmux:
-        run(tmux, "echo before-vim", "before-vim")
-        tmux.type(f"vi {target}\n")
-        tmux.wait_for(lambda s: s.count("\n~") >= 5)
-        tmux.type("iHello from vim")
-        tmux.wait_for("Hello from vim")
-        tmux.send("Escape")
-        time.sleep(0.3)
-        tmux.type(":wq\n")
-        tmux.wait_for(lambda s: "~" not in s and s.rstrip().endswith("$"))
-        run(tmux, "echo after-vim", "after-vim")
-        end_session(tmux)
-    assert target.read_text() == "Hello from vim\n"
-    return wait_sessions(setup, "ended")[0]
+from tests.replay.sessions import (
+    end_session,
+    need,
+    record_vim,
+    recording_path,
+    run,
+    ssh_session,
+    wait_sessions,
+)
 
 
 def screens(path: Path) -> list[tuple[float, bool, str]]:
@@ -98,6 +87,7 @@ def test_text_transcript_of_vim_shows_its_final_screen_in_order(
 
 
 def test_less_pages_and_a_coloured_ls_replay_as_shown(setup: Setup, tmp_path: Path) -> None:
+    need("less", "less")
     listing = tmp_path / "listing"
     (listing / "somedir").mkdir(parents=True)
     (listing / "plain.txt").write_text("x")
