@@ -1,36 +1,95 @@
-"""Full-text extraction for the proxy's sessions, in a child process.
+"""Full-text extraction and replay keyframes for the proxy's sessions, in a child process.
 
 Extraction decodes whole recordings; in the proxy's own process it would
 take the GIL from the event loop that forwards bytes (measured: 200 MB
 through the proxy went from 2.3 s to 5-12 s while a thread extracted). A
 separate process keeps it off the hot path entirely; SQLite's WAL lets both
 write the index.
+
+The child is a plain ``python -m auditor.proxy.text_process DATA_DIR`` with a
+pipe on its stdin: a byte wakes it, end of file stops it. No
+multiprocessing: its resource tracker needs a real stderr, which the TUI
+does not have, and the pipe also ends the child if the proxy dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
 import os
-from multiprocessing.synchronize import Event
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 log = logging.getLogger("auditor.proxy")
 INTERVAL = 2.0
+LOG_FILE = "extract.log"
 
 
-def _run(data_dir: str, wake: Event, stop: Event, parent: int) -> None:
+class TextProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log_path = self.data_dir / LOG_FILE
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "auditor.proxy.text_process", str(self.data_dir)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=fd,
+                close_fds=True,
+            )
+        finally:
+            os.close(fd)
+        assert self._proc.stdin is not None
+        os.set_blocking(self._proc.stdin.fileno(), False)
+
+    def wake(self) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            return
+        # A full pipe means a wake-up is already pending; a broken one, that the
+        # child is gone (stop() reports nothing either way: passes resume later).
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(proc.stdin.fileno(), b"w")
+
+    def stop(self, grace: float = 3.0) -> None:
+        """Ask for a last pass, but never hold up shutdown for it: passes resume later."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait()
+        self._proc = None
+
+
+def run(data_dir: Path) -> None:
     from auditor.index import SessionIndex
     from auditor.replay.upkeep import KeyframeUpkeep
 
     # Two cores are shared with sshd and ssh: forwarding bytes comes first.
     os.nice(10)
-    index = SessionIndex.open(Path(data_dir), background_text=False)
+    os.set_blocking(0, False)
+    index = SessionIndex.open(data_dir, background_text=False)
     keyframes = KeyframeUpkeep()  # seeking in replays: built here, never in the proxy
     try:
-        while not stop.is_set() and os.getppid() == parent:
-            wake.wait(INTERVAL)
-            wake.clear()
+        while True:
+            readable, _, _ = select.select([0], [], [], INTERVAL)
+            if readable:
+                try:
+                    if not os.read(0, 4096):
+                        break  # the proxy closed the pipe or died
+                except BlockingIOError:
+                    pass
             try:
                 index.index_pending_text()
                 keyframes.run(index)
@@ -41,28 +100,8 @@ def _run(data_dir: str, wake: Event, stop: Event, parent: int) -> None:
         index.close()
 
 
-class TextProcess:
-    def __init__(self, data_dir: Path) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._wake = ctx.Event()
-        self._stop = ctx.Event()
-        self._proc = ctx.Process(
-            target=_run,
-            args=(str(data_dir), self._wake, self._stop, os.getpid()),
-            name="auditor-text",
-            daemon=True,
-        )
-
-    def start(self) -> None:
-        self._proc.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._proc.join(timeout)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join()
+if __name__ == "__main__":
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run(Path(sys.argv[1]))

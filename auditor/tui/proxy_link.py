@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,21 +23,6 @@ if TYPE_CHECKING:
 
 STATE_FILE = "proxy.json"
 LOG_FILE = "proxy.log"
-
-
-def _start_resource_tracker() -> None:
-    """The proxy starts a child process (text extraction) with multiprocessing,
-    whose resource tracker passes ``sys.stderr.fileno()`` to its own child;
-    inside Textual stderr is a capture object with no file descriptor. Start
-    the tracker against the real stderr first."""
-    from multiprocessing import resource_tracker
-
-    saved = sys.stderr
-    sys.stderr = sys.__stderr__
-    try:
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = saved
 
 
 @dataclass(frozen=True)
@@ -111,7 +95,6 @@ class ProxyLink:
         from auditor.proxy.service import RecordingProxy
 
         self._log_to_file()
-        _start_resource_tracker()
         proxy = RecordingProxy(self.config, self.data_dir)
         try:
             await proxy.start()
