@@ -159,19 +159,7 @@ class RecordingProxy:
             if oldest.conn is not None:
                 oldest.conn.abort()
         self.unauthenticated[server] = time.monotonic()
-        options = asyncssh.SSHServerConnectionOptions(
-            server_factory=lambda: server,
-            server_host_keys=[self.host_key],
-            encryption_algs=SERVER_CIPHERS,
-            window=WINDOW,
-            login_timeout=self.config.login_grace_time,
-            agent_forwarding=True,
-            x11_forwarding=False,
-            allow_scp=False,
-            line_editor=False,
-            encoding=None,
-            keepalive_interval=60,
-        )
+        options = self._server_options(lambda: server, self.host_key, keepalive_interval=60)
         try:
             conn = await run_server_on_socket(client, options)
         except (asyncssh.Error, OSError, TimeoutError) as exc:
@@ -235,10 +223,15 @@ class RecordingProxy:
         return issued.key, issued.cert
 
     async def inner_options(self, pc: Any, factory: Any) -> asyncssh.SSHServerConnectionOptions:
-        key, cert = self.node_host_key(pc.request.host)
+        return self._server_options(factory, self.node_host_key(pc.request.host))
+
+    def _server_options(
+        self, factory: Any, host_key: tuple[asyncssh.SSHKey, asyncssh.SSHCertificate], **extra: Any
+    ) -> asyncssh.SSHServerConnectionOptions:
+        """The outer and the inner servers: raw bytes, the grace time, no X11 or scp."""
         return asyncssh.SSHServerConnectionOptions(
             server_factory=factory,
-            server_host_keys=[(key, cert)],
+            server_host_keys=[host_key],
             encryption_algs=SERVER_CIPHERS,
             window=WINDOW,
             login_timeout=self.config.login_grace_time,
@@ -247,6 +240,7 @@ class RecordingProxy:
             allow_scp=False,
             line_editor=False,
             encoding=None,
+            **extra,
         )
 
     async def new_recording(self, fields: dict[str, Any], kind: str) -> ChannelRecording:

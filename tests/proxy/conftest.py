@@ -35,6 +35,15 @@ class Setup:
 StartProxy = Callable[..., ProxyProcess]
 
 
+def login_and_route(
+    ca: AuditorCli, agent: SshAgent, proxy: ProxyProcess, client: SshClient
+) -> None:
+    """`auditor login` into the agent, and the client's ssh_config sent through ``proxy``."""
+    ca.env.update(agent.env)
+    ca.run("login", f"--user={login_name()}")
+    proxy.route(client)
+
+
 @pytest.fixture
 def start_proxy(ca: AuditorCli, tmp_path: Path) -> Iterator[StartProxy]:
     started: list[ProxyProcess] = []
@@ -71,7 +80,5 @@ def setup(
     """A node with a host certificate, a proxy in recording mode, a logged-in user."""
     node = start_node()
     proxy = start_proxy(nodes={NODE: node.port})
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     return Setup(ca, agent, ssh_client, node, proxy)

@@ -14,7 +14,7 @@ from auditor.proxy.failures import HOST_CERT_MISSING
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import SshAgent, SshClient, free_port, login_name
-from tests.proxy.conftest import StartProxy
+from tests.proxy.conftest import StartProxy, login_and_route
 
 
 def failures(cli: AuditorCli, kind: str) -> list[dict[str, object]]:
@@ -249,9 +249,7 @@ def test_bad_requests(
     message: str,
 ) -> None:
     proxy = start_proxy()
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     out = ssh_client.run(
         "-o",
         "ForwardAgent yes",
@@ -277,9 +275,7 @@ def test_garbage_half_open_and_slow_clients_do_not_stop_real_logins(
     proxy = start_proxy(
         proxy_options="  max_unauthenticated: 3\n  login_grace_time: 30s\n", nodes={NODE: node.port}
     )
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     garbage = socket.create_connection(("127.0.0.1", proxy.port))
     garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)) * 4)
     row = wait_failure(ca, "protocol_error")

@@ -13,7 +13,7 @@ from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import SshAgent, SshClient, login_name
 from tests.harness.proxy import PROXY_ALIAS
-from tests.proxy.conftest import StartProxy
+from tests.proxy.conftest import StartProxy, login_and_route
 
 MAXSTARTUPS = {"MaxStartups": "1:100:1", "LoginGraceTime": "60"}
 
@@ -38,9 +38,7 @@ def test_maxstartups_drops_are_retried_until_the_node_has_room(
 ) -> None:
     node = start_node(extra=MAXSTARTUPS)
     proxy = start_proxy(proxy_options="  dial_attempts: 8\n", nodes={NODE: node.port})
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     held = hold_unauthenticated(node.port, 1)
     proc = subprocess.Popen(
         ssh_client.argv("-p", str(node.port), f"{login_name()}@{NODE}", "echo made-it"),
@@ -72,9 +70,7 @@ def test_maxstartups_gives_a_clear_message_when_retries_run_out(
 ) -> None:
     node = start_node(extra=MAXSTARTUPS)
     proxy = start_proxy(proxy_options="  dial_attempts: 3\n", nodes={NODE: node.port})
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     held = hold_unauthenticated(node.port, 1)
     try:
         out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "true", timeout=60)
@@ -104,9 +100,7 @@ def test_trusted_cluster_is_reached_through_its_proxy_and_recorded_here(
         "auth_service:\n  session_recording: node\n", nodes={NODE: node.port}, data_dir=leaf_home
     )
     root = start_proxy(f"trusted_clusters:\n  leaf: {{proxy_addr: 127.0.0.1:{leaf.port}}}\n")
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    root.route(ssh_client)
+    login_and_route(ca, agent, root, ssh_client)
     ssh_client.extra_config[-1] += "@leaf"
     out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "echo via-leaf")
     assert out.returncode == 0, out.stderr.decode()
@@ -131,9 +125,7 @@ def test_recording_off_pipes_to_the_node_and_still_indexes_the_connection(
 ) -> None:
     node = start_node()
     proxy = start_proxy("auth_service:\n  session_recording: off\n", nodes={NODE: node.port})
-    ca.env.update(agent.env)
-    ca.run("login", f"--user={login_name()}")
-    proxy.route(ssh_client)
+    login_and_route(ca, agent, proxy, ssh_client)
     out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "echo direct")
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == b"direct\n"
