@@ -53,3 +53,22 @@ def test_bulk_random_bytes_both_ways_are_byte_exact(setup: Setup, tmp_path) -> N
     code, out, err = setup.ssh(setup.target(), f"cat {src}", timeout=120)
     assert code == 0, err.decode()
     assert hashlib.sha256(out).hexdigest() == digest
+
+
+def test_environment_is_passed_to_the_node(setup: Setup) -> None:
+    code, out, err = setup.ssh(
+        "-o",
+        "SetEnv=AUDITOR_TEST_GREETING=hello-env",
+        setup.target(),
+        "echo $AUDITOR_TEST_GREETING",
+    )
+    assert code == 0, err.decode()
+    assert out == b"hello-env\n"
+
+
+def test_exit_signal_is_passed_back_and_recorded(setup: Setup) -> None:
+    code, _, _ = setup.ssh(setup.target(), "kill -TERM $$")
+    assert code == 255  # OpenSSH's status for a remote command killed by a signal
+    rows = wait_for(lambda: [s for s in sessions(setup) if s.get("status") == "ended"])
+    assert rows[0]["exit_signal"] == "TERM"
+    assert rows[0]["exit_status"] is None
