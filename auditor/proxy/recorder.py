@@ -23,6 +23,7 @@ from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resiz
 
 log = logging.getLogger("auditor.proxy")
 FLUSH_INTERVAL = 0.5
+FLUSH_BYTES = 4 << 20
 
 
 class IndexWriter:
@@ -91,6 +92,7 @@ class ChannelRecording:
         self.registry = registry
         self.finished = False
         self._last_update = time.monotonic()
+        self._unflushed = 0
         registry.add(self)
 
     # Hot path: append and count.
@@ -98,6 +100,11 @@ class ChannelRecording:
         self.bytes_out += len(data)
         if self.writer is not None:
             self.writer.append(Stream.OUTPUT, data)
+            self._unflushed += len(data)
+            if self._unflushed >= FLUSH_BYTES:
+                # Bulk output: bound the buffer instead of waiting for the timer.
+                self._unflushed = 0
+                self.writer.flush()
 
     def stderr(self, data: bytes) -> None:
         self.bytes_out += len(data)
@@ -132,6 +139,7 @@ class ChannelRecording:
     def tick(self) -> None:
         """From the flush timer: write out buffered records, refresh byte counts."""
         if self.writer is not None:
+            self._unflushed = 0
             self.writer.flush_if_due()
         now = time.monotonic()
         if now - self._last_update >= 2.0:
