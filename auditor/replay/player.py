@@ -46,6 +46,27 @@ RESTORE = (
     b"\x1b[?2004l\x1b7\x1b[r\x1b8"
 )
 ALT_SWITCH = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
+_COMPLETE = re.compile(
+    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]"  # CSI
+    rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    rb"|[PX^_][\s\S]*?\x1b\\"  # DCS and friends
+    rb"|[ -/]+[0-~]"  # charset designation
+    rb"|[0-OQ-WYZ\\`-~])"  # two-byte escapes, not the introducers above
+)
+
+
+def at_rest(data: bytes) -> bool:
+    """``data`` does not end inside an escape sequence or a UTF-8 character,
+    so the player may put a sequence of its own (the title) after it."""
+    back = 0
+    while back < min(3, len(data)) and 0x80 <= data[-1 - back] < 0xC0:
+        back += 1
+    if back < len(data) and data[-1 - back] >= 0xC0:
+        lead = data[-1 - back]
+        if back + 1 < (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4):
+            return False
+    esc = data.rfind(b"\x1b", max(0, len(data) - 4096))
+    return esc < 0 or _COMPLETE.match(data, esc) is not None
 
 
 # The timing pipeline.
@@ -126,6 +147,7 @@ class Player:
         self._position_wall = 0.0  # monotonic time ``position`` was last moved to
         self._generation = 0  # bumped by every seek
         self._keys: list[str] = []  # read but not acted on yet
+        self._at_rest = True  # the output so far ends between sequences
         self._parser = keys.KeyParser()
         self._title_at = 0.0
 
@@ -144,6 +166,7 @@ class Player:
             if switches:
                 self.alternate = switches[-1] == b"h"
             self.write(data)
+            self._at_rest = at_rest(data)
 
     def _settle(self, upto: float) -> None:
         """Move the position on with the clock, short of the next record at ``upto``."""
@@ -155,7 +178,7 @@ class Player:
 
     def _title(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._title_at < TITLE_EVERY:
+        if not self._at_rest or (not force and now - self._title_at < TITLE_EVERY):
             return
         self._title_at = now
         state = "paused" if self.paused else f"{self.speed:g}x"
@@ -196,6 +219,7 @@ class Player:
         self._generation += 1
         self.write((LEAVE_ALT if self.alternate else b"") + redraw(terminal))
         self.alternate = terminal.in_alternate_screen
+        self._at_rest = True
         self._restart_timeline()
         self._title(force=True)
 
@@ -272,7 +296,9 @@ class Player:
             try:
                 self.play(start)
             finally:
-                self.write((LEAVE_ALT if self.alternate else b"") + RESTORE + b"\x1b[23;0t\r\n")
+                # CAN first: Ctrl-C may have cut an escape sequence in two.
+                leave = LEAVE_ALT if self.alternate else b""
+                self.write(b"\x18" + leave + RESTORE + b"\x1b[23;0t\r\n")
 
     def play(self, start: float = 0.0) -> None:
         """Play from ``start`` to the end (or until ``q``)."""

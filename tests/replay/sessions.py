@@ -109,8 +109,9 @@ def auditor_in_tmux(cli: AuditorCli, *args: str, width: int = 80, height: int = 
     tmux = Tmux(width, height)
     command = " ".join([sys.executable, "-m", "auditor", *args])
     modes = "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo"
-    # Ctrl-C is for the command; the shell stays to report on it.
-    script = f'trap : INT; {command}; echo "rc=$?"; {modes}'
+    # Ctrl-C is for the command; the shell stays to report on it. A new tmux
+    # pane can lose what is printed in its first moments: let it settle.
+    script = f'sleep 0.5; trap : INT; {command}; echo "rc=$?"; {modes}'
     tmux.start(["sh", "-c", script], env=cli.environ())
     return tmux
 

@@ -3,6 +3,10 @@ the real command in tmux against sessions recorded through the proxy."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +14,14 @@ import pytest
 
 from auditor.replay.emulator import Terminal
 from auditor.replay.keys import FASTER, LEFT, PAUSE, QUIT, RIGHT, SLOWER, STEP, KeyParser
-from auditor.replay.player import absolute_time, at_speed, cap_idle, relative_time, schedule
+from auditor.replay.player import (
+    absolute_time,
+    at_rest,
+    at_speed,
+    cap_idle,
+    relative_time,
+    schedule,
+)
 from auditor.replay.redraw import redraw
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
@@ -49,6 +60,13 @@ def test_schedule_chains_the_steps_and_keeps_the_records() -> None:
     out = list(schedule(RECORDS, start=0.0, speed=2.0, max_idle=1.0))
     assert [t for t, _ in out] == [0.25, 0.5, 1.0, 1.0]
     assert [r for _, r in out] == RECORDS
+
+
+def test_the_title_waits_for_output_that_ends_inside_a_sequence() -> None:
+    for whole in (b"abc", b"\x1b[31m", b"\xe4\xb8\xad", b"\x1b]0;t\x07ok", b"\x1b(B", b"\x1b7"):
+        assert at_rest(whole), whole
+    for cut in (b"\x1b[3", b"x\xe4\xb8", b"\x1b]0;t", b"\xc3", b"\x1b", b"\x1b(", b"\x1bP1"):
+        assert not at_rest(cut), cut
 
 
 def test_keys_from_a_terminal_ignore_replies_to_queries() -> None:
@@ -210,12 +228,21 @@ def test_bad_play_arguments_are_one_line(
 
 def test_starting_past_the_end_is_one_line(cli: AuditorCli, tmp_path: Path) -> None:
     session_id = import_cast(cli, tmp_path, [(0.5, "hello\r\n"), (70.0, "bye\r\n")])
-    tmux = auditor_in_tmux(cli, "replay", session_id[:6], "--at", "1:11")
+    main, terminal = pty.openpty()  # play needs a terminal; stderr stays a pipe
     try:
-        done = tmux.wait_for("rc=")
-        assert "auditor: --at 1:11: the session is only 1:10 long" in done and "rc=2" in done
+        out = subprocess.run(
+            [sys.executable, "-m", "auditor", "replay", session_id[:6], "--at", "1:11"],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            env=cli.environ(),
+            timeout=30,
+        )
     finally:
-        tmux.kill()
+        os.close(main)
+        os.close(terminal)
+    assert out.returncode == 2
+    assert out.stderr.decode() == "auditor: --at 1:11: the session is only 1:10 long\n"
 
 
 def test_starting_at_a_time_shows_the_screen_of_then(cli: AuditorCli, tmp_path: Path) -> None:
