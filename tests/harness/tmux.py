@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,10 +20,17 @@ class Tmux:
         self.socket = f"auditor-test-{uuid.uuid4().hex[:8]}"
         self.width, self.height = width, height
         self.session = "t"
+        # Options in the server's config apply before the first command runs:
+        # set afterwards, a command that exits at once takes its pane (and its
+        # output) with it.
+        fd, conf = tempfile.mkstemp(prefix="auditor-tmux-", suffix=".conf")
+        os.write(fd, b"set -g remain-on-exit on\nset -g history-limit 5000\n")
+        os.close(fd)
+        self.conf = conf
 
     def _run(self, *args: str) -> str:
         out = subprocess.run(
-            [self.tmux, "-L", self.socket, "-f", "/dev/null", *args],
+            [self.tmux, "-L", self.socket, "-f", self.conf, *args],
             capture_output=True,
             text=True,
             check=True,
@@ -44,7 +54,6 @@ class Tmux:
             str(self.height),
             command,
         )
-        self._run("set-option", "-t", self.session, "remain-on-exit", "on")
 
     def send(self, *keys: str) -> None:
         self._run("send-keys", "-t", self.session, *keys)
@@ -73,3 +82,5 @@ class Tmux:
         subprocess.run(
             [self.tmux, "-L", self.socket, "kill-server"], capture_output=True, check=False
         )
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.conf)
