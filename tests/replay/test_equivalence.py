@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 import pyte
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from auditor.replay.emulator import Terminal, render_line
@@ -40,6 +40,20 @@ def state(screen: pyte.Screen) -> dict[str, Any]:
     }
 
 
+def watch_alternate(term: Terminal) -> list[int]:
+    """The alternate-screen modes ``term`` switches to while it is fed."""
+    entered: list[int] = []
+    screen: Any = term.screen
+    enter = screen._enter_alternate
+
+    def spy(mode: int) -> None:
+        entered.append(mode)
+        enter(mode)
+
+    screen._enter_alternate = spy
+    return entered
+
+
 def stock(chunks: list[bytes]) -> pyte.Screen:
     screen = pyte.Screen(COLS, ROWS)
     stream = pyte.ByteStream(screen)
@@ -53,8 +67,12 @@ def stock(chunks: list[bytes]) -> pyte.Screen:
 def test_terminal_matches_stock_pyte(data: bytes, cuts: list[int]) -> None:
     chunks = chunked(data, cuts)
     term = Terminal(COLS, ROWS)
+    entered = watch_alternate(term)
     for chunk in chunks:
         term.feed(chunk)
+    # Stock pyte has no alternate screen: where random text after a CSI spells
+    # one (`CSI 47?h` parses as private mode 47), there is nothing to match.
+    assume(not entered)
     expected = stock(chunks)
     assert state(term.screen) == state(expected)
     assert term.screen.dirty == expected.dirty
