@@ -45,23 +45,26 @@ class TranscriptScreen(TerminalScreen):
         # The top rows of the main screen already in the transcript (given out
         # before a full-screen program's screen, to keep the order).
         self.emitted = 0
-        # The alternate screen as it was at the end of the last record, and
-        # whether it scrolled since: vim ends with a newline on the bottom
-        # row, scrolling its screen up just before it leaves.
-        self.alt_view: list[str] | None = None
-        self.alt_scrolled = False
+        # vim ends with a newline on the bottom row, scrolling its screen up
+        # just before it leaves: the alternate screen as it was before its
+        # last scroll, and whether anything was drawn since. Counted in draw
+        # calls, not records, so where the output's chunks fall never matters.
+        self.pre_scroll_view: list[str] | None = None
+        self.draws = 0
+        self.draws_at_scroll = -1
         super().__init__(columns, lines, on_scroll_off=on_scroll_off)
+
+    def draw(self, data: str) -> None:
+        self.draws += 1
+        super().draw(data)
 
     def index(self) -> None:
         if self.alternate and self.cursor.y == (self.margins or Margins(0, self.lines - 1)).bottom:
-            self.alt_scrolled = True
+            self.pre_scroll_view = _screen_text(self.buffer, self.columns, self.lines)
+            self.draws_at_scroll = self.draws
         super().index()
 
     def record_done(self) -> None:
-        """A record was fed: remember the alternate screen as it looked."""
-        if self.alternate and self.dirty:
-            self.alt_view = _screen_text(self.buffer, self.columns, self.lines)
-            self.alt_scrolled = False
         self.dirty.clear()
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
@@ -82,11 +85,11 @@ class TranscriptScreen(TerminalScreen):
             ]
             self.on_lines(above)
             self.emitted = max(self.emitted, done)
-            if self.alt_scrolled and self.alt_view is not None:
-                self.on_full_screen(self.alt_view)
+            if self.pre_scroll_view is not None and self.draws == self.draws_at_scroll:
+                self.on_full_screen(self.pre_scroll_view)
             else:
                 self.on_full_screen(_screen_text(self.buffer, self.columns, self.lines))
-            self.alt_view, self.alt_scrolled = None, False
+            self.pre_scroll_view, self.draws_at_scroll = None, -1
         super()._leave_alternate(mode)
 
 

@@ -80,7 +80,8 @@ def test_text_transcript_of_vim_shows_its_final_screen_in_order(
     lines = text.splitlines()
     assert "\x1b" not in text
     before = lines.index("before-vim")
-    vim = next(i for i, line in enumerate(lines) if line.startswith("Hello from vim"))
+    vim = next((i for i, line in enumerate(lines) if line.startswith("Hello from vim")), None)
+    assert vim is not None, text
     after = lines.index("after-vim")
     assert before < vim < after
     assert lines[vim + 1] == "~"  # the final screen, as vim left it

@@ -131,3 +131,23 @@ def test_keyframe_upkeep_builds_ended_sessions_and_grown_live_ones(tmp_path: Pat
         writers["live"].close()
     finally:
         index.close()
+
+
+def test_full_screen_program_transcript_does_not_depend_on_where_chunks_fall() -> None:
+    """vim's last newline scrolls its screen just before it leaves: whichever
+    record that newline lands in, the transcript shows the screen before it."""
+    from auditor.replay.keyframes import OUTPUT
+    from auditor.replay.transcript import transcript_lines
+
+    stream = (
+        b"$ vi notes\r\n\x1b[?1049h\x1b[H\x1b[2JHello from vim\r\n"
+        + b"~\r\n" * 22
+        + b'\x1b[24;1H"notes" 1L written\r\n\x1b[?1049l$ echo after\r\nafter\r\n'
+    )
+    seen = set()
+    for cut in range(len(stream) + 1):
+        records = [(0.0, OUTPUT, stream[:cut]), (0.1, OUTPUT, stream[cut:])]
+        lines = list(transcript_lines(records, 80, 24))
+        assert lines.index("Hello from vim") < lines.index('"notes" 1L written'), (cut, lines)
+        seen.add(tuple(lines))
+    assert len(seen) == 1
