@@ -60,17 +60,26 @@ def matching_sessions(conn: sqlite3.Connection, q: str) -> Iterator[list[tuple[s
             yield batch
 
 
-def snippet(conn: sqlite3.Connection, q: str, rowid: int) -> tuple[float, str]:
-    """``(t, matching line)`` for one FTS row."""
-    row = _run(
+def snippets(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, tuple[float, str]]:
+    """``(t, matching line)`` for many FTS rows of one query, evaluating the query once.
+
+    One statement per row re-runs the MATCH each time, which for a prefix
+    query means merging every matching term's doclist again (~4 ms a row at
+    100,000 sessions). The rowid range walked here is at most the one
+    ``matching_sessions`` already walked; ``snippet()`` runs only for the
+    wanted rows.
+    """
+    if not rowids:
+        return {}
+    wanted = ", ".join(str(int(r)) for r in rowids)
+    rows = _run(
         conn,
-        "SELECT t, snippet(session_text, 0, ?, ?, '…', 24) FROM session_text "
-        "WHERE session_text MATCH ? AND rowid = ?",
-        [MARK_START, MARK_END, fts_query(q), rowid],
-    ).fetchone()
-    if row is None:
-        return 0.0, ""
-    return float(row[0]), matching_line(row[1])
+        f"SELECT rowid, t, CASE WHEN rowid IN ({wanted}) "
+        "THEN snippet(session_text, 0, ?, ?, '…', 24) END FROM session_text "
+        "WHERE session_text MATCH ? AND rowid BETWEEN ? AND ?",
+        [MARK_START, MARK_END, fts_query(q), min(rowids), max(rowids)],
+    )
+    return {rowid: (float(t), matching_line(text)) for rowid, t, text in rows if text is not None}
 
 
 def matching_line(text: str) -> str:

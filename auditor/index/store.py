@@ -297,9 +297,22 @@ class SessionIndex:
             if limit is not None and len(found) >= limit:
                 found = found[:limit]
                 break
+        lines = fts.snippets(self.conn, q, [rowid for _, rowid in found])
+        sessions = self._sessions_by_id([sid for sid, _ in found])
         return [
-            SearchHit(self._session(sid), *fts.snippet(self.conn, q, rowid)) for sid, rowid in found
+            SearchHit(sessions[sid], *lines.get(rowid, (0.0, "")))
+            for sid, rowid in found
+            if sid in sessions
         ]
+
+    def _sessions_by_id(self, ids: list[str]) -> dict[str, Session]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE id IN ({marks})", ids
+        )
+        return {s.id: s for s in (Session(*r) for r in rows)}
 
     def search_hits(self, session_id: str, q: str, limit: int = 1000) -> list[tuple[float, str]]:
         """Where in one session ``q`` matches: ``(t, line)`` in recording order."""

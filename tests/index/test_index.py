@@ -180,6 +180,24 @@ def test_search_lists_sessions_newest_first_and_once(index: SessionIndex) -> Non
     assert [h.session.id for h in hits] == ids[::-1][:3]
 
 
+def test_search_gives_each_session_its_own_line(index: SessionIndex) -> None:
+    # One statement finds the lines of all hits: each must get its own, filters included.
+    a = recorded_session(index, b"journalctl -u nginx\r\n", user="ann")
+    b = recorded_session(index, b"nothing here\r\n", user="ann")
+    c = recorded_session(index, b"journald restarted\r\n", user="bob")
+    d = recorded_session(index, b"see journal.log\r\n", user="ann")
+    hits = index.search("journal*")
+    assert [(h.session.id, h.line) for h in hits] == [
+        (d, "see «journal».log"),
+        (c, "«journald» restarted"),
+        (a, "«journalctl» -u nginx"),
+    ]
+    assert b not in {h.session.id for h in hits}
+    assert [(h.session.id, h.line) for h in index.search("journal*", user="ann", limit=1)] == [
+        (d, "see «journal».log")
+    ]
+
+
 def test_live_session_text_is_indexed_incrementally(index: SessionIndex) -> None:
     sid = index.new_session_id()
     path = index.recording_path(sid)
