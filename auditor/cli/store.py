@@ -22,6 +22,7 @@ from auditor.recording import RecordingError, RecordingReader
 from auditor.recording.asciicast import write_asciicast
 from auditor.recording.text import transcript
 from auditor.recording.verify import verify_recording
+from auditor.sizes import format_size
 
 
 def register(sub: Any) -> None:
@@ -89,15 +90,6 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "K", "M", "G"):
-        if size < 1024 or unit == "G":
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return f"{size:.1f}G"
-
-
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -160,7 +152,7 @@ def cmd_sessions(ctx: Context) -> int:
             s.status,
             s.user or "-",
             target,
-            _size(s.bytes_out),
+            format_size(s.bytes_out),
             _what(s),
         ]
         if hit is not None:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from auditor.index import Session
+from auditor.sizes import format_size
 
 
 def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return f"{value:.1f}G"
+    return format_size(n)
 
 
 def duration(seconds: float) -> str:
