@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
 from auditor.index import SessionIndex
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
@@ -35,6 +40,13 @@ async def test_live_sessions_on_top_marked_then_past_newest_first(world: World) 
         assert column(screen, "duration")[0] == "1:30"  # live for 90 s on the fixed clock
 
 
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the app did not update by itself"
+        await pilot.pause(0.05)
+
+
 async def test_live_rows_update_and_end_without_user_action(world: World) -> None:
     clock = Clock()
     app = app_for(world.data_dir, clock, live_refresh=0.05)
@@ -45,13 +57,12 @@ async def test_live_rows_update_and_end_without_user_action(world: World) -> Non
         with SessionIndex.open(world.data_dir, background_text=False) as index:
             index.update_session(world.live, bytes_out=5 * 1024 * 1024)
         clock.now = NOW + 60
-        await app.refresh_live().wait()
-        await pilot.pause()
-        assert column(screen, "bytes")[0] == "5.0M"
+        # No key pressed: the app's own refresh timer (every 0.05 s here) brings it in.
+        await until(pilot, lambda: column(screen, "bytes")[0] == "5.0M")
         assert column(screen, "duration")[0] == "2:30"
         with SessionIndex.open(world.data_dir, background_text=False) as index:
             index.end_session(world.live, exit_status=0)
-        await app.refresh_live().wait()
+        await until(pilot, lambda: app.live_count == 0)
         await settle(pilot)
         assert "live" not in column(screen, "status")
         assert app.live_count == 0
