@@ -124,16 +124,13 @@ class ProxiedConnection:
                 retries = 0
             else:
                 drops: list[str] = []
-                try:
-                    sock, retries = await connect_with_retries(
-                        self.target,
-                        cfg.dial_attempts,
-                        cfg.dial_timeout,
-                        on_drop=lambda n, why: drops.append(why),
-                        base_delay=self.proxy.retry_base_delay,
-                    )
-                except ProxyFailure as failure:
-                    raise failure from None
+                sock, retries = await connect_with_retries(
+                    self.target,
+                    cfg.dial_attempts,
+                    cfg.dial_timeout,
+                    on_drop=lambda n, why: drops.append(why),
+                    base_delay=self.proxy.retry_base_delay,
+                )
                 if retries:
                     # Recorded even though a retry got through: the node is at its limit.
                     self.failure(

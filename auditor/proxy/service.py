@@ -22,6 +22,7 @@ from auditor.authority.ca import ensure_authorities, load_authority, mint_host_c
 from auditor.authority.ssh_config import proxy_alias
 from auditor.config import Config
 from auditor.datadir import ensure_private_dir
+from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.channels import WINDOW
@@ -71,9 +72,7 @@ class RecordingProxy:
         recovered = await self.index.acall("recover_interrupted")
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
-        self.audit = AuditLog(self.data_dir / "audit.log")
-        self.text = TextProcess(self.data_dir)
-        self.text.start()
+        # Bind first: a taken port must leave nothing running behind it.
         family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -81,10 +80,11 @@ class RecordingProxy:
             sock.bind((listen.host, listen.port))
         except OSError as exc:
             sock.close()
-            self.index.close()
-            from auditor.errors import AuditorError
-
+            await asyncio.to_thread(self.index.close)
             raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
+        self.audit = AuditLog(self.data_dir / "audit.log")
+        self.text = TextProcess(self.data_dir)
+        self.text.start()
         sock.listen(512)
         sock.setblocking(False)
         self._listener = sock

@@ -47,3 +47,24 @@ def test_sessions_left_live_by_a_dead_proxy_become_interrupted(tmp_path: Path) -
     asyncio.run(scenario())
     with SessionIndex.open(tmp_path) as index:
         assert index.get_session(sid).status == "interrupted"
+
+
+def test_a_taken_port_is_one_clear_error_and_leaves_nothing_running(tmp_path: Path) -> None:
+    from auditor.errors import AuditorError
+
+    async def scenario() -> None:
+        cfg = replace(Config(), listen_addr=HostPort("127.0.0.1", 0))
+        async with RecordingProxy(cfg, tmp_path / "a") as first:
+            assert first.address
+            taken = replace(cfg, listen_addr=HostPort("127.0.0.1", first.address[1]))
+            second = RecordingProxy(taken, tmp_path / "b")
+            try:
+                await second.start()
+            except AuditorError as exc:
+                assert f"cannot listen on 127.0.0.1:{first.address[1]}" in str(exc)
+            else:
+                raise AssertionError("a second proxy started on a taken port")
+            assert not hasattr(second, "text")  # no extraction child left behind
+            assert not (tmp_path / "b" / STATE_FILE).exists()
+
+    asyncio.run(scenario())
