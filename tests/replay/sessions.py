@@ -103,6 +103,11 @@ def recording_path(setup: Setup, session_id: str) -> Path:
     return Path(str(row["recording_path"]))
 
 
+# Printed after the exit status and the terminal modes: wait for this, not
+# for "rc=", or the modes may not be on screen yet.
+REPORTED = "end-of-report"
+
+
 def auditor_in_tmux(cli: AuditorCli, *args: str, width: int = 80, height: int = 24) -> Tmux:
     """``auditor ARGS`` in a terminal of its own; when it exits, the pane shows
     its exit status and the terminal's line discipline (``stty -a``)."""
@@ -111,7 +116,7 @@ def auditor_in_tmux(cli: AuditorCli, *args: str, width: int = 80, height: int = 
     modes = "stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo"
     # Ctrl-C is for the command; the shell stays to report on it. A new tmux
     # pane can lose what is printed in its first moments: let it settle.
-    script = f'sleep 0.5; trap : INT; {command}; echo "rc=$?"; {modes}'
+    script = f'sleep 0.5; trap : INT; {command}; echo "rc=$?"; {modes}; echo {REPORTED}'
     tmux.start(["sh", "-c", script], env=cli.environ())
     return tmux
 

@@ -26,6 +26,7 @@ from auditor.replay.redraw import redraw
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import (
+    REPORTED,
     auditor_in_tmux,
     end_session,
     import_cast,
@@ -118,7 +119,7 @@ def test_replaying_vim_shows_vim_and_then_the_shell_again(setup: Setup, tmp_path
     try:
         vim = tmux.wait_for(lambda s: "Hello from vim" in s and s.count("\n~") >= 10)
         assert "before-vim" not in vim
-        done = tmux.wait_for("rc=0")
+        done = tmux.wait_for(REPORTED)
         shell = done[: done.index("rc=0")]
         assert "before-vim" in shell and "after-vim" in shell
         assert "Hello from vim" not in shell and "~" not in shell
@@ -166,7 +167,7 @@ def test_keys_pause_step_seek_speed_and_quit(setup: Setup) -> None:
         moving = last_tick(tmux.screen())
         tmux.wait_for(lambda s: last_tick(s) > moving)  # playing again
         tmux.type("q")
-        done = tmux.wait_for("rc=0")
+        done = tmux.wait_for(REPORTED)
         assert "ticks-done" not in done.splitlines()  # quit before the end
         assert "icanon" in done and "echo" in done
     finally:
@@ -179,7 +180,7 @@ def test_ctrl_c_quits_and_restores_the_terminal(setup: Setup) -> None:
     try:
         tmux.wait_for(lambda s: "Hello from vim" in s)  # on vim's alternate screen
         tmux.send("C-c")
-        done = tmux.wait_for("rc=")
+        done = tmux.wait_for(REPORTED)
         assert "rc=0" in done
         assert "Hello from vim" not in done  # back on the main screen
         assert "icanon" in done and "echo" in done
@@ -198,7 +199,7 @@ def test_replay_follows_a_live_session_until_it_ends(setup: Setup) -> None:
             run(session, "echo live-two", "live-two")
             tmux.wait_for("live-two", timeout=5)
             end_session(session)
-            done = tmux.wait_for("rc=0")
+            done = tmux.wait_for(REPORTED)
             assert "logout" in done
         finally:
             tmux.kill()
@@ -252,7 +253,7 @@ def test_starting_at_a_time_shows_the_screen_of_then(cli: AuditorCli, tmp_path: 
     try:
         screen = tmux.wait_for("minute-part-4")
         assert "minute-part-1" in screen  # drawn from the keyframes, not replayed
-        done = tmux.wait_for("rc=0", timeout=10)
+        done = tmux.wait_for(REPORTED, timeout=10)
         assert "minute-part-7" in done
     finally:
         tmux.kill()

@@ -11,6 +11,7 @@ from auditor.replay.tail import ColouredLines, LiveTail
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import (
+    REPORTED,
     auditor_in_tmux,
     end_session,
     import_cast,
@@ -103,7 +104,7 @@ def test_tail_follows_sessions_and_picks_up_new_ones_until_ctrl_c(setup: Setup) 
                 ]
                 end_session(second)
             tail.send("C-c")
-            done = tail.wait_for("rc=")
+            done = tail.wait_for(REPORTED)
             assert "rc=0" in done and "Traceback" not in done
             assert "icanon" in done and "echo" in done
         finally:
@@ -122,7 +123,7 @@ def test_tail_of_one_session_exits_when_it_ends(setup: Setup) -> None:
             screen = tail.wait_for("green-line", timeout=5)
             assert "==>" not in screen  # one session: no headers
             end_session(session)
-            done = tail.wait_for("rc=0")
+            done = tail.wait_for(REPORTED)
             assert f"auditor: session {session_id[:8]} ended" in done
         finally:
             tail.kill()
