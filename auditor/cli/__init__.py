@@ -37,6 +37,7 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="auditor",
         description="SSH session auditor: recording proxy, certificates, index, replay, TUI.",
+        epilog="With no command, auditor opens the full-screen app and runs the proxy in it.",
         parents=[common_options(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
