@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from auditor.config import TrustedCluster
 from auditor.proxy import bridge
 from auditor.proxy.channels import set_agent_forward_path
 from auditor.proxy.failures import ProxyFailure
@@ -159,13 +160,8 @@ class ProxiedConnection:
         return conn
 
     async def _via_cluster(self, certs: list[asyncssh.SSHKeyPair]) -> socket.socket:
-        cluster = self.proxy.config.trusted_clusters.get(self.request.cluster or "")
-        if cluster is None:
-            known = ", ".join(sorted(self.proxy.config.trusted_clusters)) or "none configured"
-            raise ProxyFailure(
-                "unknown_cluster",
-                f"unknown cluster {self.request.cluster!r} (trusted clusters: {known})",
-            )
+        cluster = self.trusted_cluster()
+        assert cluster is not None  # _via_cluster is only called for a cluster request
         try:
             hop = await asyncssh.connect(
                 cluster.proxy_addr.host,
@@ -191,6 +187,19 @@ class ProxiedConnection:
         loop = asyncio.get_running_loop()
         await loop.connect_accepted_socket(lambda: SocketSide(pipe), sock=theirs)
         return ours
+
+    def trusted_cluster(self) -> TrustedCluster | None:
+        """The cluster this request names (None for a local node); unknown is refused."""
+        name = self.request.cluster
+        if name is None:
+            return None
+        clusters = self.proxy.config.trusted_clusters
+        if name not in clusters:
+            known = ", ".join(sorted(clusters)) or "none configured"
+            raise ProxyFailure(
+                "unknown_cluster", f"unknown cluster {name!r} (trusted clusters: {known})"
+            )
+        return clusters[name]
 
     def forward_agent_onward(self, path: str) -> None:
         if self.node_conn is not None:
@@ -320,12 +329,7 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
         self.chan.exit(1)
 
     async def _terminate(self, pc: ProxiedConnection) -> None:
-        if pc.request.cluster and pc.request.cluster not in self.proxy.config.trusted_clusters:
-            known = ", ".join(sorted(self.proxy.config.trusted_clusters)) or "none configured"
-            raise ProxyFailure(
-                "unknown_cluster",
-                f"unknown cluster {pc.request.cluster!r} (trusted clusters: {known})",
-            )
+        pc.trusted_cluster()  # refuse an unknown cluster before the inner handshake
         ours, theirs = socket.socketpair()
         for s in (ours, theirs):
             # Fewer, larger hand-offs between the outer channel and the inner server.
