@@ -1,7 +1,7 @@
 """One ``proxy:`` request: the outer connection's subsystem, routed to its node.
 
-Recording mode runs an inner SSH server over a socketpair bridged to the
-subsystem channel, authenticates the user a second time with the same
+Recording mode runs an inner SSH server with the subsystem channel as its
+transport, authenticates the user a second time with the same
 certificate, and dials the node with the certificate from the agent the user
 forwarded to the proxy. Node and off modes pipe the subsystem straight to the
 node's TCP port.
@@ -19,12 +19,13 @@ import asyncssh
 
 from auditor.config import TrustedCluster
 from auditor.proxy import bridge
+from auditor.proxy.channel_link import ChannelTransport
 from auditor.proxy.channels import set_agent_forward_path
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
-from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.sshserver import CertificateServer, run_server_on_transport
 from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh
 
 if TYPE_CHECKING:
@@ -273,6 +274,7 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
         self.outer = outer
         self.proxy = outer.proxy
         self.pipe = ChannelSocketPipe()
+        self.link: ChannelTransport | None = None  # recording mode's inner transport
         self.chan: Any = None
         self.request: ProxyRequest | None = None
         self.refusal: ProxyFailure | None = None
@@ -281,6 +283,8 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
         self.pipe.connection_made(chan)
+        if self.proxy.config.session_recording == "proxy":
+            self.link = ChannelTransport(chan)
 
     def shell_requested(self) -> bool:
         self.refusal = ProxyFailure(
@@ -316,8 +320,8 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
             return
         pc = ProxiedConnection(self.proxy, self.outer, self.request)
         try:
-            if self.proxy.config.session_recording == "proxy":
-                await self._terminate(pc)
+            if self.link is not None:
+                await self._terminate(pc, self.link)
             else:
                 await self._pipe_to_node(pc)
         except ProxyFailure as failure:
@@ -328,18 +332,11 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
         self.chan.write_stderr(f"auditor: {message}\r\n".encode())
         self.chan.exit(1)
 
-    async def _terminate(self, pc: ProxiedConnection) -> None:
+    async def _terminate(self, pc: ProxiedConnection, link: ChannelTransport) -> None:
         pc.trusted_cluster()  # refuse an unknown cluster before the inner handshake
-        ours, theirs = socket.socketpair()
-        for s in (ours, theirs):
-            # Fewer, larger hand-offs between the outer channel and the inner server.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        loop = asyncio.get_running_loop()
-        await loop.connect_accepted_socket(lambda: SocketSide(self.pipe), sock=ours)
         options = await self.proxy.inner_options(pc, lambda: InnerServer(pc))
         try:
-            await run_server_on_socket(theirs, options)
+            await run_server_on_transport(link, options)
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             log.info("inner connection for %s ended before auth: %s", pc.request.host, exc)
 
@@ -376,16 +373,28 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
         await loop.connect_accepted_socket(lambda: SocketSide(self.pipe), sock=sock)
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
-        self.pipe.data_received(data, datatype)
+        if self.link is not None:
+            self.link.feed(data)
+        else:
+            self.pipe.data_received(data, datatype)
 
     def eof_received(self) -> bool:
+        if self.link is not None:
+            self.link.feed_eof()
+            return True
         return self.pipe.eof_received()
 
     def pause_writing(self) -> None:
-        self.pipe.pause_writing()
+        # The inner connection has no pause (asyncssh ignores it); the inner
+        # channel's window bounds what it can queue here.
+        if self.link is None:
+            self.pipe.pause_writing()
 
     def resume_writing(self) -> None:
-        self.pipe.resume_writing()
+        if self.link is None:
+            self.pipe.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.link is not None:
+            self.link.channel_lost(exc)
         self.pipe.close()

@@ -3,9 +3,10 @@
 asyncssh checks a client certificate's CA, validity and principals but keeps
 nothing of it; the proxy needs the key ID (``auditor:user:NAME``) to know
 which user a login belongs to and why a refused certificate was refused.
-``AuditedServerConnection`` keeps the certificate; it relies on two private
-asyncssh names (``_validate_openssh_certificate``, ``_connect``), which is
-why pyproject.toml pins asyncssh below 3 and the proxy tests cover both.
+``AuditedServerConnection`` keeps the certificate; it relies on private
+asyncssh names (``_validate_openssh_certificate``, ``_connect`` and the
+options' ``waiter`` a new connection reports on), which is why
+pyproject.toml pins asyncssh below 3 and the proxy tests cover them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import asyncssh
 from asyncssh.connection import SSHServerConnection, _connect
+
+from auditor.proxy.channel_link import ChannelTransport
 
 
 class AuditedServerConnection(SSHServerConnection):
@@ -42,6 +45,23 @@ async def run_server_on_socket(
     conn: SSHServerConnection = await _connect(
         options, None, loop, 0, sock, conn_factory, "Starting SSH server on"
     )
+    return conn
+
+
+async def run_server_on_transport(
+    transport: ChannelTransport, options: asyncssh.SSHServerConnectionOptions
+) -> SSHServerConnection:
+    """The same over an in-process transport (the outer channel): auth done on return."""
+    loop = asyncio.get_running_loop()
+    options.waiter = loop.create_future()  # asyncssh's connection reports auth on it
+    conn = AuditedServerConnection(loop, options, wait="auth")
+    transport.attach(conn)
+    try:
+        await options.waiter
+    except BaseException:
+        conn.abort()
+        await conn.wait_closed()
+        raise
     return conn
 
 
