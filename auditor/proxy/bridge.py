@@ -191,29 +191,31 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
 
     # node → client
     def node_data(self, data: bytes, datatype: int | None) -> None:
+        if datatype:
+            self._flush()  # stdout before it stays before it, in the file and on the wire
+            if self.sftp is None:
+                self.recording.stderr(data)
+            if not self.closed:
+                self.chan.write(data, datatype)
+            return
         if self.sftp is not None:
             self.sftp.from_server(data)
-        elif datatype:
-            self.recording.stderr(data)
-        else:
-            self.recording.output(data)
-        if self.closed:
-            return
-        if datatype:
-            self._flush()
-            self.chan.write(data, datatype)
-            return
         self.pending.append(data)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        """Output gathered in one loop turn: one record, one write to the client."""
         self.flush_scheduled = False
-        if self.pending and not self.closed:
-            data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
-            self.chan.write(data)
+        if not self.pending:
+            return
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending.clear()
+        if self.sftp is None:
+            self.recording.output(data)
+        if not self.closed:
+            self.chan.write(data)
 
     def node_eof(self) -> None:
         self._flush()
@@ -247,6 +249,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
             self.chan.resume_reading()
 
     def _finish(self) -> None:
+        self._flush()  # output still gathered goes into the recording
         if self.sftp is not None:
             self.sftp.close()
             self.sftp = None

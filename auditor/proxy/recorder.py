@@ -1,10 +1,11 @@
 """Where the proxy's bytes go: the recording file (hot path) and the index (off it).
 
-``ChannelRecording`` methods are called per chunk of traffic: they append
-to the recording writer's buffer and bump counters, nothing else. Index
-updates run on one worker thread (``IndexWriter``) so SQLite never stalls
-the event loop, and a single timer flushes every open recording at least
-once a second.
+``ChannelRecording`` methods are called per chunk of traffic: they stamp
+and queue the chunk and bump counters, nothing else. The recording thread
+(``record_thread``) hashes and writes the files, index updates run on one
+worker thread (``IndexWriter``) so SQLite never stalls the event loop, and
+a single timer hands over what is queued and gets every open recording
+flushed at least once a second.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any
 
 from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
+from auditor.proxy.record_thread import RecordingThread
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
 
 log = logging.getLogger("auditor.proxy")
 FLUSH_INTERVAL = 0.5
-FLUSH_BYTES = 4 << 20
+BATCH_BYTES = 1 << 20  # queued to the recording thread at this size or on the timer
 
 
 class IndexWriter:
@@ -71,7 +73,11 @@ def _log_error(fut: Future[Any]) -> None:
 
 
 class ChannelRecording:
-    """One recorded channel: its recording file and its session row."""
+    """One recorded channel: its recording file and its session row.
+
+    The writer belongs to the recording thread once created: this side only
+    stamps and queues chunks, and the thread appends, flushes and closes.
+    """
 
     def __init__(
         self,
@@ -80,6 +86,7 @@ class ChannelRecording:
         writer: RecordingWriter | None,
         registry: set[ChannelRecording],
         audit: AuditLog,
+        thread: RecordingThread,
         on_end: Callable[[], None] = lambda: None,
     ) -> None:
         self.audit = audit
@@ -87,34 +94,46 @@ class ChannelRecording:
         self.index = index
         self.session_id = session_id
         self.writer = writer
+        self.thread = thread
         self.bytes_in = 0
         self.bytes_out = 0
         self.registry = registry
         self.finished = False
         self._last_update = time.monotonic()
-        self._unflushed = 0
+        self._batch: list[tuple[Stream, bytes, float]] = []
+        self._batch_bytes = 0
         registry.add(self)
 
-    # Hot path: append and count.
+    # Hot path: stamp, queue and count.
+    def _add(self, stream: Stream, data: bytes) -> None:
+        assert self.writer is not None
+        self._batch.append((stream, data, self.writer.clock()))
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= BATCH_BYTES:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        """Queue the batch for the recording thread; it flushes when due."""
+        if self.writer is None or not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        nbytes, self._batch_bytes = self._batch_bytes, 0
+        self.thread.submit(_write_batch, self.writer, batch, nbytes=nbytes)
+
     def output(self, data: bytes) -> None:
         self.bytes_out += len(data)
         if self.writer is not None:
-            self.writer.append(Stream.OUTPUT, data)
-            self._unflushed += len(data)
-            if self._unflushed >= FLUSH_BYTES:
-                # Bulk output: bound the buffer instead of waiting for the timer.
-                self._unflushed = 0
-                self.writer.flush()
+            self._add(Stream.OUTPUT, data)
 
     def stderr(self, data: bytes) -> None:
         self.bytes_out += len(data)
         if self.writer is not None:
-            self.writer.append(Stream.STDERR, data)
+            self._add(Stream.STDERR, data)
 
     def input(self, data: bytes) -> None:
         self.bytes_in += len(data)
         if self.writer is not None:
-            self.writer.append(Stream.INPUT, data)
+            self._add(Stream.INPUT, data)
 
     def count(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
         self.bytes_in += bytes_in
@@ -122,25 +141,27 @@ class ChannelRecording:
 
     def resize(self, cols: int, rows: int) -> None:
         if self.writer is not None:
-            self.writer.append(Stream.RESIZE, encode_resize(cols, rows))
+            self._add(Stream.RESIZE, encode_resize(cols, rows))
 
     def marker(self, text: str) -> None:
         if self.writer is not None:
-            self.writer.append(Stream.MARKER, text.encode())
+            self._add(Stream.MARKER, text.encode())
 
     def event(self, text: str) -> None:
         if self.writer is not None:
-            self.writer.append(Stream.EVENT, text.encode())
+            self._add(Stream.EVENT, text.encode())
 
     def set_command(self, command: str) -> None:
         self.index.call("update_session", self.session_id, command=command)
         self.audit.write("exec", session_id=self.session_id, command=command)
 
     def tick(self) -> None:
-        """From the flush timer: write out buffered records, refresh byte counts."""
+        """From the flush timer: queue what is batched, refresh byte counts."""
         if self.writer is not None:
-            self._unflushed = 0
-            self.writer.flush_if_due()
+            if self._batch:
+                self._hand_off()
+            else:
+                self.thread.submit(self.writer.flush_if_due)
         now = time.monotonic()
         if now - self._last_update >= 2.0:
             self._last_update = now
@@ -153,21 +174,22 @@ class ChannelRecording:
             return
         self.finished = True
         self.registry.discard(self)
-        if self.writer is not None:
-            if exit_signal is not None or exit_status is not None:
-                self.writer.append(Stream.EXIT, encode_exit(exit_status, exit_signal))
-            self.writer.close()
-        ended = self.index.call(
-            "end_session",
-            self.session_id,
-            status="ended",
-            exit_status=exit_status if exit_signal is None else None,
-            exit_signal=exit_signal,
-            bytes_in=self.bytes_in,
-            bytes_out=self.bytes_out,
-        )
-        # Searchable as soon as the row says ended.
-        ended.add_done_callback(lambda _: self.on_end())
+        end = {
+            "status": "ended",
+            "exit_status": exit_status if exit_signal is None else None,
+            "exit_signal": exit_signal,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
+        if self.writer is None:
+            self._end_session(end)
+            return
+        if exit_signal is not None or exit_status is not None:
+            self._add(Stream.EXIT, encode_exit(exit_status, exit_signal))
+        self._hand_off()
+        # The row says ended only once the file is sealed: readers of an
+        # ended session (text extraction, verify) find it whole.
+        self.thread.submit(self._close_and_end, self.writer, end)
         self.audit.write(
             "session_end",
             session_id=self.session_id,
@@ -176,3 +198,21 @@ class ChannelRecording:
             bytes_in=self.bytes_in,
             bytes_out=self.bytes_out,
         )
+
+    def _close_and_end(self, writer: RecordingWriter, end: dict[str, Any]) -> None:
+        try:
+            writer.close()
+        finally:
+            self._end_session(end)
+
+    def _end_session(self, end: dict[str, Any]) -> None:
+        ended = self.index.call("end_session", self.session_id, **end)
+        # Searchable as soon as the row says ended.
+        ended.add_done_callback(lambda _: self.on_end())
+
+
+def _write_batch(writer: RecordingWriter, batch: list[tuple[Stream, bytes, float]]) -> None:
+    """On the recording thread: append a batch, write it out when a flush is due."""
+    for stream, data, t in batch:
+        writer.append(stream, data, t)
+    writer.flush_if_due()

@@ -28,6 +28,7 @@ from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.channels import WINDOW
 from auditor.proxy.connection import OuterServer
 from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
 from auditor.proxy.text_process import TextProcess
@@ -83,6 +84,7 @@ class RecordingProxy:
             await asyncio.to_thread(self.index.close)
             raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
         self.audit = AuditLog(self.data_dir / "audit.log")
+        self.record_thread = RecordingThread()
         self.text = TextProcess(self.data_dir)
         self.text.start()
         sock.listen(512)
@@ -114,6 +116,8 @@ class RecordingProxy:
         await asyncio.sleep(0.05)
         for rec in list(self.recordings):
             rec.finish(None)
+        # Recordings sealed and their rows queued before the index closes.
+        await asyncio.to_thread(self.record_thread.close)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.audit.close()
         await asyncio.to_thread(self.text.stop)
@@ -255,7 +259,13 @@ class RecordingProxy:
         self.stats["sessions"] += 1
         self.audit.write("session_start", session_id=session_id, **fields)
         return ChannelRecording(
-            self.index, session_id, writer, self.recordings, self.audit, self.text.wake
+            self.index,
+            session_id,
+            writer,
+            self.recordings,
+            self.audit,
+            self.record_thread,
+            self.text.wake,
         )
 
     def record_failure(self, failure: ProxyFailure, **fields: Any) -> None:

@@ -74,6 +74,10 @@ class RecordingWriter:
         _write_all(index_fd, INDEX_ENTRY.pack(len(header), 0.0, 0))
         return writer
 
+    def clock(self) -> float:
+        """Seconds since the recording started: the time ``append`` stamps by default."""
+        return time.monotonic() - self._mono0
+
     # The hot path.
     def append(self, stream: Stream, data: bytes, t: float | None = None) -> None:
         """Buffer one record; ``t`` (seconds since start) defaults to now.
