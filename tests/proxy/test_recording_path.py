@@ -25,7 +25,12 @@ def test_backlog_is_bounded_and_queueing_waits_for_room() -> None:
     thread = RecordingThread(max_backlog=10)
     release = threading.Event()
     order: list[str] = []
-    thread.submit(lambda: (release.wait(5), order.append("first")), nbytes=10)
+
+    def first() -> None:
+        release.wait(5)
+        order.append("first")
+
+    thread.submit(first, nbytes=10)
     queued = threading.Event()
 
     def second() -> None:
