@@ -19,13 +19,13 @@ import asyncssh
 
 from auditor.config import TrustedCluster
 from auditor.proxy import bridge
-from auditor.proxy.channel_link import ChannelTransport
 from auditor.proxy.channels import set_agent_forward_path
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
 from auditor.proxy.sshserver import CertificateServer, run_server_on_transport
+from auditor.proxy.transports import ChannelTransport
 from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from typing import Any
 import asyncssh
 from asyncssh.connection import SSHServerConnection, _connect
 
-from auditor.proxy.channel_link import ChannelTransport
+from auditor.proxy.transports import ChannelTransport, GatheringTransport
 
 
 class AuditedServerConnection(SSHServerConnection):
@@ -33,14 +33,22 @@ class AuditedServerConnection(SSHServerConnection):
         return key
 
 
+class GatheringServerConnection(AuditedServerConnection):
+    """Over a socket: its writes are gathered per loop turn (``GatheringTransport``)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        super().connection_made(GatheringTransport(transport))
+
+
 async def run_server_on_socket(
     sock: socket.socket, options: asyncssh.SSHServerConnectionOptions
 ) -> SSHServerConnection:
-    """``asyncssh.run_server`` with ``AuditedServerConnection``."""
+    """``asyncssh.run_server`` with ``AuditedServerConnection``, writes gathered."""
     loop = asyncio.get_running_loop()
 
     def conn_factory() -> SSHServerConnection:
-        return AuditedServerConnection(loop, options, wait="auth")
+        return GatheringServerConnection(loop, options, wait="auth")
 
     conn: SSHServerConnection = await _connect(
         options, None, loop, 0, sock, conn_factory, "Starting SSH server on"

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 from auditor.proxy.audit_log import AuditLog
-from auditor.proxy.channel_link import ChannelTransport
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import BATCH_BYTES, ChannelRecording, IndexWriter
+from auditor.proxy.transports import ChannelTransport, GatheringTransport
 from auditor.recording import RecordingReader, RecordingWriter, Stream, decode_exit
 from auditor.recording.verify import verify_recording
 
@@ -165,3 +166,37 @@ def test_writes_after_close_are_dropped() -> None:
         return chan
 
     assert asyncio.run(run()).writes == []
+
+
+def test_gathered_socket_writes_leave_in_one_send_and_before_an_abort() -> None:
+    async def run() -> tuple[list[int], bytes]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+        assert isinstance(transport, asyncio.Transport)
+        sizes: list[int] = []
+        real_write = transport.write
+
+        def counted(data: Any) -> None:
+            sizes.append(len(data))
+            real_write(data)
+
+        transport.write = counted  # type: ignore[method-assign]
+        gathered = GatheringTransport(transport)
+        for part in (b"ignore", b"data" * 1000, b"more"):
+            gathered.write(part)
+        await asyncio.sleep(0)
+        # asyncssh's last packet (a disconnect) is followed by abort in the same turn.
+        gathered.write(b"bye")
+        gathered.abort()
+        await asyncio.sleep(0.05)  # the loop closes the aborted socket
+        theirs.settimeout(5)
+        received = b""
+        while chunk := theirs.recv(65536):
+            received += chunk
+        theirs.close()
+        return sizes, received
+
+    sizes, received = asyncio.run(run())
+    assert sizes == [6 + 4000 + 4, 3]
+    assert received == b"ignore" + b"data" * 1000 + b"more" + b"bye"
