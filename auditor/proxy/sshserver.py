@@ -4,8 +4,9 @@ asyncssh checks a client certificate's CA, validity and principals but keeps
 nothing of it; the proxy needs the key ID (``auditor:user:NAME``) to know
 which user a login belongs to and why a refused certificate was refused.
 ``AuditedServerConnection`` keeps the certificate; it relies on private
-asyncssh names (``_validate_openssh_certificate``, ``_connect`` and the
-options' ``waiter`` a new connection reports on), which is why
+asyncssh names (``_validate_openssh_certificate``, ``_connect``, the
+options' ``waiter`` a new connection reports on, and ``send_packet`` with
+``_send_encryption`` for the ignore packets it skips), which is why
 pyproject.toml pins asyncssh below 3 and the proxy tests cover them.
 """
 
@@ -18,11 +19,29 @@ from typing import Any
 
 import asyncssh
 from asyncssh.connection import SSHServerConnection, _connect
+from asyncssh.constants import MSG_IGNORE
+from asyncssh.encryption import GCMEncryption
+from asyncssh.packet import String
 
 from auditor.proxy.transports import ChannelTransport, GatheringTransport
 
+_EMPTY_IGNORE = (String(b""),)
+
 
 class AuditedServerConnection(SSHServerConnection):
+    def send_packet(self, pkttype: int, *args: bytes, handler: Any = None) -> None:
+        # asyncssh sends an empty SSH_MSG_IGNORE before every encrypted packet:
+        # a countermeasure for CBC's predictable IVs (RFC 4251 9.3.1). The
+        # proxy's servers speak AES-GCM only, where it protects nothing and
+        # doubled the packets (and the proxy's work per packet) on a transfer.
+        if (
+            pkttype == MSG_IGNORE
+            and args == _EMPTY_IGNORE
+            and isinstance(self._send_encryption, GCMEncryption)
+        ):
+            return
+        super().send_packet(pkttype, *args, handler=handler)
+
     async def _validate_openssh_certificate(self, username: str, cert: Any) -> Any:
         key = await super()._validate_openssh_certificate(username, cert)
         owner = self._owner
