@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import tempfile
 import time
@@ -77,6 +78,37 @@ class Tmux:
                 return screen
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {predicate!r}; screen:\n{screen}")
+
+    def exit_status(self) -> str | None:
+        """``"exit N"`` or ``"signal N"`` once the pane's program has ended, else None.
+
+        tmux built with libutempter swaps in utempter's SIGCHLD handler while it
+        drops the pane's utmp record at end of file on the pty: a program that
+        exits in that moment stays a zombie tmux never reaps, its pane dead
+        without a status (tmux/tmux#311). Such a pane gets tmux a SIGCHLD of its
+        own, so it reaps the program and records the status.
+        """
+        fields = "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}|#{pid}"
+        out = self._run("display-message", "-p", "-t", self.session, fields)
+        dead, status, sig, server = out.strip().split("|")
+        if dead != "1":
+            return None
+        if sig:
+            return f"signal {sig}"
+        if status:
+            return f"exit {status}"
+        os.kill(int(server), signal.SIGCHLD)
+        return None
+
+    def wait_for_exit(self, timeout: float = 15) -> str:
+        """The pane program's ``exit_status``, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.exit_status()
+            if status is not None:
+                return status
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for the program to exit; screen:\n{self.screen()}")
 
     def kill(self) -> None:
         subprocess.run(

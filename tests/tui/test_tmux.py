@@ -36,17 +36,6 @@ def route(client: SshClient, port: int) -> None:
     ]
 
 
-def pane_status(tmux: Tmux) -> str:
-    """``"1 STATUS SIGNAL"`` once the program in the pane has exited."""
-    return tmux._run(
-        "display-message",
-        "-p",
-        "-t",
-        tmux.session,
-        "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
-    ).strip()
-
-
 def test_a_real_session_appears_live_then_replays(
     ca: AuditorCli,
     agent: SshAgent,
@@ -105,8 +94,7 @@ def test_a_real_session_appears_live_then_replays(
         tmux.send("q")
         # The app exits 0 and stops its proxy on the way out.
         # Generous: the proxy waits up to 10 s for its text-extraction child on the way out.
-        tmux.wait_for(lambda _: pane_status(tmux).startswith("1 "), timeout=60)
-        assert pane_status(tmux) == "1 0"
+        assert tmux.wait_for_exit(timeout=60) == "exit 0"
     finally:
         if ssh is not None and ssh.poll() is None:
             ssh.kill()
