@@ -10,6 +10,7 @@ from textual.pilot import Pilot
 from auditor.index import SessionIndex
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.widgets.session_table import SessionTable
 from tests.tui.conftest import Clock, app_for, settle
 from tests.tui.world import NOW, World
 
@@ -38,6 +39,22 @@ async def test_live_sessions_on_top_marked_then_past_newest_first(world: World) 
         assert column(screen, "exit")[1] == "2"
         assert column(screen, "command")[1] == "make deploy"
         assert column(screen, "duration")[0] == "1:30"  # live for 90 s on the fixed clock
+
+
+async def test_a_command_with_brackets_is_drawn_as_typed(world: World) -> None:
+    command = "echo [red]hi [/] [/]"  # Rich markup would eat the tags, then fail on the last
+    with SessionIndex.open(world.data_dir, background_text=False) as index:
+        index.start_session(
+            "e5" * 16, user="[b]eve", login="root", node="web1.example.com", command=command
+        )
+        index.end_session("e5" * 16, exit_status=0)
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(SessionTable)
+        drawn = [table.render_line(y).text for y in range(table.size.height)]
+        row = next(line for line in drawn if "[b]eve" in line)
+        assert command in row
 
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 10) -> None:

@@ -27,9 +27,18 @@ MATCH = ("match", "matching line", 40)
 STATUS_STYLE = {"live": "bold green", "ended": "", "interrupted": "yellow"}
 
 
+def plain(value: str, style: str = "") -> Text:
+    """A cell shown as recorded: DataTable would read a ``str`` as Rich markup.
+
+    A command like ``echo [red]hi`` then lost its brackets, and ``grep '[/]'``
+    raised MarkupError while the table drew.
+    """
+    return Text(value, style=style, end="")
+
+
 def match_text(line: str) -> Text:
     """The index marks the match with «»: show it highlighted instead."""
-    text = Text()
+    text = Text(end="")
     rest = line
     while (start := rest.find(MARK_START)) >= 0:
         end = rest.find(MARK_END, start)
@@ -42,7 +51,7 @@ def match_text(line: str) -> Text:
     return text
 
 
-class SessionTable(DataTable[str | Text]):
+class SessionTable(DataTable[Text]):
     """Rows keyed by session id; ``tick`` refreshes what changes on live rows."""
 
     BINDINGS = [
@@ -83,27 +92,27 @@ class SessionTable(DataTable[str | Text]):
             self.add_column(label, key=key, width=width)
         self._searching = searching
 
-    def _cells(self, s: Session, now: float) -> list[str | Text]:
+    def _cells(self, s: Session, now: float) -> list[Text]:
         if s.live:
-            mark = Text("● LIVE", style="bold red")
+            mark = plain("● LIVE", "bold red")
         elif s.id in self.samples:
-            mark = Text("sample", style="dim italic")
+            mark = plain("sample", "dim italic")
         else:
-            mark = Text("")
-        cells: list[str | Text] = [
+            mark = plain("")
+        cells = [
             mark,
-            s.user or "-",
-            fmt.target(s),
-            fmt.when(s.start),
-            fmt.duration(s.duration(now)),
-            Text(s.status, style=STATUS_STYLE.get(s.status, "")),
-            fmt.exit_text(s),
-            fmt.size(s.bytes_in + s.bytes_out),
-            fmt.what(s),
+            plain(s.user or "-"),
+            plain(fmt.target(s)),
+            plain(fmt.when(s.start)),
+            plain(fmt.duration(s.duration(now))),
+            plain(s.status, STATUS_STYLE.get(s.status, "")),
+            plain(fmt.exit_text(s)),
+            plain(fmt.size(s.bytes_in + s.bytes_out)),
+            plain(fmt.what(s)),
         ]
         if self._searching:
             hit = self.hits.get(s.id)
-            cells.insert(3, match_text(hit.line) if hit else Text(""))
+            cells.insert(3, match_text(hit.line) if hit else plain(""))
         return cells
 
     def show(
@@ -137,8 +146,8 @@ class SessionTable(DataTable[str | Text]):
         for s in list(self.sessions.values()):
             if not s.live:
                 continue
-            self.update_cell(s.id, "duration", fmt.duration(s.duration(now)))
-            self.update_cell(s.id, "bytes", fmt.size(s.bytes_in + s.bytes_out))
+            self.update_cell(s.id, "duration", plain(fmt.duration(s.duration(now))))
+            self.update_cell(s.id, "bytes", plain(fmt.size(s.bytes_in + s.bytes_out)))
 
     @property
     def live_ids(self) -> set[str]:
