@@ -8,6 +8,7 @@ on worker threads (``IndexReader``), so neither blocks drawing.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -78,11 +79,25 @@ class AuditorApp(App[None]):
             await self.reader(samples.import_samples, self.sample_dir)
             self.samples = samples.sample_ids(self.data_dir)
         await self.switch_mode("sessions")
+        self.call_after_refresh(self._freeze_startup_heap)
         self.start_proxy()
         self.refresh_live()
         self.set_interval(self.live_refresh, self.refresh_live)
 
+    def _freeze_startup_heap(self) -> None:
+        """Keep what startup built (Textual, Rich, CSS, our modules) out of full collections.
+
+        Those objects live as long as the app, yet every full garbage collection
+        walked all of them again: 25-60 ms on the event loop, landing at random
+        inside a search's keypress-to-results window. Collected once here, then
+        frozen: a full collection walks only what was made since (about 10 ms
+        with 100,000 sessions indexed).
+        """
+        gc.collect()
+        gc.freeze()
+
     async def on_unmount(self) -> None:
+        gc.unfreeze()  # a process that runs apps one after another (tests) collects them again
         await self.link.stop()
         self.reader.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -23,6 +24,14 @@ from tests.tui.world import World
 def status(app: object) -> str:
     bar = app.screen.query_one(StatusBar)  # type: ignore[attr-defined]
     return str(bar.content)
+
+
+async def test_full_collections_skip_the_startup_heap_while_the_app_runs(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 10_000  # Textual, Rich, the stylesheet, the screens
+    assert gc.get_freeze_count() == 0  # the collector has them back once the app has ended
 
 
 async def test_the_app_runs_the_proxy_in_its_own_loop(tmp_path: Path) -> None:
