@@ -10,6 +10,7 @@ bench/out/proxy.json for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -110,26 +111,49 @@ def main() -> None:
             bulk = f"head -c {args.bulk_mb * 1000 * 1000} /dev/zero"
             print(f"bulk output: {args.bulk_mb} MB of zeros, best of 3")
 
-            def best(argv: list[str]) -> float:
-                # Each run starts with the previous session's text extraction (a
-                # niced child process) finished: this measures forwarding alone.
-                times = []
+            usage: dict[str, dict[str, float]] = {}
+
+            def best(name: str, argv: list[str]) -> float:
+                # Each run starts with the previous session's text extraction and
+                # keyframes (the proxy's child process) finished: this measures
+                # forwarding, with what the child does for the live session.
+                runs = []
                 for _ in range(3):
                     wait_text_done(cli.data_dir)
-                    times.append(timed(argv, env))
-                return min(times)
+                    wait_extraction_idle(proxy_pid)
+                    before = cpu_parts(proxy_pid)
+                    t = timed(argv, env)
+                    after = cpu_parts(proxy_pid)
+                    parts = {k: (after[k] - before[k]) / args.bulk_mb * 1000 for k in after}
+                    parts["busy"] = parts.pop("machine") * args.bulk_mb / 1000 / t
+                    runs.append((t, parts))
+                t, parts = min(runs, key=lambda r: r[0])
+                usage[name] = parts
+                return t
 
-            t_direct = best(direct.argv(f"{user}@{NODE}", bulk))
+            assert proxy is not None
+            proxy_pid = proxy.proc.pid
+            t_direct = best("direct", direct.argv(f"{user}@{NODE}", bulk))
             jump_argv = jump.argv("-J", f"{user}@jump.example.com", f"{user}@{NODE}", bulk)
             # -J makes its own ssh for the jump; give it the same config file.
-            t_jump = best(jump_argv)
-            t_proxy = best(via.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
+            t_jump = best("jump", jump_argv)
+            t_proxy = best("proxy", via.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
             mbps = {
                 k: args.bulk_mb / v
                 for k, v in {"direct": t_direct, "jump": t_jump, "proxy": t_proxy}.items()
             }
+            cores = os.cpu_count() or 1
             for k, v in mbps.items():
-                print(f"  {k:7s} {v:7.1f} MB/s")
+                u = usage[k]
+                print(
+                    f"  {k:7s} {v:7.1f} MB/s, machine busy {u['busy']:.2f} of {cores} cores"
+                    + (
+                        f"; proxy {u['proxy']:.1f} CPU ms/MB, "
+                        f"its extraction child {u['extract']:.1f}"
+                        if k == "proxy"
+                        else ""
+                    )
+                )
             ratio = mbps["proxy"] / mbps["direct"]
             print(
                 f"  proxy/direct = {ratio:.2f} (target >= 0.60) "
@@ -137,6 +161,7 @@ def main() -> None:
                 f"proxy/jump = {mbps['proxy'] / mbps['jump']:.2f}"
             )
             results["bulk_mb_s"] = mbps
+            results["bulk_usage"] = usage
             results["bulk_ratio"] = ratio
 
             print(f"setup time: `ssh node true`, median of {args.setup_runs}")
@@ -206,6 +231,44 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "proxy.json").write_text(json.dumps(results, indent=2))
+
+
+def machine_busy() -> float:
+    """CPU-seconds all cores spent busy since boot (/proc/stat, idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_parts(proxy_pid: int) -> dict[str, float]:
+    """CPU-seconds so far: the proxy, its extraction child, the whole machine."""
+    return {
+        "proxy": proc_usage(proxy_pid)[0],
+        "extract": cpu_parts_extract(proxy_pid),
+        "machine": machine_busy(),
+    }
+
+
+def cpu_parts_extract(proxy_pid: int) -> float:
+    """CPU-seconds of the proxy's extraction child so far."""
+    total = 0.0
+    for pid in Path(f"/proc/{proxy_pid}/task/{proxy_pid}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if b"auditor.proxy.text_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def wait_extraction_idle(proxy_pid: int, timeout: float = 120) -> None:
+    """Until the extraction child has used no CPU for half a second."""
+    deadline = time.monotonic() + timeout
+    last = cpu_parts_extract(proxy_pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_parts_extract(proxy_pid)
+        if now == last:
+            return
+        last = now
 
 
 def wait_text_done(data_dir: Path, timeout: float = 120) -> None:
