@@ -212,7 +212,8 @@ def main() -> None:
             )
             time.sleep(2)
             rows = json.loads(cli.run("sessions", "--json", "--since", "1h").stdout)
-            exact = verify_recordings(rows)
+            rows = [r for r in rows if r.get("command") == payload]
+            exact = verify_recordings(rows, errors, mb * 1000 * 1000)
             print(f"  recorded byte-exact: {exact}/{n}")
             results["concurrent"] = {
                 "sessions": n,
@@ -283,20 +284,34 @@ def wait_text_done(data_dir: Path, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def verify_recordings(rows: list[dict[str, object]]) -> int:
-    """Each session's stderr holds its payload then `sha256sum`'s line: check the recording."""
+def verify_recordings(rows: list[dict[str, object]], received: list[bytes], size: int) -> int:
+    """Recordings whose stderr is exactly what an ssh client received, and whole.
+
+    Each session's stderr ends with its ``size``-byte payload then
+    ``sha256sum``'s line. Anything before the payload is the remote shell's
+    own (100 logins at once can make a login script complain): it is in the
+    recording because the client got it too.
+    """
     from auditor.recording import RecordingReader, Stream
 
+    by_digest = {got[-68:]: got for got in received if len(got) >= size + 68}
     exact = 0
     for row in rows:
         path = row.get("recording_path")
         if not path:
             continue
-        records = RecordingReader(Path(str(path))).records()
-        data = b"".join(r.data for r in records if r.stream == Stream.STDERR)
-        payload, digest = data[:-68], data[-68:-4]  # "<64 hex>  -\n"
-        if hashlib.sha256(payload).hexdigest().encode() == digest:
+        reader = RecordingReader(Path(str(path)))
+        data = b"".join(r.data for r in reader.records() if r.stream == Stream.STDERR)
+        payload, digest = data[-68 - size : -68], data[-68:-4]  # "<64 hex>  -\n"
+        whole = hashlib.sha256(payload).hexdigest().encode() == digest
+        if whole and by_digest.get(data[-68:]) == data:
             exact += 1
+        else:
+            print(
+                f"  not byte-exact: session {row.get('id')} ({row.get('status')}), "
+                f"{len(data)} bytes of stderr recorded, payload whole: {whole}, "
+                f"sealed: {reader.summary().sealed}"
+            )
     return exact
 
 
