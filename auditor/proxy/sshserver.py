@@ -23,6 +23,7 @@ from asyncssh.constants import MSG_IGNORE
 from asyncssh.encryption import GCMEncryption
 from asyncssh.packet import String
 
+from auditor.proxy.gcm_send import send_channel_data
 from auditor.proxy.transports import ChannelTransport, GatheringTransport
 
 _EMPTY_IGNORE = (String(b""),)
@@ -39,6 +40,8 @@ class AuditedServerConnection(SSHServerConnection):
             and args == _EMPTY_IGNORE
             and isinstance(self._send_encryption, GCMEncryption)
         ):
+            return
+        if send_channel_data(self, pkttype, args, handler):
             return
         super().send_packet(pkttype, *args, handler=handler)
 

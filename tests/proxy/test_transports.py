@@ -1,4 +1,4 @@
-"""The transports under the proxy's connections: nothing lost, fewer writes.
+"""The transports and send path under the proxy's connections: nothing lost, fewer writes.
 
 End-to-end sessions through the proxy are in the other proxy tests; these
 pin what those show only by luck of timing: bytes that arrive early, the
@@ -8,15 +8,19 @@ last packet before an abort, which packets are skipped.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import time
 from typing import Any
 
 import pytest
-from asyncssh.connection import SSHServerConnection
-from asyncssh.constants import MSG_CHANNEL_DATA, MSG_IGNORE
-from asyncssh.encryption import GCMEncryption
-from asyncssh.packet import String
+from asyncssh.connection import SSHConnection, SSHServerConnection
+from asyncssh.constants import MSG_CHANNEL_DATA, MSG_CHANNEL_EXTENDED_DATA, MSG_IGNORE
+from asyncssh.encryption import get_encryption
+from asyncssh.logging import logger as asyncssh_logger
+from asyncssh.packet import String, UInt32
 
+from auditor.proxy.gcm_send import send_channel_data
 from auditor.proxy.sshserver import AuditedServerConnection
 from auditor.proxy.transports import ChannelTransport, GatheringTransport
 
@@ -131,17 +135,72 @@ def test_gathered_socket_writes_leave_in_one_send_and_before_an_abort() -> None:
 
 
 def test_empty_ignore_packets_are_skipped_under_gcm_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[int] = []
+    to_asyncssh: list[int] = []
 
     def record(self: Any, pkttype: int, *args: bytes, handler: Any = None) -> None:
-        sent.append(pkttype)
+        to_asyncssh.append(pkttype)
 
     monkeypatch.setattr(SSHServerConnection, "send_packet", record)
-    conn: Any = object.__new__(AuditedServerConnection)
-    conn._send_encryption = object.__new__(GCMEncryption)
+    wire: list[bytes] = []
+    conn = _established(object.__new__(AuditedServerConnection), wire)
     conn.send_packet(MSG_IGNORE, String(b""))
-    conn.send_packet(MSG_CHANNEL_DATA, String(b"x"))
+    conn.send_packet(MSG_CHANNEL_DATA, UInt32(3), String(b"x"))  # the short path
     conn.send_packet(MSG_IGNORE, String(b"chaff"))  # one asked for on purpose goes out
     conn._send_encryption = None  # before keys, or with another cipher: untouched
     conn.send_packet(MSG_IGNORE, String(b""))
-    assert sent == [MSG_CHANNEL_DATA, MSG_IGNORE, MSG_IGNORE]
+    assert to_asyncssh == [MSG_IGNORE, MSG_IGNORE]
+    assert len(wire) == 1
+
+
+def _established(conn: Any, sent: list[bytes]) -> Any:
+    """An AES-GCM connection past key exchange and auth, as far as sending goes."""
+
+    class Wire:
+        def write(self, data: bytes) -> None:
+            sent.append(data)
+
+    conn._transport = Wire()
+    conn._send_encryption = get_encryption(b"aes128-gcm@openssh.com", b"k" * 16, b"i" * 12)
+    conn._send_blocksize = 16
+    conn._send_enchdrlen = 5
+    conn._send_seq = 41
+    conn._compressor = None
+    conn._kex_complete = conn._auth_complete = True
+    conn._kexinit_sent = conn._auth_in_progress = conn._strict_kex = False
+    conn._deferred_packets = []
+    conn._rekey_bytes, conn._rekey_bytes_sent = 1 << 30, 0
+    conn._rekey_seconds, conn._rekey_time = 3600, time.monotonic() + 3600
+    conn._logger = asyncssh_logger  # what log_sent_packet writes to
+    return conn
+
+
+@pytest.mark.parametrize("pkttype", [MSG_CHANNEL_DATA, MSG_CHANNEL_EXTENDED_DATA])
+def test_short_data_path_puts_the_same_bytes_on_the_wire(
+    monkeypatch: pytest.MonkeyPatch, pkttype: int
+) -> None:
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))  # same padding both ways
+    args = (
+        (UInt32(3), String(b"x" * 32768))
+        if pkttype == MSG_CHANNEL_DATA
+        else (UInt32(3), UInt32(1), String(b"e" * 1000))
+    )
+    ours: list[bytes] = []
+    theirs: list[bytes] = []
+    fast = _established(object.__new__(AuditedServerConnection), ours)
+    plain = _established(object.__new__(AuditedServerConnection), theirs)
+    for _ in range(3):  # the IV and sequence number advance alike
+        assert send_channel_data(fast, pkttype, args, None)
+        SSHConnection.send_packet(plain, pkttype, *args)
+    assert ours == theirs
+    assert fast._send_seq == plain._send_seq == 44
+    assert fast._rekey_bytes_sent == plain._rekey_bytes_sent
+
+
+def test_short_data_path_leaves_key_exchange_and_other_packets_to_asyncssh() -> None:
+    conn = _established(object.__new__(AuditedServerConnection), [])
+    assert not send_channel_data(conn, MSG_IGNORE, (String(b""),), None)
+    conn._rekey_bytes_sent = conn._rekey_bytes  # a rekey is due: asyncssh starts it
+    assert not send_channel_data(conn, MSG_CHANNEL_DATA, (UInt32(3), String(b"x")), None)
+    conn._rekey_bytes_sent = 0
+    conn._kex_complete = False
+    assert not send_channel_data(conn, MSG_CHANNEL_DATA, (UInt32(3), String(b"x")), None)
