@@ -18,6 +18,7 @@ from asyncssh.packet import String, UInt32
 from auditor.proxy import channels
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.sftp_log import SftpLog
+from auditor.proxy.transports import EARLY_BYTES
 
 if TYPE_CHECKING:
     from auditor.proxy.connection import ProxiedConnection
@@ -76,6 +77,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         self.recording = recording
         self.chan: Any = None
         self.pending: list[bytes] = []
+        self.pending_len = 0
         self.flush_scheduled = False
         self.exit_status: int | None = None
         self.exit_signal: tuple[str, bool, str, str] | None = None
@@ -201,7 +203,10 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         if self.sftp is not None:
             self.sftp.from_server(data)
         self.pending.append(data)
-        if not self.flush_scheduled:
+        self.pending_len += len(data)
+        if self.pending_len >= EARLY_BYTES:
+            self._flush()  # bulk output: on its way now, not at the turn's end
+        elif not self.flush_scheduled:
             self.flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
@@ -212,6 +217,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
             return
         data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending.clear()
+        self.pending_len = 0
         if self.sftp is None:
             self.recording.output(data)
         if not self.closed:

@@ -8,14 +8,20 @@ proxy: once by the inner connection, once more by the outer connection
 that carries it. Handing the inner connection's packets straight to the
 outer channel (and the channel's data straight to the inner connection)
 saves a socketpair's two system calls, its kernel copies and an event-loop
-wake-up for every chunk, which on a bulk transfer was about a tenth of the
-proxy's single thread.
+wake-up for every chunk.
 
 ``GatheringTransport``: a socket transport whose writes are gathered per
-loop turn. asyncssh writes every packet on its own, and sends an
-``SSH_MSG_IGNORE`` packet before every encrypted one, so the outer
-connection made two ``send`` calls per 32 KiB of output; gathered, a turn's
-packets leave in one.
+loop turn. asyncssh writes every packet on its own (and, unless the
+proxy skips it, an ``SSH_MSG_IGNORE`` before each), one ``send`` call per
+32 KiB of output or more; gathered, a turn's packets leave in one.
+
+Both gather only up to ``EARLY_BYTES``: bulk output leaves as soon as that
+much is ready (in whole 32 KiB outer packets), not at the end of a loop
+turn that may still decrypt and re-encrypt a quarter megabyte. The data
+crosses three such stages in the proxy (session bridge, inner connection,
+outer connection) and the client's channel windows are only 2 MiB, so the
+latency of each stage sets the rate: on 200 MB transfers this took the rate
+after the first byte from about 126 to 159 MB/s (means of six runs).
 
 asyncssh runs a connection over any object with the transport calls it
 uses (``write``, ``abort``, ``close``, ``get_extra_info``), as it does for
@@ -26,6 +32,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+EARLY_BYTES = 128 * 1024  # gathered this much: send without waiting for the turn's end
+OUTER_PACKET = 32768  # OpenSSH's maximum packet for a session channel
 
 
 class ChannelTransport(asyncio.Transport):
@@ -40,6 +49,7 @@ class ChannelTransport(asyncio.Transport):
         self.lost: tuple[Exception | None] | None = None
         self.closing = False
         self.pending: list[bytes] = []
+        self.pending_len = 0
         peer = chan.get_extra_info("peername")
         sock = chan.get_extra_info("sockname")
         self.extra = {"peername": peer, "sockname": sock}
@@ -86,11 +96,20 @@ class ChannelTransport(asyncio.Transport):
         if not self.pending:
             asyncio.get_running_loop().call_soon(self._flush)
         self.pending.append(bytes(data))
+        self.pending_len += len(data)
+        if self.pending_len >= EARLY_BYTES:
+            # Bulk: whole outer packets go now, the rest at the turn's end.
+            buf = b"".join(self.pending)
+            cut = len(buf) - len(buf) % OUTER_PACKET
+            self.chan.write(buf[:cut])
+            self.pending = [buf[cut:]] if cut < len(buf) else []
+            self.pending_len = len(buf) - cut
 
     def _flush(self) -> None:
         if self.pending and not self.closing:
             self.chan.write(b"".join(self.pending))
         self.pending.clear()
+        self.pending_len = 0
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.extra.get(name, default)
@@ -125,17 +144,22 @@ class GatheringTransport(asyncio.Transport):
         super().__init__()
         self.inner = transport
         self.pending: list[bytes] = []
+        self.pending_len = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self.pending:
             asyncio.get_running_loop().call_soon(self.flush)
         self.pending.append(bytes(data))
+        self.pending_len += len(data)
+        if self.pending_len >= EARLY_BYTES:
+            self.flush()
 
     def flush(self) -> None:
         if not self.pending:
             return
         data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending.clear()
+        self.pending_len = 0
         if not self.inner.is_closing():
             self.inner.write(data)
 

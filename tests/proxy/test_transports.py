@@ -22,7 +22,12 @@ from asyncssh.packet import String, UInt32
 
 from auditor.proxy.gcm_send import send_channel_data
 from auditor.proxy.sshserver import AuditedServerConnection
-from auditor.proxy.transports import ChannelTransport, GatheringTransport
+from auditor.proxy.transports import (
+    EARLY_BYTES,
+    OUTER_PACKET,
+    ChannelTransport,
+    GatheringTransport,
+)
 
 
 class _Chan:
@@ -204,3 +209,21 @@ def test_short_data_path_leaves_key_exchange_and_other_packets_to_asyncssh() -> 
     conn._rekey_bytes_sent = 0
     conn._kex_complete = False
     assert not send_channel_data(conn, MSG_CHANNEL_DATA, (UInt32(3), String(b"x")), None)
+
+
+def test_bulk_goes_out_in_whole_outer_packets_without_waiting_for_the_turn() -> None:
+    async def run() -> tuple[list[bytes], list[bytes]]:
+        chan = _Chan()
+        link = ChannelTransport(chan)
+        link.attach(_Conn())
+        inner_packet = b"p" * (OUTER_PACKET + 40)  # an inner packet: data plus its header
+        for _ in range(EARLY_BYTES // len(inner_packet) + 1):
+            link.write(inner_packet)
+        sent_before_turn = list(chan.writes)
+        await asyncio.sleep(0)
+        return sent_before_turn, chan.writes
+
+    early, everything = asyncio.run(run())
+    assert len(early) == 1 and len(early[0]) % OUTER_PACKET == 0  # whole packets, at once
+    total = (EARLY_BYTES // (OUTER_PACKET + 40) + 1) * (OUTER_PACKET + 40)
+    assert sum(map(len, everything)) == total  # the remainder at the turn's end
