@@ -2,7 +2,8 @@
 
 Every channel the client opens is opened on the node first; bytes flow
 straight through with one append to the recording on the way. Output to
-the client is batched per loop turn because nested SSH splits packets.
+the client is batched per loop turn (or per 128 KiB of bulk output)
+because nested SSH splits packets.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Output gathered in one loop turn: one record, one write to the client."""
+        """Output gathered (a loop turn's, or 128 KiB of bulk): one record, one write."""
         self.flush_scheduled = False
         if not self.pending:
             return
