@@ -50,7 +50,7 @@ def test_interactive_pty_session_output_and_resize_are_recorded(setup: Setup) ->
         tmux.type("stty size\n")
         tmux.wait_for("40 120")
         tmux.type("exit\n")
-        tmux.wait_for("Pane is dead")
+        assert tmux.wait_for_exit() == "exit 0"
     finally:
         tmux.kill()
     row = wait_ended(setup)[0]
