@@ -273,8 +273,8 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
     def __init__(self, outer: OuterServer) -> None:
         self.outer = outer
         self.proxy = outer.proxy
-        self.pipe = ChannelSocketPipe()
-        self.link: ChannelTransport | None = None  # recording mode's inner transport
+        self.pipe = ChannelSocketPipe()  # node and off modes
+        self.link: ChannelTransport | None = None  # recording mode: the inner transport
         self.chan: Any = None
         self.request: ProxyRequest | None = None
         self.refusal: ProxyFailure | None = None
@@ -282,9 +282,10 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
 
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
-        self.pipe.connection_made(chan)
         if self.proxy.config.session_recording == "proxy":
             self.link = ChannelTransport(chan)
+        else:
+            self.pipe.connection_made(chan)
 
     def shell_requested(self) -> bool:
         self.refusal = ProxyFailure(
@@ -397,4 +398,5 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.link is not None:
             self.link.channel_lost(exc)
-        self.pipe.close()
+        else:
+            self.pipe.close()

@@ -1,8 +1,9 @@
 """Byte pipes between an SSH channel and a socket, with backpressure both ways.
 
-Used for the outer ``proxy:`` subsystem (to the in-process inner server over
-a socketpair, or straight to the node's TCP port when not recording) and for
-the hop through a trusted cluster's proxy. Bytes that arrive before the
+Used for the outer ``proxy:`` subsystem when not recording (straight to the
+node's TCP port; in recording mode the channel is the inner server's
+transport, ``transports.ChannelTransport``) and for the hop through a
+trusted cluster's proxy. Bytes that arrive before the
 socket side is connected are queued, not lost.
 """
 
