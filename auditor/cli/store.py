@@ -44,14 +44,22 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(handler=cmd_failures)
 
-    p = sub.add_parser("export", help="a session as asciicast v2 or plain text", parents=[common])
+    p = sub.add_parser("export", help="a session as asciicast or plain text", parents=[common])
     p.add_argument("id", metavar="ID", help="session ID or a unique prefix")
-    p.add_argument("--format", required=True, choices=["asciicast", "text"], dest="fmt")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["asciicast", "asciicast-v3", "text"],
+        dest="fmt",
+        help="asciicast is v2 (asciinema 2.x plays it), asciicast-v3 is asciinema 3's",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--input", action="store_true", help="asciicast: include what was typed")
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("import", help="asciicast v2 files into the index", parents=[common])
+    p = sub.add_parser(
+        "import", help="asciicast v1, v2 or v3 files into the index", parents=[common]
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(handler=cmd_import)
 
@@ -204,8 +212,9 @@ def cmd_export(ctx: Context) -> int:
     reader = _reader(session)
     meta = {"login": session.login, "node": session.node, **reader.meta}
     with _output(a.output) as out:
-        if a.fmt == "asciicast":
-            write_asciicast(out, reader.records(), meta, include_input=a.input)
+        if a.fmt in ("asciicast", "asciicast-v3"):
+            version = 3 if a.fmt == "asciicast-v3" else 2
+            write_asciicast(out, reader.records(), meta, include_input=a.input, version=version)
         else:
             for piece in transcript(reader.records()):
                 out.write(piece)

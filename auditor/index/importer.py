@@ -1,4 +1,4 @@
-"""``auditor import``: asciicast files into recordings and the index, all or nothing.
+"""``auditor import``: asciicast files (v1, v2, v3) into recordings and the index, all or nothing.
 
 The whole file is parsed and checked before anything is written; the
 recording is written next, and the session row and its text go in one
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Any
 
 from auditor.index.extract import extract_text
 from auditor.index.store import SessionIndex
@@ -20,12 +19,12 @@ from auditor.recording.writer import RecordingWriter
 
 
 def import_asciicast(index: SessionIndex, path: Path) -> str:
-    """Import one asciicast v2 file; returns the new session's id."""
+    """Import one asciicast file; returns the new session's id."""
     cast = parse_asciicast(path)
-    header = cast.header
-    start = float(header.get("timestamp") or path.stat().st_mtime)
-    env: dict[str, Any] = header["env"] if isinstance(header.get("env"), dict) else {}
-    command = header.get("command") if isinstance(header.get("command"), str) else None
+    header = cast.header  # the same shape whatever the version
+    start = float(header["timestamp"] or path.stat().st_mtime)
+    env: dict[str, str] = header["env"]
+    command: str | None = header["command"]
     session_id = index.new_session_id()
     rec_path = index.recording_path(session_id)
     meta = {
@@ -53,15 +52,16 @@ def import_asciicast(index: SessionIndex, path: Path) -> str:
                 writer.flush_if_due()
         with index.transaction() as conn:
             conn.execute(
-                "INSERT INTO sessions (id, start, end, status, kind, user, command, bytes_in, "
-                "bytes_out, recording_path, recording_hash, text_done) "
-                "VALUES (?, ?, ?, 'ended', 'imported', ?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO sessions (id, start, end, status, kind, user, command, exit_status, "
+                "bytes_in, bytes_out, recording_path, recording_hash, text_done) "
+                "VALUES (?, ?, ?, 'ended', 'imported', ?, ?, ?, ?, ?, ?, ?, 0)",
                 [
                     session_id,
                     start,
                     start + cast.duration,
                     env.get("USER") or getpass.getuser(),
-                    command or header.get("title") or path.name,
+                    command or header["title"] or path.name,
+                    cast.exit_status,
                     bytes_in,
                     bytes_out,
                     str(rec_path),
