@@ -18,10 +18,11 @@ version it got. Export writes v2 by default because that is what the
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import math
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -104,25 +105,34 @@ def _whole_document(path: Path, text: str, first_error: str) -> Any:
 
 
 def _parse_v1(path: Path, text: str, doc: dict[str, Any]) -> Asciicast:
-    key_lines, frame_lines = _v1_lines(text)
-    size = (
-        _dimension(path, key_lines.get("width", 1), doc.get("width"), "width", DEFAULT_SIZE[0]),
-        _dimension(path, key_lines.get("height", 1), doc.get("height"), "height", DEFAULT_SIZE[1]),
-    )
+    located = functools.cache(lambda: _v1_lines(text))  # only an error needs a line number
+
+    def key_line(key: str) -> int:
+        return located()[0].get(key, 1)
+
+    def frame_line(i: int) -> int:
+        frames = located()[1]
+        return frames[i] if i < len(frames) else key_line("stdout")
+
+    size = _size(path, doc.get("width"), doc.get("height"), ("width", "height"), key_line)
     cast = Asciicast(_header(doc, 1, size))
     frames = doc.get("stdout")
-    at = key_lines.get("stdout", 1)
     if not isinstance(frames, list):
-        raise AsciicastError(f'{path}:{at}: "stdout" must be a list of [delay, text] frames')
+        raise AsciicastError(
+            f'{path}:{key_line("stdout")}: "stdout" must be a list of [delay, text] frames'
+        )
     t = 0.0
     for i, frame in enumerate(frames):
-        lineno = frame_lines[i] if i < len(frame_lines) else at
         if not (isinstance(frame, list) and len(frame) == 2):
-            raise AsciicastError(f"{path}:{lineno}: expected a frame [delay, text]")
+            raise AsciicastError(f"{path}:{frame_line(i)}: expected a frame [delay, text]")
         delay, data = frame
-        t += _seconds(path, lineno, delay, "frame delay")
+        if not (_is_number(delay) and delay >= 0):
+            raise AsciicastError(
+                f"{path}:{frame_line(i)}: frame delay must be a number >= 0, got {delay!r}"
+            )
+        t += delay
         if not isinstance(data, str):
-            raise AsciicastError(f"{path}:{lineno}: frame text must be a string")
+            raise AsciicastError(f"{path}:{frame_line(i)}: frame text must be a string")
         cast.events.append((t, Stream.OUTPUT, data.encode("utf-8", "surrogatepass")))
     return cast
 
@@ -130,9 +140,12 @@ def _parse_v1(path: Path, text: str, doc: dict[str, Any]) -> Asciicast:
 def _v1_lines(text: str) -> tuple[dict[str, int], list[int]]:
     """The line of each top-level key and of each "stdout" frame (text is valid JSON)."""
     decoder = json.JSONDecoder()
+    counted = [0, 1]  # up to where newlines were counted, and the line there
 
-    def line(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
+    def line(pos: int) -> int:  # positions only grow: count each newline once
+        counted[1] += text.count("\n", counted[0], pos)
+        counted[0] = pos
+        return counted[1]
 
     def skip(pos: int, sep: str = "") -> int:
         while text[pos] in _JSON_WS:
@@ -162,20 +175,14 @@ def _v1_lines(text: str) -> tuple[dict[str, int], list[int]]:
 
 def _parse_events(path: Path, raw: dict[str, Any], lines: list[str], version: int) -> Asciicast:
     if version == 2:
-        size = (
-            _dimension(path, 1, raw.get("width"), "width", DEFAULT_SIZE[0]),
-            _dimension(path, 1, raw.get("height"), "height", DEFAULT_SIZE[1]),
-        )
+        size = _size(path, raw.get("width"), raw.get("height"), ("width", "height"))
         cast = Asciicast(_header(raw, 2, size))
         codes, when = _CODES, "time"
     else:
         term = raw.get("term")
         if not isinstance(term, dict):
             raise AsciicastError(f'{path}:1: header "term" must be an object with cols and rows')
-        size = (
-            _dimension(path, 1, term.get("cols"), "term.cols", DEFAULT_SIZE[0]),
-            _dimension(path, 1, term.get("rows"), "term.rows", DEFAULT_SIZE[1]),
-        )
+        size = _size(path, term.get("cols"), term.get("rows"), ("term.cols", "term.rows"))
         cast = Asciicast(_header(raw, 3, size, term.get("type")))
         codes, when = _V3_CODES, "interval"
     clock = 0.0
@@ -251,11 +258,18 @@ def _seconds(path: Path, lineno: int, value: Any, what: str) -> float:
     return float(value)
 
 
-def _dimension(path: Path, lineno: int, value: Any, name: str, default: int) -> int:
-    if not _is_int(value) or not 0 <= value < 10_000:
-        raise AsciicastError(f"{path}:{lineno}: header {name!r} must be a positive integer")
+def _size(
+    path: Path,
+    cols: Any,
+    rows: Any,
+    names: tuple[str, str],
+    line: Callable[[str], int] = lambda _: 1,
+) -> tuple[int, int]:
+    for value, name in zip((cols, rows), names, strict=True):
+        if not _is_int(value) or not 0 <= value < 10_000:
+            raise AsciicastError(f"{path}:{line(name)}: header {name!r} must be a positive integer")
     # `asciinema rec` without a terminal size (under script, in CI) writes 0x0.
-    return int(value) or default
+    return int(cols) or DEFAULT_SIZE[0], int(rows) or DEFAULT_SIZE[1]
 
 
 def _resize(path: Path, lineno: int, data: str) -> bytes:
