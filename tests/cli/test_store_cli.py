@@ -216,3 +216,118 @@ def test_export_to_stdout(cli: AuditorCli, fmt: str) -> None:
         lines = out.splitlines()
         assert json.loads(lines[0])["width"] == 90
         assert json.loads(lines[1]) == [0.5, "o", "naïve output\r\n"]
+
+
+V1_FILE = """{
+  "version": 1, "width": 70, "height": 20, "duration": 0.7,
+  "command": "/bin/sh", "title": "", "env": {"TERM": "vt100", "SHELL": "/bin/sh"},
+  "stdout": [[0.25, "plum one\\r\\n"], [0.5, "plum two\\r\\n"]]
+}
+"""
+V2_FILE = """{"version": 2, "width": 100, "height": 30, "timestamp": 1700000000}
+[0.1, "o", "fig one\\r\\n"]
+[0.2, "i", "q"]
+[0.3, "r", "120x40"]
+[0.4, "m", "halfway"]
+[0.5, "o", "fig two\\r\\n"]
+"""
+V3_FILE = """{"version": 3, "term": {"cols": 90, "rows": 25, "type": "screen"}, "tags": []}
+# asciinema 3 writes intervals: each since the event before
+[0.1, "o", "lime one\\r\\n"]
+[0.2, "i", "q"]
+[0.3, "r", "132x43"]
+[0.1, "later-code", "ignored"]
+[0.1, "m", "halfway"]
+
+[0.2, "o", "lime two\\r\\n"]
+[0.1, "x", "3"]
+"""
+
+
+def _import(cli: AuditorCli, path: Path) -> str:
+    out = cli.run("import", str(path)).stdout
+    assert out.startswith(f"imported {path} as ")
+    return out.split(" as ")[1].split()[0]
+
+
+def _v3_events(cli: AuditorCli, sid: str) -> tuple[dict[str, object], list[list[object]]]:
+    lines = cli.run("export", sid, "--format", "asciicast-v3").stdout.splitlines()
+    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "output", "exit_status"),
+    [
+        (V1_FILE, [70, 20, "vt100"], "plum one\r\nplum two\r\n", None),
+        (V2_FILE, [100, 30, "xterm-256color"], "fig one\r\nfig two\r\n", None),
+        (V3_FILE, [90, 25, "screen"], "lime one\r\nlime two\r\n", 3),
+    ],
+    ids=["v1", "v2", "v3"],
+)
+def test_imports_each_asciicast_version(
+    cli: AuditorCli, tmp_path: Path, text: str, size: list[object], output: str, exit_status: int
+) -> None:
+    path = tmp_path / "in.cast"
+    path.write_text(text)
+    sid = _import(cli, path)
+    word = output.split()[0]
+    [doc] = json.loads(cli.run("sessions", "--search", f"{word} two", "--json").stdout)
+    assert doc["id"].startswith(sid) and doc["exit_status"] == exit_status
+
+    header, events = _v3_events(cli, sid)
+    term = header["term"]
+    assert isinstance(term, dict) and [term["cols"], term["rows"], term["type"]] == size
+    assert "".join(str(e[2]) for e in events if e[1] == "o") == output
+    if text is not V1_FILE:
+        codes = [e[1] for e in events]
+        assert codes == ["o", "r", "m", "o"] + (["x"] if exit_status is not None else [])
+        assert "i" not in codes  # typed input stays out unless asked for
+        assert events[2][2] == "halfway"
+    if text is V3_FILE:
+        assert events[1][2] == "132x43" and events[-1] == [0.1, "x", "3"]
+        clock = [round(sum(float(str(e[0])) for e in events[: i + 1]), 6) for i in range(5)]
+        assert clock == [0.1, 0.6, 0.8, 1.0, 1.1]  # the ignored code's interval still counts
+        assert "(exit 3)" in cli.run("sessions").stdout
+
+
+def test_asciicast_v3_export_round_trips_through_import(cli: AuditorCli, tmp_path: Path) -> None:
+    cli.data_dir.mkdir(parents=True)
+    sid = _record(cli.data_dir, "naïve output\r\n".encode())
+    exported = tmp_path / "out.cast"
+    cli.run("export", sid, "--format", "asciicast-v3", "--input", "-o", str(exported))
+    assert exported.stat().st_mode & 0o077 == 0
+    again = _import(cli, exported)
+    first, second = _v3_events(cli, sid), _v3_events(cli, again)
+    assert (
+        first[0]["term"] == second[0]["term"] == {"cols": 90, "rows": 20, "type": "xterm-256color"}
+    )
+    assert [e[1:] for e in first[1]] == [e[1:] for e in second[1]] == [["o", "naïve output\r\n"]]
+    assert abs(float(str(first[1][0][0])) - float(str(second[1][0][0]))) < 0.001
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('{"version": 1, "width": 80, "height": 24,\n "stdout": "hello"\n}\n', 2,
+         '"stdout" must be a list'),
+        ('{"version": 2, "width": 80, "height": 24}\n[0.1, "o", "ok"]\n[0.2, "r", "big"]\n', 3,
+         "resize data must look like 80x24"),
+        ('{"version": 3, "term": {"rows": 24}}\n[0.1, "o", "ok"]\n', 1, "'term.cols' must be"),
+        ('{"version": 3, "term": {"cols": 80, "rows": 24}}\n# c\n[0.1, "o", "ok"]\n'
+         '[-0.2, "o", "no"]\n', 4, "event interval must be a number >= 0"),
+    ],
+    ids=["v1-stdout", "v2-resize", "v3-term", "v3-interval"],
+)  # fmt: skip
+def test_malformed_files_of_each_version_change_nothing(
+    cli: AuditorCli, tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    cli.data_dir.mkdir(parents=True)
+    _record(cli.data_dir, b"already here\r\n")
+    before = _index_state(cli.data_dir)
+    bad = tmp_path / "bad.cast"
+    bad.write_text(text)
+    res = cli.run("import", str(bad), check=False)
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"auditor: {bad}:{line}: ") and message in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and "Traceback" not in res.stderr
+    assert _index_state(cli.data_dir) == before
