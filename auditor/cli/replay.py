@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,13 +20,15 @@ from auditor.index import SessionIndex
 from auditor.index.rows import Session
 from auditor.recording import Record, RecordingReader
 from auditor.recording.asciicast import asciicast_lines
-from auditor.replay import keyframes
-from auditor.replay.follow import follow, live_source, records_only, replay_record
+from auditor.recording.shown import ShownOutput
+from auditor.replay.follow import follow, records_only
 from auditor.replay.keyframes import KeyframeIndex, sidecar_path
-from auditor.replay.player import MAX_SPEED, MIN_SPEED, Player, clock
+from auditor.replay.playback import Playback
+from auditor.replay.player import Player
 from auditor.replay.recorded import recording_keyframes, recording_source
 from auditor.replay.tail import LiveTail
-from auditor.replay.transcript import transcript_lines
+from auditor.replay.timing import MAX_SPEED, MIN_SPEED, clock
+from auditor.replay.transcript import recording_transcript
 
 FORMATS = ("play", "text", "asciicast")
 SLOW_KEYFRAMES = 8 << 20  # a recording this large without keyframes takes a while
@@ -158,16 +159,15 @@ def cmd_replay(ctx: Context) -> int:
 def _records(
     reader: RecordingReader, live: bool, still_live: Callable[[], bool]
 ) -> Iterator[Record]:
+    """The recording's records; a live one's as they come."""
     if live:
         return records_only(follow(reader, 0.0, still_live=still_live))
     return reader.records()
 
 
 def _print_text(reader: RecordingReader, live: bool, still_live: Callable[[], bool]) -> None:
-    items = (replay_record(r) for r in _records(reader, live, still_live))
-    records: Iterator[keyframes.Record] = (r for r in items if r is not None)
     out = sys.stdout
-    for line in transcript_lines(records):
+    for line in recording_transcript(_records(reader, live, still_live)):
         out.write(line + "\n")
         if live:
             out.flush()
@@ -178,7 +178,8 @@ def _print_asciicast(
 ) -> None:
     meta = {"login": session.login, "node": session.node, **reader.meta}
     out = sys.stdout
-    for line in asciicast_lines(_records(reader, live, still_live), meta):
+    shown = ShownOutput().records(_records(reader, live, still_live))
+    for line in asciicast_lines(shown, meta):
         out.write(line + "\n")
         if live:
             out.flush()
@@ -194,33 +195,22 @@ def _play(
     max_idle: float | None,
     at: float,
 ) -> None:
-    if live:
-        source = live_source(reader, still_live)
-
-        def duration() -> float:
-            return max(0.0, time.time() - reader.start)
-
-    else:
-        source = recording_source(reader)
-        length = reader.summary().duration
-
-        def duration() -> float:
-            return length
-
-    if at > duration():
-        raise UsageError(f"--at {clock(at)}: the session is only {clock(duration())} long")
-    index = _keyframes(reader)
-    sys.stdout.flush()
-    player = Player(
-        source,
-        index,
-        duration=duration,
-        out_fd=sys.stdout.fileno(),
-        in_fd=sys.stdin.fileno() if sys.stdin.isatty() else None,
+    playback = Playback(
+        reader,
+        _keyframes(reader),
+        live=live,
+        still_live=still_live if live else None,
         speed=speed,
         max_idle=max_idle,
+    )
+    if at > playback.duration:
+        raise UsageError(f"--at {clock(at)}: the session is only {clock(playback.duration)} long")
+    sys.stdout.flush()
+    player = Player(
+        playback,
+        out_fd=sys.stdout.fileno(),
+        in_fd=sys.stdin.fileno() if sys.stdin.isatty() else None,
         name=session.id[:8],
-        live=live,
     )
     player.run(at)
 

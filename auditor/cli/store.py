@@ -20,8 +20,9 @@ from auditor.index.importer import import_asciicast
 from auditor.index.rows import SearchHit, Session
 from auditor.recording import RecordingError, RecordingReader
 from auditor.recording.asciicast import write_asciicast
-from auditor.recording.text import transcript
+from auditor.recording.shown import ShownOutput
 from auditor.recording.verify import verify_recording
+from auditor.replay.transcript import recording_transcript
 from auditor.sizes import format_size
 
 
@@ -214,10 +215,11 @@ def cmd_export(ctx: Context) -> int:
     with _output(a.output) as out:
         if a.fmt in ("asciicast", "asciicast-v3"):
             version = 3 if a.fmt == "asciicast-v3" else 2
-            write_asciicast(out, reader.records(), meta, include_input=a.input, version=version)
+            shown = ShownOutput().records(reader.records())
+            write_asciicast(out, shown, meta, include_input=a.input, version=version)
         else:
-            for piece in transcript(reader.records()):
-                out.write(piece)
+            for line in recording_transcript(reader.records()):
+                out.write(line + "\n")
     return 0
 
 

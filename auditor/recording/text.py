@@ -10,10 +10,8 @@ plain bytes so the index can store it between extraction passes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 
 from auditor.recording.format import Stream
-from auditor.recording.reader import Record
 
 _ESCAPE = re.compile(
     rb"\x1b(?:"
@@ -24,6 +22,7 @@ _ESCAPE = re.compile(
     rb"|[0-OQ-WYZ\\`-~]"  # two-byte escapes (not the introducers above)
     rb")"
 )
+_LINE_END = re.compile(rb"\r+\n")
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
 _LONGEST_ESCAPE = 4096  # an unfinished escape longer than this is garbage, not a tail
@@ -53,7 +52,7 @@ def _safe_end(buf: bytes) -> int:
     esc = buf.rfind(b"\x1b", max(0, cut - _LONGEST_ESCAPE))
     if esc >= 0 and _ESCAPE.match(buf, esc) is None:
         cut = esc
-    if cut and buf[cut - 1] == 0x0D:  # CR: an LF may follow in the next chunk
+    while cut and buf[cut - 1] == 0x0D:  # CR: an LF may follow in the next chunk
         cut -= 1
     # Whole lines only, so a backspace can still erase what came before it on its
     # line; a line longer than MAX_LINE goes out anyway.
@@ -75,23 +74,11 @@ def _safe_end(buf: bytes) -> int:
 
 def _clean(raw: bytes) -> str:
     raw = _ESCAPE.sub(b"", raw)
-    raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # CR CR LF is what a tty's onlcr makes of CR LF: one line end on screen.
+    raw = _LINE_END.sub(b"\n", raw).replace(b"\r", b"\n")
     while b"\x08" in raw:
         stripped = _BACKSPACED.sub(b"", raw)
         if stripped == raw:
             break
         raw = stripped
     return _CONTROLS.sub(b"", raw).decode("utf-8", "replace")
-
-
-def transcript(records: Iterable[Record]) -> Iterator[str]:
-    """The text a session printed, piece by piece (``auditor export --format text``)."""
-    text = TerminalText()
-    for rec in records:
-        if rec.stream in TEXT_STREAMS:
-            piece = text.feed(rec.data)
-            if piece:
-                yield piece
-    tail = text.finish()
-    if tail:
-        yield tail

@@ -13,13 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
-from auditor.recording import Cursor, Record, RecordingReader, Stream, decode_resize
-from auditor.replay import keyframes
-from auditor.replay.keyframes import RecordSource
-
-# A replay record that carries no output: "the recording had nothing more
-# up to this time". Keyframes and the emulator ignore kinds they don't know.
-TICK = "tick"
+from auditor.recording import Cursor, Record, RecordingReader
 
 POLL_INTERVAL = 0.05
 LIVE_CHECK_INTERVAL = 1.0
@@ -100,33 +94,3 @@ def follow(
 def records_only(items: Iterator[Record | None]) -> Iterator[Record]:
     """``follow`` for consumers that just wait (text, asciicast)."""
     return (r for r in items if r is not None)
-
-
-def replay_record(record: Record) -> keyframes.Record | None:
-    """A recording's record as replay takes it (``None``: not shown)."""
-    if record.stream in (Stream.OUTPUT, Stream.STDERR):
-        return record.t, keyframes.OUTPUT, record.data
-    if record.stream == Stream.RESIZE:
-        return record.t, keyframes.RESIZE, decode_resize(record.data)
-    return None
-
-
-def live_source(reader: RecordingReader, still_live: Callable[[], bool]) -> RecordSource:
-    """A record source that follows the live recording, with a ``TICK`` at
-    the wall clock's recording time whenever it is caught up, so a player
-    at the live edge shows new output at once instead of waiting out the
-    gap since the last record."""
-
-    def records_from(start: float) -> Iterator[keyframes.Record]:
-        last = start
-        for record in follow(reader, start, still_live=still_live):
-            if record is None:
-                last = max(last, time.time() - reader.start)
-                yield last, TICK, None
-                continue
-            item = replay_record(record)
-            if item is not None:
-                last = max(last, item[0])
-                yield item
-
-    return records_from

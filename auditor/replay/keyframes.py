@@ -49,13 +49,21 @@ RESIZE = "resize"
 DEFAULT_EVERY_BYTES = 64 * 1024
 DEFAULT_EVERY_RECORDS = 4096
 
-MAGIC = b"AUDITOR-KEYFRAMES\x00\x01"
+# Version 2: output of channels without a pty is emulated with the carriage
+# returns its user's tty added (``auditor.recording.shown``); version 1 files
+# show those sessions as a staircase and are rebuilt.
+MAGIC_PREFIX = b"AUDITOR-KEYFRAMES\x00"
+MAGIC = MAGIC_PREFIX + b"\x02"
 _HEADER = struct.Struct("<HH")  # initial cols, rows
 _FRAME = struct.Struct("<dQIQII")  # t, ordinal, same_t, output_bytes, length, crc32
 
 
 class KeyframeError(AuditorError):
     """A keyframe file that can't be used: not one, truncated or corrupt."""
+
+
+class KeyframeStale(KeyframeError):
+    """A keyframe file of another format version: rebuilt without a fuss."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,8 @@ class KeyframeIndex:
             data = path.read_bytes()
         except OSError as exc:
             raise KeyframeError(f"can't read keyframes {path}: {exc.strerror}") from exc
+        if data.startswith(MAGIC_PREFIX) and not data.startswith(MAGIC):
+            raise KeyframeStale(f"{path} is from another version of auditor")
         if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEADER.size:
             raise KeyframeError(f"{path} is not a keyframe file")
         offset = len(MAGIC)
@@ -269,6 +279,8 @@ def load_or_update(
         try:
             index = KeyframeIndex.load(path)
             builder = KeyframeBuilder.resume(index, **kwargs)
+        except KeyframeStale as exc:
+            log.info("%s; rebuilding it", exc)
         except KeyframeError as exc:
             log.warning("%s; rebuilding it", exc)
     if builder is None:

@@ -1,18 +1,17 @@
 """``auditor replay --format play``: a recording played in the user's terminal.
 
-Timing is a chain of small generators, as in asciinema 2.x::
+The pace, seeking, stepping and following are ``Playback``'s (the same core
+the TUI's replay screen drives); this module is the terminal's side: keys
+in, bytes out, the window title, and the terminal given back as it was.
 
-    records -> relative_time -> cap_idle -> absolute_time -> at_speed
-
-Each takes and gives ``(time, record)`` pairs, so each is testable alone.
-The player rebuilds the chain from the current position whenever the pace
-changes (pause, resume, speed, seek); the records themselves are read once.
-
-Output goes to the terminal byte for byte, as the user saw it. A seek has
-nothing to stream: the keyframes give the screen at the target time, which
-is drawn (``redraw``), and streaming continues from there. The terminal is
-put in cbreak mode for single keys and restored on every way out: the end,
-``q``, Ctrl-C, SIGTERM or an error.
+Output goes to the terminal byte for byte, as the user saw it, when the
+terminal is at least the recorded size. After a seek (or a jump over a
+burst) there is nothing to stream, so the screen the keyframes produced is
+drawn instead (``redraw``). A terminal smaller than the recording can't
+take the bytes as they are (they would wrap into garbage): then the
+emulated screen's top-left part is drawn, with one line at the bottom that
+says so. The terminal is put in cbreak mode for single keys and restored
+on every way out: the end, ``q``, Ctrl-C, SIGTERM or an error.
 """
 
 from __future__ import annotations
@@ -25,18 +24,23 @@ import signal
 import termios
 import time
 import tty
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from auditor.replay import keys
-from auditor.replay.keyframes import OUTPUT, KeyframeIndex, Record, RecordSource, records_after
-from auditor.replay.redraw import LEAVE_ALT, redraw
-
-Timed = tuple[float, Record]
+from auditor.replay.keyframes import OUTPUT, Record
+from auditor.replay.playback import (
+    Command,
+    Playback,
+    SeekBy,
+    SetSpeed,
+    Step,
+    TogglePlay,
+)
+from auditor.replay.redraw import ENTER_ALT, LEAVE_ALT, draw_clipped, redraw
+from auditor.replay.timing import clock, next_speed
 
 SEEK_STEP = 5.0
-MIN_SPEED = 1 / 16
-MAX_SPEED = 64.0
 TITLE_EVERY = 1.0
 
 # What a recording may have left switched on in the user's terminal: mouse
@@ -69,190 +73,131 @@ def at_rest(data: bytes) -> bool:
     return esc < 0 or _COMPLETE.match(data, esc) is not None
 
 
-# The timing pipeline.
-def relative_time(records: Iterable[Record], start: float = 0.0) -> Iterator[Timed]:
-    """Each record with the time since the one before (the first: since ``start``)."""
-    prev = start
-    for record in records:
-        yield max(0.0, record[0] - prev), record
-        prev = max(prev, record[0])
-
-
-def cap_idle(items: Iterable[Timed], max_idle: float | None) -> Iterator[Timed]:
-    """No pause longer than ``max_idle`` seconds."""
-    for delay, record in items:
-        yield (delay if max_idle is None else min(delay, max_idle)), record
-
-
-def absolute_time(items: Iterable[Timed]) -> Iterator[Timed]:
-    """Delays back to times since the start of playback."""
-    t = 0.0
-    for delay, record in items:
-        t += delay
-        yield t, record
-
-
-def at_speed(items: Iterable[Timed], speed: float) -> Iterator[Timed]:
-    for t, record in items:
-        yield t / speed, record
-
-
-def schedule(
-    records: Iterable[Record], start: float, speed: float = 1.0, max_idle: float | None = None
-) -> Iterator[Timed]:
-    """When to show each record, in seconds from now, playing from ``start``."""
-    return at_speed(absolute_time(cap_idle(relative_time(records, start), max_idle)), speed)
-
-
-def clock(seconds: float) -> str:
-    seconds = int(max(0.0, seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+def _command(key: str, playback: Playback) -> Command | None:
+    match key:
+        case keys.PAUSE:
+            return TogglePlay()
+        case keys.LEFT:
+            return SeekBy(-SEEK_STEP)
+        case keys.RIGHT:
+            return SeekBy(SEEK_STEP)
+        case keys.FASTER:
+            return SetSpeed(next_speed(playback.speed, 1))
+        case keys.SLOWER:
+            return SetSpeed(next_speed(playback.speed, -1))
+        case keys.STEP:
+            return Step()
+    return None
 
 
 class _Quit(Exception):
     pass
 
 
+def terminal_size(fd: int) -> tuple[int, int]:
+    """``(cols, rows)`` of the terminal on ``fd`` (a large one if it is none)."""
+    try:
+        size = os.get_terminal_size(fd)
+    except OSError:
+        return 10_000, 10_000
+    return size.columns or 10_000, size.lines or 10_000
+
+
 class Player:
     def __init__(
         self,
-        source: RecordSource,
-        keyframes: KeyframeIndex,
+        playback: Playback,
         *,
-        duration: Callable[[], float],
         out_fd: int,
         in_fd: int | None,
-        speed: float = 1.0,
-        max_idle: float | None = None,
         name: str = "",
-        live: bool = False,
+        size: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
-        self.source = source
-        self.keyframes = keyframes
-        self.duration = duration
+        self.playback = playback
         self.out_fd = out_fd
         self.in_fd = in_fd
-        self.speed = speed
-        self.max_idle = max_idle
         self.name = name
-        self.live = live
-        self.position = 0.0
-        self.paused = False
+        self.size = size or (lambda: terminal_size(out_fd))
         self.alternate = False  # the user's terminal is on its alternate screen
-        self._records: Iterator[Record] = iter(())
-        self._pending: Record | None = None
-        self._timeline: Iterator[Timed] = iter(())
-        self._anchor = 0.0  # monotonic time the timeline counts from
-        self._position_wall = 0.0  # monotonic time ``position`` was last moved to
-        self._generation = 0  # bumped by every seek
+        self.clipped_note: str | None = None  # shown while the terminal is too small
+        self._drawn: tuple[int, tuple[int, int], tuple[int, int]] | None = None
         self._keys: list[str] = []  # read but not acted on yet
         self._at_rest = True  # the output so far ends between sequences
         self._parser = keys.KeyParser()
         self._title_at = 0.0
 
-    # Output.
+    # Output
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self.out_fd, view) :]
 
-    def _show(self, record: Record) -> None:
-        t, kind, data = record
-        self.position = max(self.position, t)
-        self._position_wall = time.monotonic()
-        if kind == OUTPUT:
-            switches = ALT_SWITCH.findall(data)
-            if switches:
-                self.alternate = switches[-1] == b"h"
-            self.write(data)
-            self._at_rest = at_rest(data)
+    def _frame(self, shown: list[Record]) -> None:
+        """Show what ``Playback`` just showed: its bytes as they are, or the
+        whole screen again after a jump, a resize or in a small terminal."""
+        pb = self.playback
+        size = self.size()
+        pb.fit(*size)
+        state = (pb.generation, size, (pb.cols, pb.rows))
+        if state != self._drawn:
+            self._draw_all(size)
+            self._drawn = state
+            return
+        if self.clipped_note is not None:
+            dirty = pb.terminal.take_dirty()
+            if dirty:
+                self.write(draw_clipped(pb.terminal, dirty, size[0], size[1] - 1))
+            return
+        pb.terminal.take_dirty()
+        for _t, kind, data in shown:
+            if kind == OUTPUT:
+                if switches := ALT_SWITCH.findall(data):
+                    self.alternate = switches[-1] == b"h"
+                self.write(data)
+                self._at_rest = at_rest(data)
 
-    def _settle(self, upto: float) -> None:
-        """Move the position on with the clock, short of the next record at ``upto``."""
-        now = time.monotonic()
-        if not self.paused:
-            played = self.position + (now - self._position_wall) * self.speed
-            self.position = max(self.position, min(upto, played))
-        self._position_wall = now
+    def _draw_all(self, size: tuple[int, int]) -> None:
+        pb = self.playback
+        terminal = pb.terminal
+        cols, rows = size
+        leave = LEAVE_ALT if self.alternate else b""
+        terminal.take_dirty()
+        self._at_rest = True
+        if terminal.cols <= cols and terminal.rows <= rows:
+            self.clipped_note = None
+            self.write(leave + redraw(terminal))
+            self.alternate = terminal.in_alternate_screen
+            return
+        # Too small: the top-left part on the alternate screen, the last row says so.
+        height = max(1, rows - 1)
+        self.clipped_note = (
+            f"auditor: recorded at {terminal.cols}x{terminal.rows}, this terminal is "
+            f"{cols}x{rows}: showing the top-left {min(cols, terminal.cols)}x"
+            f"{min(height, terminal.rows)}"
+        )
+        note = self.clipped_note[:cols].encode()
+        self.write(
+            (b"" if self.alternate else ENTER_ALT)
+            + b"\x1b[r\x1b[0m\x1b[H\x1b[2J"
+            + f"\x1b[{rows};1H\x1b[7m".encode()
+            + note
+            + b"\x1b[0m"
+            + draw_clipped(terminal, range(terminal.rows), cols, height)
+        )
+        self.alternate = True
 
     def _title(self, force: bool = False) -> None:
         now = time.monotonic()
         if not self._at_rest or (not force and now - self._title_at < TITLE_EVERY):
             return
         self._title_at = now
-        state = "paused" if self.paused else f"{self.speed:g}x"
-        total = "live" if self.live else clock(self.duration())
-        title = f"auditor replay {self.name} [{state}] {clock(self.position)} / {total}"
+        pb = self.playback
+        state = "paused" if not (pb.playing or pb.following) else f"{pb.speed:g}x"
+        total = "live" if not pb.ended else clock(pb.duration)
+        title = f"auditor replay {self.name} [{state}] {clock(pb.position)} / {total}"
         self.write(f"\x1b]2;{title}\x07".encode())
 
-    # Position and pace.
-    def _next_record(self) -> Record | None:
-        if self._pending is not None:
-            record, self._pending = self._pending, None
-            return record
-        return next(self._records, None)
-
-    def _restart_timeline(self) -> None:
-        records = iter(self._next_record, None)
-        self._timeline = schedule(records, self.position, self.speed, self.max_idle)
-        self._anchor = self._position_wall = time.monotonic()
-
-    def seek(self, t: float) -> None:
-        """Draw the screen as it was at ``t`` and play on from there."""
-        t = min(max(0.0, t), self.duration())
-        keyframe = self.keyframes.at(t)
-        terminal = self.keyframes.terminal_at(keyframe)
-        records = records_after(keyframe, self.source)
-        self._pending = None
-        for record in records:
-            if record[0] > t:
-                self._pending = record
-                break
-            kind, data = record[1], record[2]
-            if kind == OUTPUT:
-                terminal.feed(data)
-            elif kind == "resize":
-                terminal.resize(*data)
-        self._records = records
-        self.position = t
-        self._generation += 1
-        self.write((LEAVE_ALT if self.alternate else b"") + redraw(terminal))
-        self.alternate = terminal.in_alternate_screen
-        self._at_rest = True
-        self._restart_timeline()
-        self._title(force=True)
-
-    def _step(self) -> None:
-        """One frame on, while paused: up to and including the next output."""
-        while (record := self._next_record()) is not None:
-            if record[1] == "tick":
-                break
-            self._show(record)
-            if record[1] == OUTPUT:
-                break
-        self._title(force=True)
-
-    def _handle(self, key: str) -> bool:
-        """Act on a key; True when the timeline must be rebuilt."""
-        if key == keys.QUIT:
-            raise _Quit
-        if key == keys.PAUSE:
-            self.paused = not self.paused
-        elif key in (keys.LEFT, keys.RIGHT):
-            self.seek(self.position + (SEEK_STEP if key == keys.RIGHT else -SEEK_STEP))
-        elif key == keys.FASTER:
-            self.speed = min(self.speed * 2, MAX_SPEED)
-        elif key == keys.SLOWER:
-            self.speed = max(self.speed / 2, MIN_SPEED)
-        elif key == keys.STEP:
-            if not self.paused:
-                return False
-            self._step()
-            return True
-        self._title(force=True)
-        return True
-
+    # Keys
     def _read_keys(self, timeout: float | None) -> list[str]:
         if self._keys:
             keys_read, self._keys = self._keys, []
@@ -270,26 +215,15 @@ class Player:
             return []
         return self._parser.feed(data)
 
-    def _wait(self, deadline: float, upto: float) -> bool:
-        """Wait until ``deadline`` reading keys; True if the pace changed (the
-        keys after the one that changed it wait for the new pace)."""
-        while (left := deadline - time.monotonic()) > 0:
-            pressed = self._read_keys(min(left, TITLE_EVERY))
-            self._settle(upto)
-            for i, key in enumerate(pressed):
-                if self._handle(key):
-                    self._keys = pressed[i + 1 :] + self._keys
-                    return True
-            self._title()
-        return False
+    def _handle(self, key: str) -> None:
+        if key == keys.QUIT:
+            raise _Quit
+        command = _command(key, self.playback)
+        if command is not None:
+            self._frame(self.playback.handle(command))
+            self._title(force=True)
 
-    def _pause(self) -> None:
-        while self.paused:
-            for key in self._read_keys(TITLE_EVERY if self.in_fd is not None else None):
-                self._handle(key)
-            if self.in_fd is None:
-                self.paused = False
-
+    # Playing
     def run(self, start: float = 0.0) -> None:
         """Take over the terminal, play, and give the terminal back as it was."""
         with terminal_session(self.in_fd, self.out_fd):
@@ -299,26 +233,26 @@ class Player:
                 # CAN first: Ctrl-C may have cut an escape sequence in two.
                 leave = LEAVE_ALT if self.alternate else b""
                 self.write(b"\x18" + leave + RESTORE + b"\x1b[23;0t\r\n")
+        if self.clipped_note is not None:
+            os.write(2, (self.clipped_note + "\n").encode())
 
     def play(self, start: float = 0.0) -> None:
         """Play from ``start`` to the end (or until ``q``)."""
+        pb = self.playback
         try:
-            self.seek(start)
-            while True:
-                if self.paused:
-                    self._pause()
-                    self._restart_timeline()
-                item = next(self._timeline, None)
-                if item is None:
-                    return
-                when, record = item
-                generation = self._generation
-                if self._wait(self._anchor + when, record[0]):
-                    if self._generation == generation:  # not a seek: still to show
-                        self._pending = record
-                    self._restart_timeline()
+            pb.seek(start)
+            pb.resume()
+            self._frame([])
+            self._title(force=True)
+            while not pb.finished:
+                wait = pb.until_due()
+                if self.in_fd is None and wait is None:
+                    pb.resume()  # no keys to resume with: play on
                     continue
-                self._show(record)
+                timeout = TITLE_EVERY if wait is None else min(wait, TITLE_EVERY)
+                for key in self._read_keys(timeout):
+                    self._handle(key)
+                self._frame(pb.tick())
                 self._title()
         except (_Quit, KeyboardInterrupt):
             return

@@ -9,9 +9,11 @@ region, the cursor and the pen that later output continues with.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pyte.graphics import BG_AIXTERM, BG_ANSI, FG_AIXTERM, FG_ANSI
 
-from auditor.replay.emulator import Buffer, Cell, Terminal, wcwidth
+from auditor.replay.emulator import Buffer, Cell, Line, Terminal, wcwidth
 
 _FG = {name: code for code, name in {**FG_ANSI, **FG_AIXTERM}.items()}
 _BG = {name: code for code, name in {**BG_ANSI, **BG_AIXTERM}.items()}
@@ -55,33 +57,62 @@ def _pen(cell: Cell) -> tuple[object, ...]:
     return (cell.fg, cell.bg, *(getattr(cell, name) for name, _ in _FLAGS))
 
 
+def draw_row(line: Line | None, width: int) -> bytes:
+    """One row's cells up to ``width`` (the last blanks left out), from a
+    reset pen, leaving it reset; a wide character that would cross
+    ``width`` is drawn as a blank."""
+    if not line:
+        return b""
+    cells = [line[x] for x in range(width)]
+    end = width
+    while end and cells[end - 1].data in (" ", "") and _pen(cells[end - 1]) == _BLANK:
+        end -= 1
+    if not end:
+        return b""
+    out: list[bytes] = []
+    pen: tuple[object, ...] = _BLANK
+    skip = False
+    for x, cell in enumerate(cells[:end]):
+        if skip:
+            skip = False
+            continue
+        if _pen(cell) != pen:
+            pen = _pen(cell)
+            out.append(sgr(cell))
+        data = cell.data or " "
+        skip = wcwidth(data[0]) == 2
+        if skip and x + 1 >= width:
+            data, skip = " ", False
+        out.append(data.encode("utf-8", "replace"))
+    out.append(b"\x1b[0m")
+    return b"".join(out)
+
+
 def draw_buffer(buffer: Buffer, cols: int, rows: int) -> bytes:
     """Clear the screen and draw every row of ``buffer``, leaving the pen reset."""
     out = [b"\x1b[0m\x1b[H\x1b[2J"]
     for y in range(rows):
-        line = buffer.get(y)
-        if not line:
-            continue
-        cells = [line[x] for x in range(cols)]
-        end = cols
-        while end and cells[end - 1].data in (" ", "") and _pen(cells[end - 1]) == _BLANK:
-            end -= 1
-        if not end:
-            continue
-        out.append(f"\x1b[{y + 1};1H".encode())
-        pen: tuple[object, ...] = _BLANK
-        skip = False
-        for cell in cells[:end]:
-            if skip:
-                skip = False
-                continue
-            if _pen(cell) != pen:
-                pen = _pen(cell)
-                out.append(sgr(cell))
-            data = cell.data or " "
-            skip = wcwidth(data[0]) == 2
-            out.append(data.encode("utf-8", "replace"))
-        out.append(b"\x1b[0m")
+        row = draw_row(buffer.get(y), cols)
+        if row:
+            out.append(f"\x1b[{y + 1};1H".encode() + row)
+    return b"".join(out)
+
+
+def draw_clipped(terminal: Terminal, rows: Iterable[int], width: int, height: int) -> bytes:
+    """The top-left ``width`` x ``height`` of the screen, for a terminal too
+    small to show all of it: each of ``rows`` (those inside) erased and
+    redrawn, then the cursor where it is (hidden if it is outside)."""
+    screen = terminal.screen
+    out: list[bytes] = []
+    for y in sorted(rows):
+        if y < height:
+            out.append(f"\x1b[{y + 1};1H\x1b[2K".encode())
+            out.append(draw_row(screen.buffer.get(y), min(width, terminal.cols)))
+    cursor = terminal.cursor
+    if cursor.visible and cursor.x < width and cursor.y < height:
+        out.append(f"\x1b[{cursor.y + 1};{cursor.x + 1}H\x1b[?25h".encode())
+    else:
+        out.append(b"\x1b[?25l")
     return b"".join(out)
 
 

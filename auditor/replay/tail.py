@@ -19,14 +19,14 @@ from typing import BinaryIO
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import Session
-from auditor.recording import RecordingError, RecordingReader, Stream
+from auditor.recording import RecordingError, RecordingReader
+from auditor.recording.shown import SHOWN_STREAMS, ShownOutput, had_pty
 from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
 from auditor.replay.redraw import LEAVE_ALT
 
 SCAN_INTERVAL = 0.5
-_SHOWN = (Stream.OUTPUT, Stream.STDERR)
 _SEQUENCE = re.compile(
     rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][\s\S]*?\x1b\\|[ -/]*[0-~])"
 )
@@ -61,6 +61,7 @@ def _keep_colour(m: re.Match[bytes]) -> bytes:
 class Followed:
     session: Session
     follower: Follower
+    shown: ShownOutput
     text: TerminalText | None = None
     colours: ColouredLines | None = None
     label: str = field(init=False)
@@ -113,7 +114,8 @@ class LiveTail:
         self.seen.add(session.id)
         text = None if self.raw else TerminalText()
         colours = ColouredLines() if self.raw and self.named is None else None
-        self.followed[session.id] = Followed(session, follower, text, colours)
+        shown = ShownOutput(had_pty(reader))
+        self.followed[session.id] = Followed(session, follower, shown, text, colours)
 
     def _write(self, followed: Followed, data: bytes) -> None:
         if followed.text is not None:
@@ -142,9 +144,10 @@ class LiveTail:
                 self.at_line_start = True
         del self.followed[followed.session.id]
 
-    def _poll(self, followed: Followed) -> None:
-        for record in followed.follower.poll():
-            if record.stream in _SHOWN:
+    def _poll(self, followed: Followed, force: bool = False) -> None:
+        for record in followed.follower.poll(force):
+            record = followed.shown(record)
+            if record.stream in SHOWN_STREAMS:
                 self._write(followed, record.data)
 
     def _scan(self) -> None:
@@ -155,9 +158,7 @@ class LiveTail:
                     self._add(session, from_start=True)
         for sid, followed in list(self.followed.items()):
             if sid not in live:  # ended without a seal (a proxy that died), or just ended
-                for record in followed.follower.poll(force=True):
-                    if record.stream in _SHOWN:
-                        self._write(followed, record.data)
+                self._poll(followed, force=True)
                 self._finish(followed)
 
     def step(self) -> bool:

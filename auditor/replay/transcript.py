@@ -16,9 +16,11 @@ from typing import Any
 
 from pyte.screens import Margins
 
+from auditor.recording import Record as RecordingRecord
 from auditor.replay.emulator import Line, Terminal, TerminalScreen, render_line
 from auditor.replay.fastscreen import FastStream
 from auditor.replay.keyframes import OUTPUT, RESIZE, Record
+from auditor.replay.recorded import replay_records
 
 
 def _screen_text(buffer: dict[int, Line], cols: int, rows: int, first: int = 0) -> list[str]:
@@ -129,6 +131,13 @@ class TranscriptTerminal(Terminal):
             main = _screen_text(screen.other_buffer, screen.columns, screen.lines, screen.emitted)
             return main + _screen_text(screen.buffer, screen.columns, screen.lines)
         return _screen_text(screen.buffer, screen.columns, screen.lines, screen.emitted)
+
+
+def recording_transcript(records: Iterable[RecordingRecord]) -> Iterator[str]:
+    """The transcript of a recording's records (``auditor replay --format
+    text`` and ``auditor export --format text``), output as its user's
+    terminal showed it."""
+    return transcript_lines(replay_records(records))
 
 
 def transcript_lines(records: Iterable[Record], cols: int = 80, rows: int = 24) -> Iterator[str]:

@@ -17,6 +17,7 @@ SAMPLES = [
     b"progress 10%\rprogress 100%\r\n",
     b"lsx\x08 \x08\x08\x08ls -l\r\n",
     b"bad \xff\xfe bytes\r\n",
+    b"shown by a tty with onlcr\r\r\n",
 ]
 
 
@@ -37,6 +38,7 @@ def test_known_sequences_are_stripped() -> None:
         "progress 10%\nprogress 100%\n",
         "ls -l\n",
         "bad \ufffd\ufffd bytes\n",
+        "shown by a tty with onlcr\n",
     ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
 from auditor.recording.asciicast import AsciicastError, parse_asciicast, write_asciicast
 from auditor.recording.format import decode_resize, encode_exit
-from auditor.recording.text import transcript
+from auditor.replay.transcript import recording_transcript
 from tests.recording import asciinema_tool
 
 
@@ -245,9 +245,12 @@ def test_malformed_lines_name_the_file_and_line(
     assert "\n" not in str(err.value)
 
 
-def test_text_transcript_strips_escapes(tmp_path: Path) -> None:
+def test_text_transcript_is_what_the_screen_showed(tmp_path: Path) -> None:
     rec = tmp_path / "s.rec"
     with RecordingWriter.create(rec, {}) as w:
         w.append(Stream.OUTPUT, b"\x1b]0;title\x07\x1b[1;31mred\x1b[0m\r\n", 0.1)
         w.append(Stream.OUTPUT, b"\x1b[?1049hfull screen\x1b[?1049l done\r\n", 0.2)
-    assert "".join(transcript(RecordingReader(rec).records())) == "red\nfull screen done\n"
+    # The full-screen program's screen (its text on the row the cursor was on),
+    # then the shell's line continuing where the cursor was saved.
+    lines = list(recording_transcript(RecordingReader(rec).records()))
+    assert lines == ["red", "", "full screen", " done"]

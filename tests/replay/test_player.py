@@ -14,15 +14,15 @@ import pytest
 
 from auditor.replay.emulator import Terminal
 from auditor.replay.keys import FASTER, LEFT, PAUSE, QUIT, RIGHT, SLOWER, STEP, KeyParser
-from auditor.replay.player import (
+from auditor.replay.player import at_rest
+from auditor.replay.redraw import redraw
+from auditor.replay.timing import (
     absolute_time,
-    at_rest,
     at_speed,
     cap_idle,
     relative_time,
     schedule,
 )
-from auditor.replay.redraw import redraw
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import (

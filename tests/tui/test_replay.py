@@ -6,6 +6,7 @@ import asyncio
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_resize
+from auditor.replay.playback import SeekTo
 from auditor.tui.app import AuditorApp
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.widgets.timeline import Timeline
@@ -93,11 +94,11 @@ async def test_vim_on_the_alternate_screen_and_back(world: World) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         screen = await open_replay(app, world.vim)
-        screen.command("seek", 1.0)
+        screen.command(SeekTo(1.0))
         await until(screen, lambda s: "hello from vim" in s.terminal_view.text)
         assert "-- INSERT --" in screen.terminal_view.text
         assert "$ vim notes.txt" not in screen.terminal_view.text
-        screen.command("seek", 2.5)
+        screen.command(SeekTo(2.5))
         await until(screen, lambda s: "$ vim notes.txt" in s.terminal_view.text)
         assert "hello from vim" not in screen.terminal_view.text
 

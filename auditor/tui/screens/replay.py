@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from rich.text import Text
 from textual import on, work
@@ -29,8 +29,21 @@ from textual.worker import get_current_worker
 
 from auditor.errors import AuditorError
 from auditor.index import Session
+from auditor.recording import RecordingReader
+from auditor.replay.playback import (
+    Command,
+    Find,
+    Playback,
+    SeekBy,
+    SeekTo,
+    SetSpeed,
+    Step,
+    StepBack,
+    ToggleFollow,
+    TogglePlay,
+)
+from auditor.replay.timing import next_speed
 from auditor.tui import format as fmt
-from auditor.tui.playback import SPEEDS, Playback
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen
 from auditor.tui.widgets.timeline import Timeline, TimelineState
@@ -39,7 +52,6 @@ if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
 
 FPS = 20
-SEEK_STEP = 5.0
 IDLE_WAIT = 0.5  # how often an idle playback thread checks it is still wanted
 
 
@@ -89,7 +101,7 @@ class ReplayScreen(Screen[None]):
         self.ready = False
         self.frames = 0
         self._waiters: list[tuple[Callable[[ReplayScreen], bool], asyncio.Future[None]]] = []
-        self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._commands: queue.Queue[Command | None] = queue.Queue()
 
     @property
     def auditor(self) -> AuditorApp:
@@ -139,11 +151,12 @@ class ReplayScreen(Screen[None]):
             self.load_hits(self.search, jump=True)
 
     def on_unmount(self) -> None:
-        self._commands.put(("stop", None))
+        self.command(None)
 
     # The playback thread
-    def command(self, name: str, arg: Any = None) -> None:
-        self._commands.put((name, arg))
+    def command(self, command: Command | None) -> None:
+        """Hand a command to the playback thread (None stops it)."""
+        self._commands.put(command)
 
     @work(thread=True, group="playback", exit_on_error=False)
     def run_playback(self) -> None:
@@ -152,69 +165,35 @@ class ReplayScreen(Screen[None]):
         try:
             if not path:
                 raise AuditorError("this session has no recording (recording was off)")
-            pb = Playback(Path(path), live=self.session.live)
+            pb = Playback(RecordingReader(Path(path)), live=self.session.live)
         except AuditorError as exc:
             self.post_message(self.Loaded(0, 0, str(exc)))
             return
         self.post_message(self.Loaded(pb.cols, pb.rows))
-        playing, following, speed = False, self.session.live, 1.0
-        if following:
+        if self.session.live:
             pb.seek(pb.duration)
+            pb.handle(ToggleFollow())
         strips: list[Any] | None = None
         generation = -1
         last_frame = 0.0
-        last_tick = time.monotonic()
         dirty = True
         while not worker.is_cancelled:
-            active = playing or following
+            active = pb.playing or pb.following
+            command: Command | Literal[False] | None
             try:
-                name, arg = self._commands.get(timeout=1 / FPS if active else IDLE_WAIT)
+                command = self._commands.get(timeout=1 / FPS if active else IDLE_WAIT)
             except queue.Empty:
-                name, arg = "", None
-            now = time.monotonic()
-            elapsed, last_tick = now - last_tick, now
-            if name == "stop":
+                command = False  # just time passing
+            if command is None:
                 return
-            if name == "toggle_play":
-                if not playing and pb.position >= pb.duration and not pb.live:
-                    pb.seek(0.0)
-                playing, following = not playing, False
-            elif name == "seek":
-                pb.seek(min(max(arg, 0.0), pb.duration))
-                following = False
-            elif name == "step":
-                pb.step()
-                playing = following = False
-            elif name == "step_back":
-                pb.step_back()
-                playing = following = False
-            elif name == "speed":
-                speed = arg
-            elif name == "follow":
-                following = not following
-                playing = False
-                if following:
-                    pb.follow()
-            elif name == "find":
-                t, line, word = arg
-                pb.seek(t)
-                if not pb.find_forward(line):
-                    pb.seek(t)
-                    pb.find_forward(word)
-                playing = following = False
-            dirty = dirty or bool(name)
-            if playing:
+            before = (pb.position, pb.playing, pb.following, pb.generation)
+            if command:
+                pb.handle(command)
                 dirty = True
-                pb.advance(pb.position + elapsed * speed)
-                if pb.position >= pb.duration and not pb.behind:
-                    if pb.live:
-                        following, playing = True, False
-                    else:
-                        playing = False
-                        pb.position = pb.duration
-            if following:
-                dirty = pb.follow() or dirty
-            if dirty and (name or now - last_frame >= 1 / FPS):
+            if pb.tick() or before != (pb.position, pb.playing, pb.following, pb.generation):
+                dirty = True
+            now = time.monotonic()
+            if dirty and (command or now - last_frame >= 1 / FPS):
                 full = generation != pb.generation
                 generation = pb.generation
                 strips = render_screen(pb.terminal, strips, full=full)
@@ -222,9 +201,9 @@ class ReplayScreen(Screen[None]):
                     self.state,
                     position=pb.position,
                     duration=pb.duration,
-                    playing=playing,
-                    speed=speed,
-                    following=following,
+                    playing=pb.playing,
+                    speed=pb.speed,
+                    following=pb.following,
                 )
                 self.post_message(self.Frame(strips, pb.cols, pb.rows, state))
                 last_frame, dirty = now, False
@@ -262,7 +241,7 @@ class ReplayScreen(Screen[None]):
 
     @on(Timeline.Seek)
     def timeline_seek(self, event: Timeline.Seek) -> None:
-        self.command("seek", event.t)
+        self.command(SeekTo(event.t))
 
     # Search hits
     @work(group="hits", exclusive=True, exit_on_error=False)
@@ -287,7 +266,7 @@ class ReplayScreen(Screen[None]):
         t, line = self.hits[i]
         word = line[line.find("«") + 1 : line.find("»")] if "«" in line else ""
         # Hits in one stretch of text share its time: look for the whole line first.
-        self.command("find", (t, line.replace("«", "").replace("»", ""), word))
+        self.command(Find(t, line.replace("«", "").replace("»", ""), word))
         label = Text(f" hit {i + 1}/{len(self.hits)}: ", style="bold")
         self.hit_line.update(label + match_text(line))
         self.state = replace(self.state, hit=i)
@@ -295,30 +274,29 @@ class ReplayScreen(Screen[None]):
 
     # Actions
     def action_toggle_play(self) -> None:
-        self.command("toggle_play")
+        self.command(TogglePlay())
 
     def action_seek(self, delta: float) -> None:
-        self.command("seek", self.state.position + delta)
+        self.command(SeekBy(delta))
 
     def action_seek_to(self, t: float) -> None:
-        self.command("seek", self.state.duration if t < 0 else t)
+        self.command(SeekTo(self.state.duration if t < 0 else t))
 
     def action_step(self) -> None:
-        self.command("step")
+        self.command(Step())
 
     def action_step_back(self) -> None:
-        self.command("step_back")
+        self.command(StepBack())
 
     def action_speed(self, direction: int) -> None:
-        i = SPEEDS.index(self.state.speed) if self.state.speed in SPEEDS else 2
-        speed = SPEEDS[min(max(i + direction, 0), len(SPEEDS) - 1)]
+        speed = next_speed(self.state.speed, direction)
         self.state = replace(self.state, speed=speed)
         self.timeline.state = self.state
-        self.command("speed", speed)
+        self.command(SetSpeed(speed))
 
     def action_toggle_follow(self) -> None:
         if self.session.live or self.state.live:
-            self.command("follow")
+            self.command(ToggleFollow())
 
     def action_hit(self, direction: int) -> None:
         if not self.hits:
