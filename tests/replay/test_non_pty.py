@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from auditor.index import SessionIndex
 from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
 from auditor.recording.asciicast import parse_asciicast
 from auditor.recording.shown import ShownOutput, had_pty, onlcr
@@ -19,7 +20,9 @@ from auditor.replay.emulator import Terminal
 from auditor.replay.keyframes import MAGIC, KeyframeIndex, sidecar_path
 from auditor.replay.recorded import recording_keyframes, recording_source
 from auditor.tui.app import make_app
+from auditor.tui.samples import bundled_samples, import_samples
 from auditor.tui.screens.replay import ReplayScreen
+from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import auditor_in_tmux, recording_path, wait_sessions
 
@@ -143,3 +146,24 @@ def test_keyframes_of_an_older_version_are_rebuilt(tmp_path: Path) -> None:
     source = recording_source(RecordingReader(path))
     assert index.seek(1.0, source).text().splitlines() == ["x0", "x1", "x2", "x3", "x4"]
     assert sidecar_path(path).read_bytes().startswith(MAGIC)
+
+
+def test_the_sample_exec_sessions_replay_as_lines(tmp_path: Path) -> None:
+    """What a new user opens first: the bundled exec samples, as lines."""
+    source = bundled_samples()
+    assert source is not None
+    cli = AuditorCli(tmp_path / "home")
+    cli.data_dir.mkdir(mode=0o700)
+    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+        import_samples(index, source)
+    rows = json.loads(cli.run("sessions", "--json").stdout)
+    failed = next(r["id"] for r in rows if "deploy failed" in (r["command"] or ""))
+    awk = next(r["id"] for r in rows if (r["command"] or "").startswith("awk"))
+
+    lines = cli.run("replay", failed, "--format", "text").stdout.splitlines()
+    assert "deploy failed" in lines
+    assert all(not line.startswith(" ") for line in lines)
+    lines = cli.run("replay", awk, "--format", "text").stdout.splitlines()
+    assert len(lines) == 8000
+    assert lines[0].startswith("000001 GET /api/v1/items/7 200")
+    assert lines[-1].startswith("008000 GET /api/v1/items/0 200")

@@ -3,6 +3,7 @@ the real command in tmux against sessions recorded through the proxy."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -255,5 +256,34 @@ def test_starting_at_a_time_shows_the_screen_of_then(cli: AuditorCli, tmp_path: 
         assert "minute-part-1" in screen  # drawn from the keyframes, not replayed
         done = tmux.wait_for(REPORTED, timeout=10)
         assert "minute-part-7" in done
+    finally:
+        tmux.kill()
+
+
+def test_a_terminal_smaller_than_the_recording_shows_its_top_left(
+    cli: AuditorCli, tmp_path: Path
+) -> None:
+    cast = tmp_path / "wide.cast"
+    events = [
+        (0.1, "top line " + "A" * 71 + "B" * 40 + "\r\n"),
+        (0.2, "second line\r\n"),
+        (0.3, "\x1b[30;1Hbottom row of thirty"),
+    ]
+    lines = [json.dumps({"version": 2, "width": 120, "height": 30})]
+    lines += [json.dumps([t, "o", text]) for t, text in events]
+    cast.write_text("\n".join(lines) + "\n")
+    out = cli.run("import", str(cast)).stdout
+    session_id = out.split(" as ")[1].split()[0]
+    tmux = auditor_in_tmux(cli, "replay", session_id, width=80, height=24)
+    try:
+        screen = tmux.wait_for("second line")
+        rows = screen.splitlines()
+        assert rows[0] == "top line " + "A" * 71  # cut at the edge, not wrapped
+        assert rows[1] == "second line"
+        assert "B" not in screen
+        assert "recorded at 120x30, this terminal is 80x24" in screen
+        done = tmux.wait_for(REPORTED)
+        assert "recorded at 120x30" in done  # said again once the screen is given back
+        assert "icanon" in done and "echo" in done
     finally:
         tmux.kill()
