@@ -134,3 +134,24 @@ def test_several_sessions_on_a_terminal_keep_colours_but_not_screen_control() ->
     out = lines.feed(b"\x1b[H\x1b[2J\x1b[?2004h\x1b[1;32mok\x1b[0m \x1b]0;title\x07done\r\n\x1b[3")
     assert out == b"\x1b[1;32mok\x1b[0m done\r\n"
     assert lines.feed(b"1mred\x1b[m\x07") == b"\x1b[31mred\x1b[m"
+
+
+def test_tail_of_an_exec_session_shows_its_lines_as_its_user_saw_them(tmp_path: Path) -> None:
+    """No pty: the node sent bare line feeds, the user's tty added the CR."""
+    index = SessionIndex.open(tmp_path)
+    out = io.BytesIO()
+    try:
+        session_id, writer = start(index, "ci")
+        writer.append(Stream.MARKER, b"exec make test", 0.0)
+        writer.flush()
+        tail = LiveTail(index, out, session_id=session_id, raw=True)
+        writer.append(Stream.OUTPUT, b"compiling\nlinking\n", 0.2)
+        writer.append(Stream.STDERR, b"warning: unused\n", 0.3)
+        writer.flush()
+        tail.step()
+        writer.close()
+        index.end_session(session_id)
+        assert not tail.step()
+    finally:
+        index.close()
+    assert out.getvalue() == b"compiling\r\nlinking\r\nwarning: unused\r\n"
