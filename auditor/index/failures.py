@@ -24,6 +24,8 @@ class FailureKind(enum.StrEnum):
     BAD_REQUEST = "bad_request"
     UNKNOWN_CLUSTER = "unknown_cluster"
     PROTOCOL_ERROR = "protocol_error"
+    SUBSYSTEM_REFUSED = "subsystem_refused"
+    REQUEST_REFUSED = "request_refused"
 
     @property
     def hint(self) -> str:
@@ -84,6 +86,14 @@ HINTS: dict[FailureKind, str] = {
     ),
     FailureKind.PROTOCOL_ERROR: (
         "an SSH protocol error: see the raw detail, and compare client, proxy and node versions"
+    ),
+    FailureKind.SUBSYSTEM_REFUSED: (
+        "the node's sshd has no such subsystem: for sftp (and scp, which uses it) add "
+        "`Subsystem sftp internal-sftp` to its sshd_config and reload sshd"
+    ),
+    FailureKind.REQUEST_REFUSED: (
+        "the node's sshd refused a shell, command or pty: its log says why (ForceCommand, "
+        "PermitTTY no, a Match block, MaxSessions)"
     ),
 }
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 from asyncssh.packet import String, UInt32
 
-from auditor.proxy import channels
+from auditor.proxy import channels, failures
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.sftp_log import SftpLog
 from auditor.proxy.transports import EARLY_BYTES
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from auditor.proxy.connection import ProxiedConnection
 
 log = logging.getLogger("auditor.proxy")
+# What OpenSSH's ssh exits with when the node refuses the session straight.
+REFUSED_STATUS = 255
 
 
 class _NodeSide(asyncssh.SSHClientSession[bytes]):
@@ -101,13 +103,13 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
 
     def shell_requested(self) -> bool:
         self.recording.marker("shell")
-        self._start(b"shell")
+        self._start("a shell", b"shell")
         return True
 
     def exec_requested(self, command: str) -> bool:
         self.recording.marker(f"exec {command}")
         self.recording.set_command(command)
-        self._start(b"exec", String(command))
+        self._start(f"the command {command!r}", b"exec", String(command))
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
@@ -116,11 +118,17 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         if subsystem == "sftp":
             # sftp contents are files: log operations and byte counts, not the bytes.
             self.sftp = SftpLog(self.recording, self.conn.audit_event)
-        self._start(b"subsystem", String(subsystem))
+        self._start(subsystem, b"subsystem", String(subsystem))
         return True
 
-    def _start(self, request: bytes, *args: bytes) -> None:
-        """Replay the client's setup on the node, in the client's order, then start."""
+    def _start(self, what: str, request: bytes, *args: bytes) -> None:
+        """Replay the client's setup on the node, in the client's order, then start.
+
+        The client was told yes already (its channel is open and may carry
+        data); a refusal from the node ends the channel with a line saying
+        what was refused, because sshd leaves a refused session's channel
+        open and the client would wait forever.
+        """
         node = self.node_chan
         for key, value in self.chan.get_environment_bytes().items():
             channels.send_request(node, b"env", String(key), String(value))
@@ -137,23 +145,41 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
             self.conn.forward_agent_onward(agent_path)
             channels.send_request(node, b"auth-agent-req@openssh.com")
         started = channels.request_with_reply(node, request, *args)
-        started.add_done_callback(self._started)
+        started.add_done_callback(lambda fut: self._started(fut, request, what))
 
     def _pty_answered(self, fut: asyncio.Future[bool | None]) -> None:
+        # As with OpenSSH straight to the node, the session goes on without a pty.
         if not fut.cancelled() and not fut.result():
-            self._warn("the node refused a pty")
+            failure = failures.request_refused(self.conn.target.name, "a pty")
+            self.conn.failure(failure)
+            self._warn(failure.message)
 
-    def _started(self, fut: asyncio.Future[bool | None]) -> None:
-        if fut.cancelled() or not fut.result():
-            self._warn("the node refused to start the session")
-            self.exit_status = 1
-            self.node_chan.close()
+    def _started(self, fut: asyncio.Future[bool | None], request: bytes, what: str) -> None:
+        if fut.cancelled() or fut.result():
+            return
+        if self.closed:
+            return  # the client left first; nothing to tell it
+        name = self.conn.target.name
+        failure = (
+            failures.subsystem_refused(name, what)
+            if request == b"subsystem"
+            else failures.request_refused(name, what)
+        )
+        self.conn.failure(failure)
+        self._warn(failure.message)
+        self.exit_status = REFUSED_STATUS
+        self.closed = True
+        self.chan.exit(REFUSED_STATUS)
+        self.node_chan.close()
+        self._finish()
 
     def _warn(self, message: str) -> None:
         if self.chan is not None and not self.closed:
             self.chan.write_stderr(f"auditor: {message}\r\n".encode())
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
+        if self.node_chan.is_closing():
+            return  # refused: the client had not heard yet
         if self.sftp is not None:
             self.sftp.from_client(data)
         else:
@@ -161,7 +187,8 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         self.node_chan.write(data, datatype)
 
     def eof_received(self) -> bool:
-        self.node_chan.write_eof()
+        if not self.node_chan.is_closing():
+            self.node_chan.write_eof()
         return True
 
     def terminal_size_changed(self, width: int, height: int, pixw: int, pixh: int) -> None:

@@ -51,3 +51,25 @@ def host_principal_mismatch(node: str, detail: str = "") -> ProxyFailure:
         "(its principals name another host)",
         detail,
     )
+
+
+def subsystem_refused(node: str, name: str) -> ProxyFailure:
+    """sshd answers an unknown subsystem with a bare failure; the usual cause is its config."""
+    fix = (
+        "add `Subsystem sftp internal-sftp` to its sshd_config"
+        if name == "sftp"
+        else f"is there a `Subsystem {name}` line in its sshd_config?"
+    )
+    return ProxyFailure(
+        "subsystem_refused",
+        f"{node} refused the {name} subsystem: {fix}",
+        f"subsystem request {name!r} failed on the node",
+    )
+
+
+def request_refused(node: str, what: str) -> ProxyFailure:
+    return ProxyFailure(
+        "request_refused",
+        f"{node} refused {what} (see its sshd log for why)",
+        f"{what} request failed on the node",
+    )
