@@ -43,7 +43,7 @@ def ca_dir(data_dir: Path) -> Path:
     return data_dir / "ca"
 
 
-def _key_path(data_dir: Path, ca_type: CaType) -> Path:
+def key_path(data_dir: Path, ca_type: CaType) -> Path:
     return ca_dir(data_dir) / f"{ca_type}_ca"
 
 
@@ -57,7 +57,7 @@ def init_authorities(data_dir: Path) -> dict[CaType, tuple[asyncssh.SSHKey, bool
     ensure_private_dir(ca_dir(data_dir))
     out: dict[CaType, tuple[asyncssh.SSHKey, bool]] = {}
     for ca_type in CA_TYPES:
-        path = _key_path(data_dir, ca_type)
+        path = key_path(data_dir, ca_type)
         if path.exists():
             out[ca_type] = (load_authority(data_dir, ca_type), False)
             continue
@@ -69,7 +69,7 @@ def init_authorities(data_dir: Path) -> dict[CaType, tuple[asyncssh.SSHKey, bool
 
 
 def load_authority(data_dir: Path, ca_type: CaType) -> asyncssh.SSHKey:
-    path = _key_path(data_dir, ca_type)
+    path = key_path(data_dir, ca_type)
     try:
         return asyncssh.read_private_key(path)
     except FileNotFoundError:
@@ -80,7 +80,7 @@ def load_authority(data_dir: Path, ca_type: CaType) -> asyncssh.SSHKey:
 
 def ensure_authorities(data_dir: Path) -> None:
     """For the proxy and the TUI: with no setup at all, CAs are made on first use."""
-    if not all(_key_path(data_dir, t).exists() for t in CA_TYPES):
+    if not all(key_path(data_dir, t).exists() for t in CA_TYPES):
         init_authorities(data_dir)
 
 
@@ -154,14 +154,14 @@ def mint_user_certificate(
 
 def write_host_files(issued: IssuedCertificate, out_dir: Path, name: str) -> tuple[Path, Path]:
     """``NAME`` and ``NAME-cert.pub``: what sshd's HostKey/HostCertificate lines name."""
-    key_path, cert_path = out_dir / name, out_dir / f"{name}-cert.pub"
+    key_file, cert_file = out_dir / name, out_dir / f"{name}-cert.pub"
     try:
         if not out_dir.is_dir():
             raise AuditorError(f"cannot write to {out_dir}: not a directory")
-        write_private_file(key_path, issued.key.export_private_key("openssh"))
-        write_private_file(cert_path, issued.cert.export_certificate("openssh"), 0o644)
+        write_private_file(key_file, issued.key.export_private_key("openssh"))
+        write_private_file(cert_file, issued.cert.export_certificate("openssh"), 0o644)
     except PermissionError:
         raise AuditorError(f"cannot write to {out_dir}: permission denied") from None
     except OSError as exc:
         raise AuditorError(f"cannot write to {out_dir}: {exc.strerror}") from None
-    return key_path, cert_path
+    return key_file, cert_file

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.authority.agent import load_into_agent
+from auditor.authority.bundle import export_bundle, import_bundle
 from auditor.authority.ca import (
     export_line,
     init_authorities,
@@ -20,7 +21,7 @@ from auditor.authority.ca import (
 from auditor.authority.ssh_config import ssh_config_block
 from auditor.cli.context import Context, common_options
 from auditor.durations import format_duration, parse_duration
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, UsageError
 
 DEFAULT_HOST_TTL = "52w"
 DEFAULT_USER_TTL = "12h"
@@ -38,10 +39,26 @@ def register(sub: Any) -> None:
     p = ca_sub.add_parser(
         "export",
         help="print a CA public key for authorized_keys/TrustedUserCAKeys or known_hosts",
+        description="--type prints a CA's public line; --private --out FILE writes both "
+        "CAs' private keys (0600) for `auditor ca import` on another proxy.",
         parents=[common],
     )
-    p.add_argument("--type", required=True, choices=["user", "host"], dest="ca_type")
+    p.add_argument("--type", choices=["user", "host"], dest="ca_type")
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="both CAs' private keys, for another proxy of the fleet (needs --out)",
+    )
+    p.add_argument("--out", metavar="FILE", help="with --private: the bundle file to create")
     p.set_defaults(handler=cmd_ca_export)
+
+    p = ca_sub.add_parser(
+        "import",
+        help="install the CAs of `ca export --private` (another proxy's), never replacing others",
+        parents=[common],
+    )
+    p.add_argument("bundle", metavar="FILE", help="the bundle file, or - for standard input")
+    p.set_defaults(handler=cmd_ca_import)
 
     p = ca_sub.add_parser(
         "sign", help="issue a host key and certificate for an sshd node", parents=[common]
@@ -74,7 +91,27 @@ def cmd_ca_init(ctx: Context) -> int:
 
 
 def cmd_ca_export(ctx: Context) -> int:
-    print(export_line(ctx.data_dir_path, ctx.args.ca_type, ctx.config.cluster_name))
+    a = ctx.args
+    if a.private:
+        if a.ca_type:
+            raise UsageError("--private exports both CAs: drop --type")
+        if not a.out:
+            raise UsageError("--private needs --out FILE (private keys never go to a terminal)")
+        export_bundle(ctx.data_dir_path, Path(a.out))
+        print(f"wrote both CAs' private keys to {a.out} (0600): `auditor ca import {a.out}`")
+        print("on the other proxy, then delete the file")
+        return 0
+    if a.out:
+        raise UsageError("--out: only with --private")
+    if not a.ca_type:
+        raise UsageError("ca export: expected --type=user, --type=host or --private --out FILE")
+    print(export_line(ctx.data_dir_path, a.ca_type, ctx.config.cluster_name))
+    return 0
+
+
+def cmd_ca_import(ctx: Context) -> int:
+    for ca_type, (fingerprint, written) in import_bundle(ctx.data_dir, ctx.args.bundle).items():
+        print(f"{ca_type} CA {'imported' if written else 'already here'}: {fingerprint}")
     return 0
 
 

@@ -212,3 +212,73 @@ def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_pat
     assert "proxycommand" not in proxy
     assert proxy["hostname"] == "127.0.0.1" and proxy["port"] == "4023"
     assert proxy["hostkeyalias"] == "proxy.work.example.com"
+
+
+def test_a_second_proxy_gets_the_same_cas_through_a_private_bundle(
+    ca: AuditorCli, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "cas.json"
+    out = ca.run("ca", "export", "--private", "--out", str(bundle)).stdout
+    assert "auditor ca import" in out
+    assert mode(bundle) == 0o600
+    second = AuditorCli(tmp_path / "proxy-b")
+    imported = second.run("ca", "import", str(bundle)).stdout
+    assert "user CA imported" in imported and "host CA imported" in imported
+    for ca_type in ("user", "host"):
+        line = f"--type={ca_type}"
+        assert second.run("ca", "export", line).stdout == ca.run("ca", "export", line).stdout
+        assert mode(second.data_dir / "ca" / f"{ca_type}_ca") == 0o600
+    assert mode(second.data_dir / "ca") == 0o700
+    assert "already here" in second.run("ca", "import", str(bundle)).stdout  # again: no change
+    # Certificates minted on the second proxy are trusted through the first's line.
+    host_line = ca.run("ca", "export", "--type=host").stdout.split()[3]
+    second.run("ca", "sign", "--host=node.example.com", "--format=openssh", "--out", str(tmp_path))
+    cert = asyncssh.read_certificate(tmp_path / "node.example.com-cert.pub")
+    assert cert.signing_key.export_public_key().split()[1].decode() == host_line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--private"], "--private needs --out FILE (private keys never go to a terminal)"),
+        (["--private", "--type=user", "--out", "x"], "--private exports both CAs: drop --type"),
+        ([], "ca export: expected --type=user, --type=host or --private --out FILE"),
+        (["--type=user", "--out", "x"], "--out: only with --private"),
+    ],
+)
+def test_bad_private_export_arguments_are_one_line(
+    ca: AuditorCli, args: list[str], message: str
+) -> None:
+    out = ca.run("ca", "export", *args, check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == f"auditor: {message}"
+
+
+def test_importing_never_replaces_other_cas_nor_reads_a_loose_file(
+    ca: AuditorCli, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "cas.json"
+    ca.run("ca", "export", "--private", "--out", str(bundle))
+    again = ca.run("ca", "export", "--private", "--out", str(bundle), check=False)
+    assert again.returncode == 1 and "never written over a file" in again.stderr
+
+    other = AuditorCli(tmp_path / "other")
+    other.run("ca", "init")
+    before = other.run("ca", "export", "--type=user").stdout
+    out = other.run("ca", "import", str(bundle), check=False)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert "already has another user CA" in out.stderr
+    assert other.run("ca", "export", "--type=user").stdout == before
+
+    os.chmod(bundle, 0o644)
+    fresh = AuditorCli(tmp_path / "fresh")
+    out = fresh.run("ca", "import", str(bundle), check=False)
+    assert out.returncode == 1 and "is readable by others" in out.stderr
+    assert not (fresh.data_dir / "ca" / "user_ca").exists()
+
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"format": "something else"}')
+    os.chmod(junk, 0o600)
+    out = fresh.run("ca", "import", str(junk), check=False)
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith("not a CA bundle from `auditor ca export --private`")
