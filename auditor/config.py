@@ -61,7 +61,8 @@ class Config:
     # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
     max_unauthenticated: int = 100
     login_grace_time: float = 120.0
-    dial_attempts: int = 3
+    # MaxStartups drops are retried until dial_timeout; attempts only caps the tries.
+    dial_attempts: int = 50
     dial_timeout: float = 10.0
     users: Mapping[str, UserSpec] | None = None
     trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
@@ -226,7 +227,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         "public_addr": r.string_list,
         "max_unauthenticated": lambda v, k: r.integer(v, k, 1, 100_000),
         "login_grace_time": r.duration,
-        "dial_attempts": lambda v, k: r.integer(v, k, 1, 20),
+        "dial_attempts": lambda v, k: r.integer(v, k, 1, 1000),
         "dial_timeout": r.duration,
     }
     for key, read in readers.items():

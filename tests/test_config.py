@@ -50,7 +50,7 @@ def test_defaults_are_usable_without_a_file() -> None:
     assert cfg.session_recording == "proxy" and cfg.proxy_checks_host_keys is True
     assert cfg.listen_addr == HostPort("127.0.0.1", 3023)
     assert cfg.logins_for("anyone") is None  # no users section: no limit
-    assert cfg.dial_attempts == 3
+    assert cfg.dial_attempts == 50
 
 
 def test_bare_off_means_recording_off(tmp_path: Path) -> None:

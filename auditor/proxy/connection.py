@@ -131,7 +131,7 @@ class ProxiedConnection:
                     cfg.dial_attempts,
                     cfg.dial_timeout,
                     on_drop=lambda n, why: drops.append(why),
-                    base_delay=self.proxy.retry_base_delay,
+                    backoff=self.proxy.backoff,
                 )
                 if retries:
                     # Recorded even though a retry got through: the node is at its limit.
@@ -353,7 +353,7 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
             pc.target,
             self.proxy.config.dial_attempts,
             self.proxy.config.dial_timeout,
-            base_delay=self.proxy.retry_base_delay,
+            backoff=self.proxy.backoff,
         )
         session_id = await self.proxy.index.acall(
             "start_session", **pc.fields, kind="tcp", recording_path=None

@@ -32,7 +32,7 @@ from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
 from auditor.proxy.text_process import TextProcess
-from auditor.proxy.upstream import SERVER_CIPHERS
+from auditor.proxy.upstream import DEFAULT_BACKOFF, SERVER_CIPHERS, Backoff
 from auditor.recording import RecordingWriter
 
 log = logging.getLogger("auditor.proxy")
@@ -42,10 +42,12 @@ STATE_FILE = "proxy.json"
 
 
 class RecordingProxy:
-    def __init__(self, config: Config, data_dir: Path, *, retry_base_delay: float = 0.25) -> None:
+    def __init__(
+        self, config: Config, data_dir: Path, *, backoff: Backoff = DEFAULT_BACKOFF
+    ) -> None:
         self.config = config
         self.data_dir = data_dir
-        self.retry_base_delay = retry_base_delay
+        self.backoff = backoff
         self.recordings: set[ChannelRecording] = set()
         self.unauthenticated: OrderedDict[OuterServer, float] = OrderedDict()
         self.connections: set[asyncssh.SSHServerConnection] = set()

@@ -3,8 +3,8 @@
 sshd drops connections past ``MaxStartups`` by writing ``Exceeded
 MaxStartups`` and closing before its version line; an SSH library only sees
 a reset or EOF. So the proxy connects the socket itself, peeks at the first
-bytes, retries drops with jittered backoff, and only then hands the socket
-to asyncssh.
+bytes, retries drops with backoff for as long as ``dial_timeout`` allows, and
+only then hands the socket to asyncssh.
 """
 
 from __future__ import annotations
@@ -113,44 +113,72 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
     )
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: each wait is drawn from [0, min(cap, base·2ⁿ)].
+
+    Full jitter, not a jitter around the exponential step: when a storm of
+    sessions is dropped together, their retries must spread out instead of
+    arriving at sshd together again (each arrival is one more startup that
+    MaxStartups counts).
+    """
+
+    base: float = 0.1
+    cap: float = 2.0
+
+    def delay(self, retry: int) -> float:
+        return random.uniform(0.0, min(self.cap, self.base * 2.0**retry))
+
+
+DEFAULT_BACKOFF = Backoff()  # starts near 100 ms, waits at most 2 s
+
+
 async def connect_with_retries(
     target: NodeTarget,
     attempts: int,
     timeout: float,
     on_drop: Callable[[int, str], None] | None = None,
-    base_delay: float = 0.25,
+    backoff: Backoff = DEFAULT_BACKOFF,
 ) -> tuple[socket.socket, int]:
     """A socket to the node whose first bytes are sshd's, and how many retries it took.
 
-    Drops (MaxStartups, EOF, reset before the version line) are retried up
-    to ``attempts`` tries in all, with exponential backoff and full jitter
-    so that many proxies retrying at once do not arrive together again.
+    Drops (MaxStartups, EOF, reset before the version line) are retried for
+    as long as ``timeout`` allows, so a storm that passes within it never
+    reaches the user; ``attempts`` only caps the tries.
     """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + timeout
     retries = 0
     saw_maxstartups = False
     while True:
+        # The last try may start just before the deadline: give it a fair wait.
+        try_timeout = max(deadline - loop.time(), min(timeout, 1.0))
         try:
-            return await _connect_and_peek(target, timeout), retries
+            return await _connect_and_peek(target, try_timeout), retries
         except _Dropped as drop:
             saw_maxstartups = saw_maxstartups or drop.maxstartups
             if on_drop:
                 on_drop(retries + 1, str(drop))
-            if retries + 1 >= attempts:
+            # The last wait ends at the deadline: one more try then, none after.
+            delay = min(backoff.delay(retries), deadline - loop.time())
+            if retries + 1 >= attempts or delay <= 0:
+                spent = f"{loop.time() - started:.1f}s"
                 if saw_maxstartups:
                     raise ProxyFailure(
                         "maxstartups",
                         "ssh: handshake failed: EOF (the node's sshd dropped the connection: "
-                        f"MaxStartups exceeded; gave up after {retries} retries)",
+                        f"MaxStartups exceeded; gave up after {retries} retries in {spent})",
                         str(drop),
                         retries=retries,
                     ) from None
                 raise ProxyFailure(
                     "node_unreachable",
-                    f"ssh: handshake failed: EOF ({drop}; gave up after {retries} retries)",
+                    f"ssh: handshake failed: EOF ({drop}; gave up after {retries} retries "
+                    f"in {spent})",
                     str(drop),
                     retries=retries,
                 ) from None
-            delay = base_delay * (2**retries) * random.uniform(0.5, 1.5)
             log.info(
                 "dial %s:%s dropped (%s); retry in %.2fs", target.name, target.port, drop, delay
             )
