@@ -1,9 +1,14 @@
-"""The headless core runs without Textual: CLI commands start fast, daemons stay lean."""
+"""Layering contracts: the headless core runs without Textual (CLI commands start fast,
+daemons stay lean), and only the index speaks SQL."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+import auditor
 
 CORE = [
     "auditor.authority.ca",
@@ -29,3 +34,25 @@ def test_core_and_cli_do_not_load_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# What SQL looks like in Python source: a DB-API call, or a statement's keywords.
+SQL = re.compile(
+    r"\.execute(many|script)?\(|\bSELECT\b.+\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b"
+    r"|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b|\bCREATE\s+(TABLE|INDEX|VIRTUAL)\b"
+    r"|\bALTER\s+TABLE\b|\bPRAGMA\b|\.db\["
+)
+
+
+def test_only_the_index_writes_sql() -> None:
+    """A second index engine is a second implementation of one interface, not a hunt
+    through the tree: no module outside ``auditor/index`` speaks SQL."""
+    package = Path(auditor.__file__).parent
+    found = [
+        f"{path.relative_to(package.parent)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if package / "index" not in path.parents
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL.search(line)
+    ]
+    assert found == []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from auditor.index.extract import extract_text
 from auditor.index.store import SessionIndex
 from auditor.recording.asciicast import parse_asciicast
 from auditor.recording.format import Stream, encode_resize, index_path
@@ -50,25 +49,19 @@ def import_asciicast(index: SessionIndex, path: Path) -> str:
                 elif stream is Stream.INPUT:
                     bytes_in += len(data)
                 writer.flush_if_due()
-        with index.transaction() as conn:
-            conn.execute(
-                "INSERT INTO sessions (id, start, end, status, kind, user, command, exit_status, "
-                "bytes_in, bytes_out, recording_path, recording_hash, text_done) "
-                "VALUES (?, ?, ?, 'ended', 'imported', ?, ?, ?, ?, ?, ?, ?, 0)",
-                [
-                    session_id,
-                    start,
-                    start + cast.duration,
-                    env.get("USER") or getpass.getuser(),
-                    command or header["title"] or path.name,
-                    cast.exit_status,
-                    bytes_in,
-                    bytes_out,
-                    str(rec_path),
-                    writer.final_hash,
-                ],
-            )
-            extract_text(index, session_id, in_transaction=True)
+        index.insert_ended(
+            session_id,
+            start=start,
+            end=start + cast.duration,
+            kind="imported",
+            user=env.get("USER") or getpass.getuser(),
+            command=command or header["title"] or path.name,
+            exit_status=cast.exit_status,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+            recording_path=str(rec_path),
+            recording_hash=writer.final_hash,
+        )
     except BaseException:
         rec_path.unlink(missing_ok=True)
         index_path(rec_path).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Typed rows the index hands out: sessions, failures, search hits."""
+"""Typed rows the index hands out: sessions, failures, failure summaries, search hits."""
 
 from __future__ import annotations
 
@@ -67,6 +67,16 @@ class Failure:
 
 
 FAILURE_COLUMNS = tuple(f.name for f in dataclasses.fields(Failure))
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    """One failure kind at a glance: how often, how recently, and when (the TUI's chart)."""
+
+    kind: str
+    count: int
+    last: float
+    activity: list[int]  # failures per bucket, oldest first
 
 
 @dataclass(frozen=True)

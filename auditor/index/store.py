@@ -27,7 +27,14 @@ from auditor.errors import AuditorError
 from auditor.index import search as fts
 from auditor.index.failures import FailureKind
 from auditor.index.owner import current_owner, owner_alive
-from auditor.index.rows import FAILURE_COLUMNS, SESSION_COLUMNS, Failure, SearchHit, Session
+from auditor.index.rows import (
+    FAILURE_COLUMNS,
+    SESSION_COLUMNS,
+    Failure,
+    KindSummary,
+    SearchHit,
+    Session,
+)
 from auditor.index.schema import migrate
 from auditor.recording.format import RecordingError
 from auditor.recording.reader import RecordingReader
@@ -134,6 +141,36 @@ class SessionIndex:
         )
         self._ensure_worker()
         return str(row["id"])
+
+    def insert_ended(self, session_id: str, status: str = "ended", **fields: Any) -> None:
+        """A whole finished session at once (an import, a bundled sample), text included.
+
+        The row and its searchable text go in one transaction: a failure
+        leaves no half-indexed session behind. A row with the same id (a
+        sample imported again) is replaced, its old text with it.
+        """
+        if status not in ("ended", "interrupted"):
+            raise ValueError(f"insert_ended: status must be ended or interrupted, not {status!r}")
+        if "start" not in fields:
+            raise TypeError("insert_ended: start is required")
+        unknown = set(fields) - set(SESSION_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown session fields: {', '.join(sorted(unknown))}")
+        row = dict(fields)
+        row.update(id=session_id, status=status, updated=time.time(), text_done=0)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM session_text WHERE session_id = ?", [session_id])
+            conn.execute(
+                f"INSERT OR REPLACE INTO sessions ({_cols(list(row))}) "
+                f"VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            if row.get("recording_path"):
+                from auditor.index.extract import extract_text
+
+                extract_text(self, session_id, in_transaction=True)
+            else:
+                conn.execute("UPDATE sessions SET text_done = 1 WHERE id = ?", [session_id])
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         row = self._session_fields(fields)
@@ -248,8 +285,53 @@ class SessionIndex:
             sql += f" LIMIT {int(limit)}"
         return [Session(*r) for r in self.conn.execute(sql, params)]
 
-    def live_sessions(self) -> list[Session]:
-        return self.sessions(live=True, limit=None)
+    def live_sessions(self, *, user: str | None = None, node: str | None = None) -> list[Session]:
+        return self.sessions(live=True, user=user, node=node, limit=None)
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        after: Session | None = None,
+        limit: int = 100,
+    ) -> list[Session]:
+        """Sessions that are over, newest first, the ``limit`` after ``after``.
+
+        Keyset paging on ``(start, id)``: page 50 of a long list costs what
+        page 1 does, where ``OFFSET`` would scan every row before it.
+        """
+        if status == "live":
+            return []
+        where, params = _filters(None, user, node, None)
+        clauses = [where.removeprefix("WHERE ")] if where else []
+        if status is None:
+            clauses.append("status != 'live'")
+        else:
+            clauses.append("status = ?")
+            params.append(status)
+        if after is not None:
+            clauses.append("(start < ? OR (start = ? AND id < ?))")
+            params += [after.start, after.start, after.id]
+        sql = (
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE {' AND '.join(clauses)} "
+            f"ORDER BY start DESC, id DESC LIMIT {int(limit)}"
+        )
+        return [Session(*r) for r in self.conn.execute(sql, params)]
+
+    def session_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    def ended_since(self, since: float) -> list[Session]:
+        """Sessions with a recording that ended (or were interrupted) at ``since`` or later,
+        in the order they ended: what background upkeep has not seen yet."""
+        rows = self.conn.execute(
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE status != 'live' "
+            "AND end >= ? AND recording_path IS NOT NULL ORDER BY end",
+            [since],
+        )
+        return [Session(*r) for r in rows]
 
     def failures(
         self,
@@ -271,6 +353,27 @@ class SessionIndex:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [Failure(*r) for r in self.conn.execute(sql, params)]
+
+    def failure_summary(self, since: float, buckets: int, now: float) -> list[KindSummary]:
+        """Per kind: count, latest, and failures per bucket from ``since`` to ``now``;
+        most frequent first."""
+        width = (now - since) / buckets
+        activity: dict[str, list[int]] = {}
+        for kind, bucket, n in self.conn.execute(
+            "SELECT kind, CAST((time - ?) / ? AS INTEGER) AS b, count(*) FROM failures "
+            "WHERE time >= ? GROUP BY kind, b",
+            [since, width, since],
+        ):
+            row = activity.setdefault(kind, [0] * buckets)
+            row[min(max(int(bucket), 0), buckets - 1)] += n
+        rows = self.conn.execute(
+            "SELECT kind, count(*), max(time) FROM failures GROUP BY kind "
+            "ORDER BY count(*) DESC, kind"
+        ).fetchall()
+        return [
+            KindSummary(kind, count, last, activity.get(kind, [0] * buckets))
+            for kind, count, last in rows
+        ]
 
     def search(
         self,

@@ -68,12 +68,8 @@ class KeyframeUpkeep:
         return built
 
     def _ended(self, index: SessionIndex) -> list[str]:
-        rows = index.conn.execute(
-            "SELECT recording_path, end FROM sessions WHERE status != 'live' AND end >= ? "
-            "AND recording_path IS NOT NULL ORDER BY end",
-            [self.ended_since],
-        ).fetchall()
-        if rows:
+        ended = index.ended_since(self.ended_since)
+        if ended:
             # `end >` next time; rows ending in the same instant are all in this batch.
-            self.ended_since = max(float(r[1]) for r in rows) + 1e-6
-        return [str(r[0]) for r in rows]
+            self.ended_since = max(s.end or 0.0 for s in ended) + 1e-6
+        return [s.recording_path for s in ended if s.recording_path]

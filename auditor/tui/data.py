@@ -5,9 +5,8 @@ keeps one read connection per worker thread of a small pool and hands
 coroutines to the screens: a search or a page of 100,000 sessions never
 runs on the event loop that draws the screen and serves the proxy.
 
-The queries the index API does not offer yet (status filter, keyset
-pagination, per-kind failure counts and activity) live here, over the
-index's own row types.
+Every query is a ``SessionIndex`` method: this module only shapes what
+the screens ask for (a typed filter, a page with live sessions on top).
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.index import Failure, SearchHit, Session, SessionIndex
-from auditor.index.rows import SESSION_COLUMNS
+from auditor.index.rows import KindSummary
 
 T = TypeVar("T")
 STATUSES = ("live", "ended", "interrupted")
-_COLUMNS = ", ".join(f"[{c}]" for c in SESSION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -63,16 +61,6 @@ class SessionFilter:
             and (self.status is None or s.status == self.status)
         )
 
-    def where(self) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column in ("user", "node", "status"):
-            value = getattr(self, column)
-            if value is not None:
-                clauses.append(f"[{column}] = ?")
-                params.append(value)
-        return clauses, params
-
 
 @dataclass(frozen=True)
 class SessionPage:
@@ -87,28 +75,14 @@ class SessionPage:
 def live_sessions(index: SessionIndex, flt: SessionFilter) -> list[Session]:
     if flt.status not in (None, "live"):
         return []
-    clauses, params = flt.where()
-    clauses.append("status = 'live'")
-    sql = f"SELECT {_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} ORDER BY start DESC"
-    return [Session(*r) for r in index.conn.execute(sql, params)]
+    return index.live_sessions(user=flt.user, node=flt.node)
 
 
 def past_sessions(
     index: SessionIndex, flt: SessionFilter, after: Session | None, limit: int
 ) -> list[Session]:
-    """Newest first, ``limit`` rows after ``after`` (keyset paging: no OFFSET scans)."""
-    if flt.status == "live":
-        return []
-    clauses, params = flt.where()
-    clauses.append("status != 'live'")
-    if after is not None:
-        clauses.append("(start < ? OR (start = ? AND id < ?))")
-        params += [after.start, after.start, after.id]
-    sql = (
-        f"SELECT {_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} "
-        f"ORDER BY start DESC, id DESC LIMIT {int(limit)}"
-    )
-    return [Session(*r) for r in index.conn.execute(sql, params)]
+    """Newest first, ``limit`` rows after ``after``."""
+    return index.page(status=flt.status, user=flt.user, node=flt.node, after=after, limit=limit)
 
 
 def session_page(
@@ -139,38 +113,14 @@ def session_page(
 
 
 def session_count(index: SessionIndex) -> int:
-    return int(index.conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
-
-
-@dataclass(frozen=True)
-class KindSummary:
-    kind: str
-    count: int
-    last: float
-    activity: list[int]  # failures per bucket, oldest first
+    return index.session_count()
 
 
 def failure_summary(
     index: SessionIndex, now: float, span: float = 24 * 3600, buckets: int = 24
 ) -> list[KindSummary]:
     """Per kind: count, latest, and activity over the last ``span`` seconds; most frequent first."""
-    start = now - span
-    width = span / buckets
-    activity: dict[str, list[int]] = {}
-    for kind, bucket, n in index.conn.execute(
-        "SELECT kind, CAST((time - ?) / ? AS INTEGER) AS b, count(*) FROM failures "
-        "WHERE time >= ? GROUP BY kind, b",
-        [start, width, start],
-    ):
-        row = activity.setdefault(kind, [0] * buckets)
-        row[min(max(int(bucket), 0), buckets - 1)] += n
-    rows = index.conn.execute(
-        "SELECT kind, count(*), max(time) FROM failures GROUP BY kind ORDER BY count(*) DESC, kind"
-    ).fetchall()
-    return [
-        KindSummary(kind, count, last, activity.get(kind, [0] * buckets))
-        for kind, count, last in rows
-    ]
+    return index.failure_summary(now - span, buckets, now)
 
 
 def failures_of(index: SessionIndex, kind: str | None, limit: int = 500) -> list[Failure]:

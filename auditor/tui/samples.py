@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from auditor.index import SessionIndex
-from auditor.index.extract import extract_text
 from auditor.index.rows import FAILURE_COLUMNS, SESSION_COLUMNS
 from auditor.recording.format import index_path
 
@@ -69,14 +68,8 @@ def import_samples(index: SessionIndex, source: Path) -> SampleIds:
         fields.update(recording_path=str(target), status=fields.get("status") or "ended")
         if fields["status"] == "live":
             fields["status"] = "interrupted"
-        with index.transaction() as conn:
-            names = list(fields)
-            conn.execute(
-                f"INSERT OR REPLACE INTO sessions ({', '.join(f'[{n}]' for n in names)}, "
-                f"text_done) VALUES ({', '.join('?' * len(names))}, 0)",
-                [fields[n] for n in names],
-            )
-            extract_text(index, session_id, in_transaction=True)
+        fields.pop("id")
+        index.insert_ended(session_id, **fields)
         sessions.append(session_id)
     for row in manifest.get("failures", []):
         fields = {k: v for k, v in row.items() if k in FAILURE_COLUMNS and v is not None}
