@@ -18,13 +18,16 @@ wide characters and 16/256/true colours are pyte's.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from pyte.screens import Char, Margins, Savepoint, StaticDefaultDict, wcwidth
+from pyte import charsets as cs
+from pyte import modes as mo
+from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
 
-from auditor.replay.fastscreen import FastScreen, FastStream
+from auditor.replay.fastscreen import FastScreen, FastStream, ProtectedChar
 
 # A cell as rendered: ``data`` (the character, "" for the right half of a
 # wide one), ``fg``/``bg`` ("default", an ANSI name such as "red" or
@@ -50,23 +53,35 @@ class CursorState(NamedTuple):
     visible: bool
 
 
+class SavedCursor(NamedTuple):
+    """What DECSC saves, as xterm and tmux save it: position, attributes,
+    charsets and which one is shifted in, origin mode, and DECSCA."""
+
+    cursor: Cursor
+    g0_charset: str
+    g1_charset: str
+    charset: int
+    origin: bool
+    protecting: bool
+
+
 def render_line(line: Line | None, columns: int) -> str:
-    """A line's text as pyte's ``display`` renders it: the right half of a
-    wide character is skipped. An orphaned right half (its wide character
-    overwritten) shows as a blank, where stock ``display`` would fail."""
+    """A line's text as pyte's ``display`` and tmux's ``capture-pane``
+    render it: the right half of a wide character is skipped. An orphaned
+    right half (its wide character overwritten) shows as a blank, where
+    stock ``display`` would fail."""
     if line is None:
         return " " * columns
     out: list[str] = []
-    skip = False
+    after_wide = False
     for x in range(columns):
-        if skip:
-            skip = False
-            continue
         data = line[x].data
         if not data:
-            out.append(" ")
+            if not after_wide:
+                out.append(" ")
+            after_wide = False
             continue
-        skip = wcwidth(data[0]) == 2
+        after_wide = wcwidth(data[0]) == 2
         out.append(data)
     return "".join(out)
 
@@ -83,7 +98,9 @@ class TerminalScreen(FastScreen):
         # is shown, else the alternate screen's last content (``?47`` shows
         # it again) or None.
         self.other_buffer: Buffer | None = None
-        self.alt_saved: Savepoint | None = None
+        self.alt_saved: SavedCursor | None = None
+        # DECSC's one slot (a list, as pyte keeps it, of at most one).
+        self.savepoints: list[SavedCursor] = []  # type: ignore[assignment]
         self.on_scroll_off = on_scroll_off
         super().__init__(columns, lines)
 
@@ -105,7 +122,9 @@ class TerminalScreen(FastScreen):
             self.alternate = False
         self.other_buffer = None
         self.alt_saved = None
+        self.protecting = False
         super().reset()
+        self.g1_charset = cs.LAT1_MAP  # pyte's G1 is line drawing; terminals' is ASCII
 
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         if kwargs.get("private") and any(m << 5 in _ALT_MODES for m in modes):
@@ -125,8 +144,7 @@ class TerminalScreen(FastScreen):
 
     def _enter_alternate(self, mode: int) -> None:
         if mode == ALT_SCREEN_SAVE_CURSOR:
-            self.save_cursor()
-            self.alt_saved = self.savepoints.pop()
+            self.alt_saved = self._saved()
         if not self.alternate:
             shown = self.other_buffer if self.other_buffer is not None else self.new_buffer()
             self.other_buffer, self.buffer = self.buffer, shown
@@ -144,9 +162,120 @@ class TerminalScreen(FastScreen):
             self.alternate = False
             self.dirty.update(range(self.lines))
         if mode == ALT_SCREEN_SAVE_CURSOR and self.alt_saved is not None:
-            self.savepoints.append(self.alt_saved)
+            # Position and attributes only, as tmux does: DECSC's slot,
+            # charsets and origin mode are left as they are.
+            self.cursor = self.alt_saved.cursor
             self.alt_saved = None
-            self.restore_cursor()
+            self.ensure_hbounds()
+            self.ensure_vbounds()
+
+    def _saved(self) -> SavedCursor:
+        return SavedCursor(
+            copy.copy(self.cursor),
+            self.g0_charset,
+            self.g1_charset,
+            self.charset,
+            mo.DECOM in self.mode,
+            self.protecting,
+        )
+
+    def save_cursor(self) -> None:
+        """DECSC and ``CSI s``: one slot, overwritten each time."""
+        self.savepoints = [self._saved()]
+
+    def restore_cursor(self) -> None:
+        """DECRC and ``CSI u``: the slot stays, so a second restore goes
+        back to the same place; with nothing saved, the state a reset
+        leaves. Origin mode comes back either way; autowrap is not saved."""
+        if self.savepoints:
+            saved = self.savepoints[-1]
+        else:
+            saved = SavedCursor(
+                Cursor(0, 0, self.default_char), cs.LAT1_MAP, cs.LAT1_MAP, 0, False, False
+            )
+        self.g0_charset, self.g1_charset, self.charset = saved[1:4]
+        self.protecting = saved.protecting
+        if saved.origin:
+            self.mode.add(mo.DECOM)
+        else:
+            self.mode.discard(mo.DECOM)
+        cursor = copy.copy(saved.cursor)
+        cursor.hidden = self.cursor.hidden
+        self.cursor = cursor
+        cursor.x = min(cursor.x, self.columns)
+        cursor.y = min(cursor.y, self.lines - 1)
+
+    def scroll_up(self, count: int | None = None) -> None:
+        """SU: the scroll region moves up, the cursor stays. Lines leaving
+        a region at the top of the main screen reach the scrollback, as
+        they do in xterm and tmux."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        y = self.cursor.y
+        for _ in range(min(max(count or 1, 1), bottom - top + 1)):
+            self.cursor.y = bottom
+            self.index()
+        self.cursor.y = y
+
+    def scroll_down(self, count: int | None = None) -> None:
+        """SD: the scroll region moves down, blank lines come in at its top."""
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        n = min(max(count or 1, 1), bottom - top + 1)
+        buffer = self.buffer
+        for y in range(bottom, top - 1, -1):
+            if y - n >= top and y - n in buffer:
+                buffer[y] = buffer[y - n]
+            else:
+                buffer.pop(y, None)
+        self.dirty.update(range(top, bottom + 1))
+
+    def repeat_last(self, char: str, count: int | None = None) -> None:
+        """REP: the last printed character again, up to the end of the line
+        (tmux's limit)."""
+        self.draw(char * min(max(count or 1, 1), self.columns - self.cursor.x))
+
+    def back_tab(self, count: int | None = None) -> None:
+        """CBT: back to the previous tab stop, ``count`` times."""
+        x = min(self.cursor.x, self.columns - 1)
+        for _ in range(max(count or 1, 1)):
+            x = max((t for t in self.tabstops if t < x), default=0)
+        self.cursor.x = x
+
+    def select_character_protection(self, mode: int = 0) -> None:
+        """DECSCA: 1 protects the cells drawn next from selective erase."""
+        self.protecting = mode == 1
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        if not private:
+            super().erase_in_line(how)
+            return
+        # DECSEL: everything but protected cells.
+        x = self.cursor.x
+        columns = {0: range(x, self.columns), 1: range(x + 1), 2: range(self.columns)}.get(how)
+        if columns is not None:
+            self._erase_unprotected(self.cursor.y, columns)
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if not kwargs.get("private"):
+            super().erase_in_display(how, *args)
+            return
+        # DECSED: everything but protected cells.
+        y = self.cursor.y
+        rows = {0: range(y + 1, self.lines), 1: range(y), 2: range(self.lines)}.get(how)
+        if rows is None:
+            return
+        for row in rows:
+            if row in self.buffer:  # cells never drawn are blank already, as pyte's ED has it
+                self._erase_unprotected(row, list(self.buffer[row]))
+        if how in (0, 1):
+            self.erase_in_line(how, private=True)
+
+    def _erase_unprotected(self, y: int, columns: Iterable[int]) -> None:
+        line = self.buffer[y]
+        blank = self.cursor.attrs
+        for x in columns:
+            if not isinstance(line[x], ProtectedChar):
+                line[x] = blank
+        self.dirty.add(y)
 
     @property
     def display(self) -> list[str]:
@@ -211,7 +340,7 @@ class TerminalScreen(FastScreen):
             self.tabstops.update(range(max(8, first_new), columns, 8))
         self.lines, self.columns = lines, columns
         self.dirty.update(range(lines))
-        self.set_margins()
+        self.margins = None
 
 
 class Terminal:

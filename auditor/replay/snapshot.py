@@ -22,13 +22,15 @@ import zlib
 from typing import Any
 
 from pyte import charsets as cs
-from pyte.screens import Char, Cursor, Margins, Savepoint, StaticDefaultDict
+from pyte.screens import Char, Cursor, Margins, StaticDefaultDict
 
 from auditor.errors import AuditorError
-from auditor.replay.emulator import Buffer, Line, Terminal, TerminalScreen
-from auditor.replay.fastscreen import Cells
+from auditor.replay.emulator import Buffer, Line, SavedCursor, Terminal, TerminalScreen
+from auditor.replay.fastscreen import Cells, ProtectedChar
 
-FORMAT = 1
+# 2: cells protected by DECSCA, DECSCA in the cursor state and saved
+# cursors; a saved cursor keeps DECSCA where it kept autowrap.
+FORMAT = 2
 _CHARSET_CODES = {charset: code for code, charset in cs.MAPS.items()}
 
 
@@ -37,13 +39,14 @@ class SnapshotError(AuditorError):
 
 
 class _Styles:
-    """Distinct cell styles (everything but the character), numbered."""
+    """Distinct cell styles (everything but the character, and whether the
+    cell is protected from selective erase), numbered."""
 
     def __init__(self) -> None:
         self.index: dict[tuple[Any, ...], int] = {}
 
     def of(self, char: Char) -> int:
-        style = tuple(char[1:])
+        style = (*char[1:], isinstance(char, ProtectedChar))
         number = self.index.get(style)
         if number is None:
             number = self.index[style] = len(self.index)
@@ -88,7 +91,7 @@ def _encode_cursor(cursor: Cursor, styles: _Styles) -> list[Any]:
     return [cursor.x, cursor.y, cursor.hidden, _encode_char(cursor.attrs, styles)]
 
 
-def _encode_savepoint(sp: Savepoint | None, styles: _Styles) -> list[Any] | None:
+def _encode_savepoint(sp: SavedCursor | None, styles: _Styles) -> list[Any] | None:
     if sp is None:
         return None
     return [
@@ -97,7 +100,7 @@ def _encode_savepoint(sp: Savepoint | None, styles: _Styles) -> list[Any] | None
         _CHARSET_CODES[sp.g1_charset],
         sp.charset,
         sp.origin,
-        sp.wrap,
+        sp.protecting,
     ]
 
 
@@ -126,6 +129,7 @@ def take_snapshot(terminal: Terminal) -> bytes:
         ],
         "title": [screen.title, screen.icon_name],
         "saved_columns": screen.saved_columns,
+        "protecting": screen.protecting,
         "utf8": terminal.stream.use_utf8,
         "pending": terminal.stream.utf8_decoder.getstate()[0].hex(),
         "styles": list(styles.index),
@@ -146,7 +150,8 @@ def _decode_buffer(
     if encoded is None:
         return None
     buffer = screen.new_buffer()
-    cells = [Cells(style) for style in styles]  # equal cells shared, as drawing does
+    # Equal cells shared, as drawing does.
+    cells = [Cells(style, isinstance(style, ProtectedChar)) for style in styles]
     for y, runs in encoded:
         buffer[y] = _decode_line(runs, styles, cells)
     return buffer
@@ -154,7 +159,7 @@ def _decode_buffer(
 
 def _decode_char(encoded: list[Any], styles: list[Char]) -> Char:
     data, style = encoded
-    return styles[style]._replace(data=data)
+    return Char(data, *styles[style][1:])  # attributes are never protected
 
 
 def _decode_cursor(encoded: list[Any], styles: list[Char]) -> Cursor:
@@ -164,12 +169,12 @@ def _decode_cursor(encoded: list[Any], styles: list[Char]) -> Cursor:
     return cursor
 
 
-def _decode_savepoint(encoded: list[Any] | None, styles: list[Char]) -> Savepoint | None:
+def _decode_savepoint(encoded: list[Any] | None, styles: list[Char]) -> SavedCursor | None:
     if encoded is None:
         return None
-    cursor, g0, g1, charset, origin, wrap = encoded
-    return Savepoint(
-        _decode_cursor(cursor, styles), cs.MAPS[g0], cs.MAPS[g1], charset, origin, wrap
+    cursor, g0, g1, charset, origin, protecting = encoded
+    return SavedCursor(
+        _decode_cursor(cursor, styles), cs.MAPS[g0], cs.MAPS[g1], charset, origin, protecting
     )
 
 
@@ -188,7 +193,7 @@ def _restore(state: dict[str, Any], scrollback: int) -> Terminal:
     cols, rows = state["size"]
     terminal = Terminal(cols, rows, scrollback=scrollback)
     screen = terminal.screen
-    styles = [Char(" ", *style) for style in state["styles"]]
+    styles = [(ProtectedChar if style[-1] else Char)(" ", *style[:-1]) for style in state["styles"]]
     buffer = _decode_buffer(screen, state["buffer"], styles)
     if buffer is None:
         raise ValueError("no screen buffer")
@@ -212,6 +217,7 @@ def _restore(state: dict[str, Any], scrollback: int) -> Terminal:
     screen.g0_charset, screen.g1_charset = cs.MAPS[g0], cs.MAPS[g1]
     screen.title, screen.icon_name = state["title"]
     screen.saved_columns = state["saved_columns"]
+    screen.protecting = bool(state["protecting"])
     screen.dirty.update(range(rows))
     terminal.stream.use_utf8 = bool(state["utf8"])
     terminal.stream.utf8_decoder.setstate((bytes.fromhex(state["pending"]), 0))
