@@ -348,9 +348,11 @@ class Playback:
             shown.append(item)
             if item[1] == OUTPUT:
                 fed += len(item[2])
-        self.position = self._from = max(self.position, self.duration)
         if self.ended:
             self.following = False
+            self.position = self._from = self.duration
+        else:
+            self.position = self._from = max(self.position, self.duration)
         return shown
 
     def until_due(self) -> float | None:
