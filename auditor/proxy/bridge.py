@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -299,67 +298,3 @@ async def open_session_bridge(conn: ProxiedConnection) -> SessionBridge:
         raise channels.open_error(exc, f"open failed on {conn.target.name}: {exc}") from None
     recording = await conn.new_recording("session")
     return SessionBridge(conn, node_chan, side, recording)
-
-
-class _TcpNodeSide(asyncssh.SSHTCPSession[bytes]):
-    def __init__(self) -> None:
-        self.peer: Any = None
-        self.bytes = [0, 0]
-
-    def data_received(self, data: bytes, datatype: int | None) -> None:
-        self.bytes[1] += len(data)
-        self.peer.write(data)
-
-    def eof_received(self) -> bool:
-        self.peer.write_eof()
-        return True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.peer.close()
-
-
-class _TcpClientSide(asyncssh.SSHTCPSession[bytes]):
-    def __init__(self, node_chan: Any, node_side: _TcpNodeSide, done: Callable[[int, int], None]):
-        self.node_chan = node_chan
-        self.node_side = node_side
-        self.done = done
-
-    def connection_made(self, chan: Any) -> None:
-        self.node_side.peer = chan
-
-    def data_received(self, data: bytes, datatype: int | None) -> None:
-        self.node_side.bytes[0] += len(data)
-        self.node_chan.write(data)
-
-    def eof_received(self) -> bool:
-        self.node_chan.write_eof()
-        return True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.node_chan.close()
-        self.done(*self.node_side.bytes)
-
-
-async def open_tcp_bridge(
-    conn: ProxiedConnection, dest_host: str, dest_port: int, orig_host: str, orig_port: int
-) -> _TcpClientSide:
-    """``ssh -L``: a direct-tcpip channel opened on the node, recorded as an event."""
-    node = await conn.upstream_connection()
-    side = _TcpNodeSide()
-    try:
-        node_chan, _ = await node.create_connection(
-            lambda: side, dest_host, dest_port, orig_host, orig_port
-        )
-    except Exception as exc:
-        conn.audit_event("port_forward", dest=f"{dest_host}:{dest_port}", error=str(exc))
-        raise channels.open_error(exc, f"connect to {dest_host}:{dest_port} failed") from None
-    conn.audit_event(
-        "port_forward", dest=f"{dest_host}:{dest_port}", origin=f"{orig_host}:{orig_port}"
-    )
-
-    def done(up: int, down: int) -> None:
-        conn.audit_event(
-            "port_forward_end", dest=f"{dest_host}:{dest_port}", bytes_up=up, bytes_down=down
-        )
-
-    return _TcpClientSide(node_chan, side, done)

@@ -1,4 +1,4 @@
-"""Low-level channel moves asyncssh has no public call for.
+"""Low-level channel and listener moves asyncssh has no public call for.
 
 To bridge a session faithfully the proxy must open the node's channel before
 confirming the client's (so the node's refusal reason reaches the client)
@@ -6,6 +6,11 @@ and then replay the client's requests (env, pty-req, auth-agent-req, shell /
 exec / subsystem) in the order they came. asyncssh's public
 ``create_session`` does open and requests in one go, so this module uses its
 channel internals; it is the only place that does (asyncssh is pinned <3).
+
+Listeners on the node (``ssh -R``) are registered before the request goes
+out: sshd may send the first forwarded connection right behind its reply,
+and asyncssh's ``create_server`` registers its listener only when its
+coroutine resumes, after it has refused that connection ("No such listener").
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 import asyncssh
 from asyncssh.channel import SSHClientChannel
+from asyncssh.constants import MSG_REQUEST_SUCCESS
+from asyncssh.listener import SSHTCPClientListener, SSHUNIXClientListener
 from asyncssh.misc import ChannelOpenError
 from asyncssh.packet import Boolean, Byte, String, UInt32
 
@@ -80,3 +87,48 @@ def set_agent_forward_path(conn: asyncssh.SSHClientConnection, path: str | None)
     """Serve the node's agent requests through ``path`` (the inner client's agent)."""
     c: Any = conn
     c._agent_forward_path = path
+
+
+async def listen_on_node(
+    conn: asyncssh.SSHClientConnection, session_factory: Any, host: str, port: int
+) -> SSHTCPClientListener[bytes]:
+    """``conn.create_server``, with the listener in place before sshd can use it."""
+    c: Any = conn
+    host = host.lower()
+    listener: Any = SSHTCPClientListener(
+        c, session_factory, host, port, None, "strict", WINDOW, MAX_PACKET
+    )
+    table, key = (
+        (c._dynamic_remote_listeners, host) if port == 0 else (c._remote_listeners, (host, port))
+    )
+    table[key] = listener
+    try:
+        pkttype, packet = await c._make_global_request(b"tcpip-forward", String(host), UInt32(port))
+        if pkttype != MSG_REQUEST_SUCCESS:
+            raise asyncssh.ChannelListenError(f"the node refused to listen on {host}:{port}")
+    except BaseException:
+        table.pop(key, None)
+        raise
+    if port == 0:
+        listener._listen_port = port = packet.get_uint32()
+    c._remote_listeners[host, port] = listener
+    return listener
+
+
+async def listen_on_node_unix(
+    conn: asyncssh.SSHClientConnection, session_factory: Any, path: str
+) -> SSHUNIXClientListener[bytes]:
+    """``conn.create_unix_server``, with the listener in place before sshd can use it."""
+    c: Any = conn
+    listener: Any = SSHUNIXClientListener(
+        c, session_factory, path, None, "strict", WINDOW, MAX_PACKET
+    )
+    c._remote_listeners[path] = listener
+    try:
+        pkttype, _ = await c._make_global_request(b"streamlocal-forward@openssh.com", String(path))
+        if pkttype != MSG_REQUEST_SUCCESS:
+            raise asyncssh.ChannelListenError(f"the node refused to listen on {path}")
+    except BaseException:
+        c._remote_listeners.pop(path, None)
+        raise
+    return listener

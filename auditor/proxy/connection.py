@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 
 from auditor.config import TrustedCluster
-from auditor.proxy import bridge
+from auditor.proxy import bridge, forwards
 from auditor.proxy.channels import set_agent_forward_path
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide
@@ -235,10 +235,18 @@ class InnerServer(CertificateServer):
     def connection_requested(
         self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
     ) -> Any:
-        return bridge.open_tcp_bridge(self.pc, dest_host, dest_port, orig_host, orig_port)
+        return forwards.open_direct_tcp(self.pc, dest_host, dest_port, orig_host, orig_port)
 
-    def server_requested(self, listen_host: str, listen_port: int) -> bool:
-        return False  # remote forwarding (-R) is not bridged
+    def unix_connection_requested(self, dest_path: str) -> Any:
+        return forwards.open_direct_unix(self.pc, dest_path)
+
+    def server_requested(self, listen_host: str, listen_port: int) -> Any:
+        assert self.conn is not None
+        return forwards.listen_tcp(self.pc, self.conn, listen_host, listen_port)
+
+    def unix_server_requested(self, listen_path: str) -> Any:
+        assert self.conn is not None
+        return forwards.listen_unix(self.pc, self.conn, listen_path)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.pc.node_conn is not None:

@@ -36,6 +36,17 @@ def require(tool: str) -> str:
     return path
 
 
+def require_tool(tool: str, package: str) -> str:
+    """A program a test drives (curl, rsync, git...); missing is a failure naming the package."""
+    path = shutil.which(tool)
+    if not path:
+        raise MissingTool(
+            f"{tool} not found: install it with `apt-get install {package}` "
+            "(or run scripts/test as root, which does)"
+        )
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
