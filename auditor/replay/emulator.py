@@ -10,7 +10,10 @@ On top of it this adds what a recorded session needs and pyte lacks:
 - resizes that keep the cursor's line on screen, as xterm does (stock pyte
   drops lines from the top and can leave the cursor below the last row);
 - silence: a replay must never answer a query (DA, DSR) - there is no
-  program to answer.
+  program to answer;
+- what pyte lacks and programs use: SU/SD, REP, CBT, DECSCA with selective
+  erase (DECSED, DECSEL), and DECSC/DECRC as xterm and tmux keep them (one
+  slot with charsets, origin mode and DECSCA).
 
 UTF-8 split across feeds is handled by the stream's incremental decoder;
 wide characters and 16/256/true colours are pyte's.

@@ -121,6 +121,12 @@ def _unpair(line: dict[int, Char], x: int) -> None:
         line[x - 1] = left._replace(data=" ")
 
 
+def _orphan(line: dict[int, Char], x: int) -> None:
+    """The left half of the wide character whose right half is at ``x`` was
+    just overwritten: the right half goes blank, as in tmux."""
+    line[x] = line[x]._replace(data=" ")
+
+
 class FastScreen(pyte.Screen):
     """``pyte.Screen`` with a run-at-a-time ``draw`` and memoised SGR, and
     where stock pyte's screen parts from a real terminal's, the terminal's
@@ -225,7 +231,10 @@ class FastScreen(pyte.Screen):
                             strict=False,
                         )
                     )
-                cursor.x = x + stop - i
+                after = x + stop - i
+                if after in line and not line[after].data:
+                    _orphan(line, after)
+                cursor.x = after
                 i = stop
         self.dirty.add(cursor.y)
 
@@ -252,8 +261,12 @@ class FastScreen(pyte.Screen):
             self.insert_characters(char_width)
 
         line = self.buffer[cursor.y]
-        if char_width > 0 and cursor.x in line and not line[cursor.x].data:
-            _unpair(line, cursor.x)
+        if char_width > 0:
+            if cursor.x in line and not line[cursor.x].data:
+                _unpair(line, cursor.x)
+            after = cursor.x + char_width
+            if after in line and not line[after].data:
+                _orphan(line, after)
         if char_width == 1:
             line[cursor.x] = cells[char]
         elif char_width == 2:

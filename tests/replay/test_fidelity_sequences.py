@@ -227,3 +227,27 @@ def test_snapshot_keeps_protection_and_the_saved_cursor() -> None:
     # protection (the new cell survives selective erase).
     twin.feed(b"\x1b[HZ\x1b[?2J")
     assert rows(twin)[1] == "ZROT"
+
+
+# --- Text ------------------------------------------------------------------
+
+
+def test_control_characters_in_text_are_skipped_not_the_end_of_it() -> None:
+    assert rows(fed(b"ab\x01cd\x1aef\x7fgh" + "\u0085ij".encode()))[0] == "abcdefghij"
+
+
+def test_zero_width_characters_join_the_cell_before() -> None:
+    term = fed("a\u200bb😀\ufe0fc".encode())
+    assert [term.cell(x, 0).data for x in range(5)] == ["a\u200b", "b", "😀\ufe0f", "", "c"]
+
+
+def test_a_combining_mark_at_the_start_of_a_line_is_dropped() -> None:
+    assert rows(fed("abc\r\n\u0301x".encode()))[:2] == ["abc", "x"]
+
+
+def test_a_wide_character_that_does_not_fit_wraps() -> None:
+    assert rows(fed("abcdefghi中x".encode(), cols=10))[:2] == ["abcdefghi", "中x"]
+
+
+def test_writing_over_half_a_wide_character_blanks_the_other_half() -> None:
+    assert rows(fed("ab中文\x1b[3Dx|".encode()))[0] == "ab x|"
