@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
+from auditor.storage import StorageError, index_scheme
 
 RecordingMode = Literal["proxy", "node", "off"]
 RECORDING_MODES: tuple[str, ...] = ("proxy", "node", "off")
@@ -52,6 +54,14 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """Where the index and the recordings live (DESIGN §11); None is the data directory."""
+
+    audit_events_uri: str | None = None  # postgresql://...; default SQLite in the data dir
+    audit_sessions_uri: str | None = None  # file://...; object storage comes later
+
+
+@dataclass(frozen=True)
 class Config:
     cluster_name: str = "example.com"
     session_recording: RecordingMode = "proxy"
@@ -64,9 +74,12 @@ class Config:
     # MaxStartups drops are retried until dial_timeout; attempts only caps the tries.
     dial_attempts: int = 50
     dial_timeout: float = 10.0
+    # The one-hop path (`auditor connect`) beside the nested one (DESIGN §12).
+    one_hop: bool = True
     users: Mapping[str, UserSpec] | None = None
     trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
     nodes: Mapping[str, NodeSpec] = field(default_factory=dict)
+    storage: Storage = Storage()
     source: Path | None = None
 
     def logins_for(self, user: str) -> tuple[str, ...] | None:
@@ -185,7 +198,8 @@ def _kind(value: Any) -> str:
     return repr(value)
 
 
-_TOP = ("auth_service", "proxy_service", "users", "trusted_clusters", "nodes")
+_TOP = ("auth_service", "proxy_service", "storage", "users", "trusted_clusters", "nodes")
+_STORAGE = ("audit_events_uri", "audit_sessions_uri")
 _AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys")
 _PROXY = (
     "listen_addr",
@@ -194,6 +208,7 @@ _PROXY = (
     "login_grace_time",
     "dial_attempts",
     "dial_timeout",
+    "one_hop",
 )
 
 
@@ -229,10 +244,14 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         "login_grace_time": r.duration,
         "dial_attempts": lambda v, k: r.integer(v, k, 1, 1000),
         "dial_timeout": r.duration,
+        "one_hop": r.boolean,
     }
     for key, read in readers.items():
         if key in proxy:
             kw[key] = read(proxy[key], f"proxy_service.{key}")
+
+    if "storage" in top:
+        kw["storage"] = _storage(r, r.mapping(top["storage"], "storage", _STORAGE))
 
     if "users" in top:
         users: dict[str, UserSpec] = {}
@@ -261,6 +280,30 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         nodes[name.lower()] = NodeSpec(name, addr, labels)
     kw["nodes"] = nodes
     return Config(source=Path(source) if source != "<config>" else None, **kw)
+
+
+def _storage(r: _Reader, body: dict[str, Any]) -> Storage:
+    events = sessions = None
+    if "audit_events_uri" in body:
+        key = "storage.audit_events_uri"
+        events = r.string(body[key.partition(".")[2]], key)
+        try:
+            index_scheme(events)
+        except StorageError as exc:
+            raise r.fail(key, str(exc).removeprefix(f"{key}: ")) from None
+    if "audit_sessions_uri" in body:
+        key = "storage.audit_sessions_uri"
+        sessions = r.string(body[key.partition(".")[2]], key)
+        parts = urlsplit(sessions)
+        if parts.scheme.lower() != "file":
+            raise r.fail(
+                key,
+                f"{parts.scheme or 'that'}:// is not supported yet: recordings are files "
+                "in the data directory (file://, the default)",
+            )
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise r.fail(key, f"expected file:///ABSOLUTE/PATH, got {sessions!r}")
+    return Storage(events, sessions)
 
 
 def config_path(flag: str | None, data_dir: Path) -> Path | None:

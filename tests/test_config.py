@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.config import Config, ConfigError, HostPort, load_config
+from auditor.config import Config, ConfigError, HostPort, Storage, load_config
 
 REFERENCE = """
 auth_service:
@@ -91,6 +91,24 @@ def test_ipv6_listen_addr(tmp_path: Path) -> None:
         ("proxy_service: {dial_attempts: 0}\n", "proxy_service.dial_attempts: expected an integer"),
         ("- just\n- a list\n", ": expected a mapping, got a list"),
         ("auth_service: {a: [}\n", "not valid YAML"),
+        ("storage: {audit_event_uri: x}\n", "storage.audit_event_uri: unknown key; allowed:"),
+        (
+            "storage: {audit_events_uri: 'mysql://db/auditor'}\n",
+            "storage.audit_events_uri: scheme 'mysql://' in 'mysql://db/auditor' is not an index",
+        ),
+        (
+            "storage: {audit_events_uri: 'db.example.com/auditor'}\n",
+            "storage.audit_events_uri: no scheme in",
+        ),
+        ("storage: {audit_events_uri: 5432}\n", "storage.audit_events_uri: expected a non-empty"),
+        (
+            "storage: {audit_sessions_uri: 's3://recordings/prod?region=us-east-1'}\n",
+            "storage.audit_sessions_uri: s3:// is not supported yet",
+        ),
+        (
+            "storage: {audit_sessions_uri: 'file://recordings'}\n",
+            "storage.audit_sessions_uri: expected file:///ABSOLUTE/PATH",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_file_and_key(
@@ -108,3 +126,26 @@ def test_bad_values_are_refused_naming_file_and_key(
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_storage_names_the_index_and_the_recordings(tmp_path: Path) -> None:
+    assert Config().storage == Storage(None, None)  # SQLite and files in the data directory
+    cfg = load_config(
+        write(
+            tmp_path,
+            "storage:\n"
+            "  audit_events_uri: postgresql://auditor@db.example.com:5432/auditor\n"
+            "  audit_sessions_uri: file:///var/lib/auditor/recordings\n",
+        )
+    )
+    assert cfg.storage == Storage(
+        "postgresql://auditor@db.example.com:5432/auditor", "file:///var/lib/auditor/recordings"
+    )
+
+
+def test_a_password_in_a_refused_uri_is_not_repeated(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage: {audit_events_uri: 'mysql://joe:hunter2@db/auditor'}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "hunter2" not in str(info.value)
+    assert "mysql://joe:***@db/auditor" in str(info.value)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.config import Config, config_path, load_config
 from auditor.datadir import ensure_private_dir, resolve_data_dir
 from auditor.errors import AuditorError
+from auditor.storage import check_sessions_uri
+
+if TYPE_CHECKING:
+    from auditor.index import SessionIndex
 
 
 def common_options(suppress: bool = True) -> argparse.ArgumentParser:
@@ -54,6 +59,21 @@ class Context:
         if not path.is_dir():
             raise AuditorError(f"no data directory at {path}: nothing recorded yet")
         return path
+
+    def open_index(self, *, write: bool = False) -> SessionIndex:
+        """The index ``storage.audit_events_uri`` names (SQLite in the data directory
+        without one). Reading a shared index needs no data directory here."""
+        from auditor.index import open_index
+
+        storage = self.config.storage
+        if write:
+            data_dir = self.data_dir
+        elif storage.audit_events_uri:
+            data_dir = self.data_dir_path
+        else:
+            data_dir = self.existing_data_dir()
+        check_sessions_uri(storage.audit_sessions_uri, data_dir)
+        return open_index(data_dir, storage.audit_events_uri)
 
     @cached_property
     def config(self) -> Config:

@@ -97,7 +97,7 @@ def parse_at(text: str) -> float:
 
 @contextmanager
 def _index(ctx: Context) -> Iterator[SessionIndex]:
-    index = SessionIndex.open(ctx.existing_data_dir(), background_text=False)
+    index = ctx.open_index()
     try:
         yield index
     finally:

@@ -71,8 +71,7 @@ def register(sub: Any) -> None:
 
 @contextmanager
 def _index(ctx: Context, write: bool = False) -> Iterator[SessionIndex]:
-    data_dir = ctx.data_dir if write else ctx.existing_data_dir()
-    index = SessionIndex.open(data_dir, background_text=False)
+    index = ctx.open_index(write=write)
     try:
         yield index
     finally:

@@ -11,10 +11,11 @@ session add its text once.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from auditor.errors import AuditorError
 from auditor.recording.format import RecordingError
@@ -22,7 +23,7 @@ from auditor.recording.reader import IndexEntry, RecordingReader
 from auditor.recording.text import TEXT_STREAMS, TerminalText
 
 if TYPE_CHECKING:
-    from auditor.index.store import SessionIndex
+    from auditor.index.api import SessionIndex
 
 log = logging.getLogger("auditor.index")
 
@@ -62,30 +63,34 @@ class _Rows:
         return rows
 
 
-def extract_text(index: SessionIndex, session_id: str, *, in_transaction: bool = False) -> int:
-    """Index the new text of one session; with ``in_transaction`` the caller commits."""
-    row = index.conn.execute(
-        "SELECT recording_path, status, text_offset, text_seq, text_t, text_carry, text_done, "
-        "text_carry_t FROM sessions WHERE id = ?",
-        [session_id],
-    ).fetchone()
-    if row is None:
+def extract_text(index: SessionIndex, session_id: str) -> int:
+    """Index the new text of one session; inside the index's transaction it joins it."""
+    state = index.text_state(session_id)
+    if state is None:
         raise AuditorError(f"unknown session ID {session_id!r}")
-    path, status, offset, seq, t, carry, done, carry_t = row
-    if not path or done:
+    if not state.recording_path or state.done:
         return 0
-    reader = RecordingReader(Path(path))
-    start = IndexEntry(offset or reader.header_len, t, seq)
+    offset, carry_t = state.offset, state.carry_t
+    reader = RecordingReader(Path(state.recording_path))
+    start = IndexEntry(offset or reader.header_len, state.t, state.seq)
     cursor = reader.cursor_at(start, strict=reader.index()[-1].offset)
-    text = TerminalText(carry or b"")
+    text = TerminalText(state.carry)
     rows = _Rows()
     added = 0
 
     def store(final: bool) -> bool:
         nonlocal offset, added
         chars = rows.chars
-        state = _State(cursor.offset, cursor.seq, cursor.t, text.carry, carry_t, final)
-        if not _store(index, session_id, offset, state, rows.take(), in_transaction):
+        new = replace(
+            state,
+            offset=cursor.offset,
+            seq=cursor.seq,
+            t=cursor.t,
+            carry=text.carry,
+            carry_t=carry_t,
+            done=final,
+        )
+        if not index.store_text(session_id, offset, new, rows.take()):
             return False
         offset = cursor.offset
         added += chars
@@ -102,7 +107,7 @@ def extract_text(index: SessionIndex, session_id: str, *, in_transaction: bool =
                 carry_t = rec.t
         if rows.chars >= BATCH_CHARS and not store(final=False):
             return added  # another extractor is on this session
-    final = status != "live" or cursor.sealed
+    final = state.status != "live" or cursor.sealed
     if final:
         tail = text.finish()
         if tail:
@@ -114,76 +119,17 @@ def extract_text(index: SessionIndex, session_id: str, *, in_transaction: bool =
     return added
 
 
-class _State(NamedTuple):
-    offset: int
-    seq: int
-    t: float
-    carry: bytes
-    carry_t: float | None  # when the held-back bytes were printed
-    done: bool
-
-
-def _store(
-    index: SessionIndex,
-    session_id: str,
-    expected: int,
-    state: _State,
-    rows: list[tuple[float, str]],
-    in_transaction: bool,
-) -> bool:
-    """Write rows and the new position; False if another extractor got there first."""
-    conn = index.conn
-    if not in_transaction:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
-        now = conn.execute("SELECT text_offset FROM sessions WHERE id = ?", [session_id]).fetchone()
-        if now is None or now[0] != expected:
-            if not in_transaction:
-                conn.execute("ROLLBACK")
-            return False
-        conn.executemany(
-            "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
-            [(text, session_id, t) for t, text in rows],
-        )
-        conn.execute(
-            "UPDATE sessions SET text_offset = ?, text_seq = ?, text_t = ?, text_carry = ?, "
-            "text_carry_t = ?, text_done = ? WHERE id = ?",
-            [
-                state.offset,
-                state.seq,
-                state.t,
-                state.carry or None,
-                state.carry_t,
-                int(state.done),
-                session_id,
-            ],
-        )
-    except BaseException:
-        if not in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    if not in_transaction:
-        conn.execute("COMMIT")
-    return True
-
-
 def extract_pending(index: SessionIndex) -> int:
     """One pass: live sessions' new text, and ended sessions not finished yet."""
-    ids = [
-        r[0]
-        for r in index.conn.execute(
-            "SELECT id FROM sessions WHERE text_done = 0 AND recording_path IS NOT NULL"
-        )
-    ]
     added = 0
-    for sid in ids:
+    for sid in index.pending_text():
         try:
             added += extract_text(index, sid)
         except RecordingError as exc:
             # A missing or damaged file will not get better: stop retrying it.
             log.warning("session %s: no searchable text: %s", sid, exc)
-            index.conn.execute("UPDATE sessions SET text_done = 1 WHERE id = ?", [sid])
-        except sqlite3.OperationalError as exc:
+            index.give_up_text(sid)
+        except index.TRANSIENT as exc:
             log.warning("session %s: text extraction postponed: %s", sid, exc)
     return added
 
@@ -191,8 +137,10 @@ def extract_pending(index: SessionIndex) -> int:
 class TextWorker:
     """A thread that runs ``extract_pending`` every few seconds and when woken."""
 
-    def __init__(self, data_dir: Path, interval: float = LIVE_INTERVAL) -> None:
-        self.data_dir = data_dir
+    def __init__(
+        self, open_index: Callable[[], SessionIndex], interval: float = LIVE_INTERVAL
+    ) -> None:
+        self.open_index = open_index  # its own connection: one belongs to one thread
         self.interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -210,9 +158,7 @@ class TextWorker:
         self._thread.join()
 
     def _run(self) -> None:
-        from auditor.index.store import SessionIndex
-
-        index = SessionIndex.open(self.data_dir, background_text=False)
+        index = self.open_index()
         try:
             while not self._stop.is_set():
                 self._wake.wait(self.interval)

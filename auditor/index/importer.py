@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from auditor.index.store import SessionIndex
+from auditor.index.api import SessionIndex
 from auditor.recording.asciicast import parse_asciicast
 from auditor.recording.format import Stream, encode_resize, index_path
 from auditor.recording.writer import RecordingWriter

@@ -87,3 +87,29 @@ class SearchHit:
 
     def to_json(self) -> dict[str, Any]:
         return {"session": self.session.to_json(), "t": self.t, "line": self.line}
+
+
+@dataclass(frozen=True)
+class LiveRow:
+    """A live session as recovery sees it: who writes it, and when it last did."""
+
+    id: str
+    owner: str | None
+    start: float
+    updated: float | None
+    recording_path: str | None
+
+
+@dataclass(frozen=True)
+class TextState:
+    """Where text extraction of one session stopped: a record boundary in the
+    recording and the stripper's unfinished bytes, so the next pass resumes there."""
+
+    recording_path: str | None
+    status: str
+    offset: int
+    seq: int
+    t: float
+    carry: bytes
+    carry_t: float | None  # when the held-back bytes were printed
+    done: bool

@@ -68,8 +68,10 @@ class AuditorApp(App[None]):
         self.clock = clock
         self.sample_dir = sample_dir
         self.live_refresh = live_refresh
-        self.first_run = samples.is_empty(data_dir)
-        self.reader = IndexReader(data_dir)
+        # Samples go into a fresh embedded index, never into a shared one.
+        events_uri = config.storage.audit_events_uri
+        self.first_run = events_uri is None and samples.is_empty(data_dir)
+        self.reader = IndexReader(data_dir, events_uri)
         self.link = ProxyLink(config, data_dir, enabled=run_proxy)
         self.proxy_state = self.link.state
         self.samples = samples.sample_ids(data_dir)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from auditor.index import Failure, SearchHit, Session, SessionIndex
+from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index
 from auditor.index.rows import KindSummary
 
 T = TypeVar("T")
@@ -136,8 +136,9 @@ class IndexReader:
 
     LANES = ("main", "search")
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, uri: str | None = None) -> None:
         self.data_dir = data_dir
+        self.uri = uri  # storage.audit_events_uri
         self._lanes = {
             lane: ThreadPoolExecutor(1, thread_name_prefix=f"auditor-tui-{lane}")
             for lane in self.LANES
@@ -147,7 +148,7 @@ class IndexReader:
     def _index(self) -> SessionIndex:
         index: SessionIndex | None = getattr(self._local, "index", None)
         if index is None:
-            index = SessionIndex.open(self.data_dir, background_text=False)
+            index = open_index(self.data_dir, self.uri)
             self._local.index = index
         return index
 

@@ -1,0 +1,410 @@
+"""The one index interface every part of auditor uses, whatever engine stores it.
+
+``SessionIndex`` holds what is the same on every engine (which fields a
+session may have, how an id prefix is checked, what the recording's hash
+anchor is, whose live sessions are orphans) and leaves each query to the
+engine: SQLite in the data directory (``auditor.index.sqlite``) or a
+shared PostgreSQL (``auditor.index.postgres``). Nothing outside
+``auditor/index`` writes SQL; a second engine is a second subclass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import AuditorError
+from auditor.index.failures import FailureKind
+from auditor.index.owner import current_owner, owner_alive
+from auditor.index.rows import (
+    FAILURE_COLUMNS,
+    SESSION_COLUMNS,
+    Failure,
+    KindSummary,
+    LiveRow,
+    SearchHit,
+    Session,
+    TextState,
+)
+from auditor.recording.format import RecordingError
+from auditor.recording.reader import RecordingReader
+from auditor.storage import RECORDINGS_DIR
+
+log = logging.getLogger("auditor.index")
+
+SETTABLE = frozenset(SESSION_COLUMNS) - {"id", "status", "recording_hash"}
+_HEX = re.compile(r"[0-9a-f]+")
+ENDED = ("ended", "interrupted")
+
+
+class SessionIndex(ABC):
+    """Sessions, failures and the text sessions printed, on one engine."""
+
+    # Errors of this engine that mean "try again later" (a lock, a lost connection).
+    TRANSIENT: tuple[type[Exception], ...] = ()
+
+    def __init__(self, data_dir: Path, background_text: bool) -> None:
+        self.data_dir = Path(data_dir)
+        self._background_text = background_text
+        self._worker: Any = None  # extract.TextWorker, started by the first write
+        self._owner = current_owner()
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, *, uri: str | None = None, background_text: bool = False
+    ) -> SessionIndex:
+        """The index ``uri`` names (``storage.audit_events_uri``); SQLite in ``data_dir``
+        without one.
+
+        Text extraction is CPU work: a writer that forwards bytes runs
+        ``index_pending_text`` in another process (the proxy does). With
+        ``background_text`` a thread of this process does it instead, every
+        few seconds once this index writes sessions: fine for tools, not
+        for a busy event loop (it takes the GIL).
+        """
+        from auditor.index.engines import open_index
+
+        return open_index(data_dir, uri, background_text=background_text)
+
+    @abstractmethod
+    def reopen(self) -> SessionIndex:
+        """Another connection to the same store, for another thread."""
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        self._close()
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def __enter__(self) -> SessionIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Recordings
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / RECORDINGS_DIR
+
+    def recording_path(self, session_id: str) -> Path:
+        """Where a new session's recording goes; needs no database access."""
+        return self.recordings_dir / session_id[:2] / f"{session_id}.rec"
+
+    @staticmethod
+    def new_session_id() -> str:
+        return uuid.uuid4().hex
+
+    # Writing sessions (the proxy, a few calls per session)
+    def start_session(self, session_id: str | None = None, **fields: Any) -> str:
+        """Insert a ``live`` session row; returns its id. ``start`` defaults to now."""
+        row = _session_fields(fields)
+        row.setdefault("start", time.time())
+        row.update(
+            id=session_id or self.new_session_id(),
+            status=fields.get("status", "live"),
+            owner=self._owner,
+            updated=time.time(),
+            text_done=0 if row.get("recording_path") else 1,
+        )
+        self._insert_session(row)
+        self._ensure_worker()
+        return str(row["id"])
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        row = _session_fields(fields)
+        row["updated"] = time.time()
+        self._update_session(session_id, row)
+
+    def end_session(
+        self,
+        session_id: str,
+        status: str = "ended",
+        exit_status: int | None = None,
+        end: float | None = None,
+        **fields: Any,
+    ) -> None:
+        """Close the row; the recording's last hash is kept as verify's anchor."""
+        if status not in ENDED:
+            raise ValueError(f"end_session: status must be ended or interrupted, not {status!r}")
+        row = _session_fields(fields)
+        row.update(status=status, end=end if end is not None else time.time())
+        if exit_status is not None:
+            row["exit_status"] = exit_status
+        try:
+            path = self._session(session_id).recording_path
+        except AuditorError:
+            path = None
+        if path:
+            row["recording_hash"] = _final_hash(Path(path))
+        row["updated"] = time.time()
+        self._update_session(session_id, row)
+        self._ensure_worker(wake=True)
+
+    def insert_ended(self, session_id: str, status: str = "ended", **fields: Any) -> None:
+        """A whole finished session at once (an import, a bundled sample), text included.
+
+        The row and its searchable text go in one transaction: a failure
+        leaves no half-indexed session behind. A row with the same id (a
+        sample imported again) is replaced, its old text with it.
+        """
+        if status not in ENDED:
+            raise ValueError(f"insert_ended: status must be ended or interrupted, not {status!r}")
+        if "start" not in fields:
+            raise TypeError("insert_ended: start is required")
+        unknown = set(fields) - set(SESSION_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown session fields: {', '.join(sorted(unknown))}")
+        row = dict(fields)
+        row.update(id=session_id, status=status, updated=time.time(), text_done=0)
+        self._insert_ended(row)
+
+    @abstractmethod
+    def _insert_session(self, row: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def _update_session(self, session_id: str, row: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def _insert_ended(self, row: dict[str, Any]) -> None:
+        """Replace the row and its text, and extract its text, in one transaction."""
+
+    # Failures
+    def record_failure(
+        self, kind: FailureKind | str, message: str, hint: str | None = None, **fields: Any
+    ) -> str:
+        """Insert a failure row; ``hint`` defaults to the kind's remediation hint."""
+        kind = FailureKind(kind)
+        known = {k: v for k, v in fields.items() if k in FAILURE_COLUMNS}
+        extra = {k: v for k, v in fields.items() if k not in FAILURE_COLUMNS}
+        row = {
+            "id": uuid.uuid4().hex,
+            "time": time.time(),
+            **known,
+            "kind": kind.value,
+            "message": message,
+            "hint": hint or kind.hint,
+            "extra": json.dumps(extra, default=str) if extra else None,
+        }
+        self._insert_failure(row)
+        return str(row["id"])
+
+    @abstractmethod
+    def _insert_failure(self, row: dict[str, Any]) -> None: ...
+
+    # Reading
+    def resolve_id(self, prefix: str) -> str:
+        """The full session id for a unique prefix."""
+        p = prefix.strip().lower()
+        if not p or not _HEX.fullmatch(p):
+            raise AuditorError(f"unknown session ID {prefix!r}: IDs are hexadecimal")
+        ids = self._ids_from(p, p + "g", 6)
+        if not ids:
+            raise AuditorError(f"unknown session ID {prefix!r}")
+        if len(ids) > 1:
+            shown = ", ".join(i[: len(p) + 4] for i in ids[:5])
+            raise AuditorError(f"ambiguous session ID {prefix!r}: matches {shown}...")
+        return ids[0]
+
+    @abstractmethod
+    def _ids_from(self, low: str, high: str, limit: int) -> list[str]:
+        """Ids in ``[low, high)``, in order: the ones a prefix names."""
+
+    def get_session(self, session_id: str) -> Session:
+        """The row for a full id or a unique prefix."""
+        return self._session(self.resolve_id(session_id))
+
+    def _session(self, full_id: str) -> Session:
+        found = self._sessions_by_id([full_id])
+        if full_id not in found:
+            raise AuditorError(f"unknown session ID {full_id!r}")
+        return found[full_id]
+
+    @abstractmethod
+    def _sessions_by_id(self, ids: list[str]) -> dict[str, Session]: ...
+
+    def sessions(
+        self,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        search: str | None = None,
+        limit: int | None = 100,
+    ) -> list[Session]:
+        """Newest first. With ``search``, only sessions whose text matches."""
+        if search:
+            hits = self.search(search, live=live, user=user, node=node, since=since, limit=limit)
+            return [h.session for h in hits]
+        return self._sessions(live, user, node, since, limit)
+
+    @abstractmethod
+    def _sessions(
+        self,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]: ...
+
+    def live_sessions(self, *, user: str | None = None, node: str | None = None) -> list[Session]:
+        return self.sessions(live=True, user=user, node=node, limit=None)
+
+    @abstractmethod
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        after: Session | None = None,
+        limit: int = 100,
+    ) -> list[Session]:
+        """Sessions that are over, newest first, the ``limit`` after ``after``.
+
+        Keyset paging on ``(start, id)``: page 50 of a long list costs what
+        page 1 does, where ``OFFSET`` would scan every row before it.
+        """
+
+    @abstractmethod
+    def session_count(self) -> int: ...
+
+    @abstractmethod
+    def ended_since(self, since: float) -> list[Session]:
+        """Sessions with a recording that ended (or were interrupted) at ``since`` or later,
+        in the order they ended: what background upkeep has not seen yet."""
+
+    @abstractmethod
+    def failures(
+        self,
+        *,
+        kind: FailureKind | str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Failure]: ...
+
+    @abstractmethod
+    def failure_summary(self, since: float, buckets: int, now: float) -> list[KindSummary]:
+        """Per kind: count, latest, and failures per bucket from ``since`` to ``now``;
+        most frequent first."""
+
+    @abstractmethod
+    def search(
+        self,
+        q: str,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        limit: int | None = 50,
+    ) -> list[SearchHit]:
+        """Sessions whose printed text matches ``q`` (every word; ``foo*`` a prefix),
+        newest text first, each with its first matching line."""
+
+    def search_hits(self, session_id: str, q: str, limit: int = 1000) -> list[tuple[float, str]]:
+        """Where in one session ``q`` matches: ``(t, line)`` in recording order."""
+        return self._session_hits(self.resolve_id(session_id), q, limit)
+
+    @abstractmethod
+    def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]: ...
+
+    # Text extraction's storage (auditor.index.extract drives it)
+    @abstractmethod
+    def text_state(self, session_id: str) -> TextState | None:
+        """Where extraction of one session stopped; None for an unknown session."""
+
+    @abstractmethod
+    def store_text(
+        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+    ) -> bool:
+        """Add text rows and move the position on, atomically; False (and nothing
+        written) if the stored offset is no longer ``expected``: another extractor
+        got there first. Inside ``insert_ended`` it joins that transaction."""
+
+    @abstractmethod
+    def pending_text(self) -> list[str]:
+        """Sessions with a recording whose text is not fully indexed."""
+
+    @abstractmethod
+    def give_up_text(self, session_id: str) -> None:
+        """Stop retrying a session whose recording cannot be read."""
+
+    def index_text(self, session_id: str) -> int:
+        """Extract the text one session printed since the last pass; returns characters added."""
+        from auditor.index.extract import extract_text
+
+        return extract_text(self, session_id)
+
+    def index_pending_text(self) -> int:
+        """One extraction pass over live sessions and ended ones not yet done."""
+        from auditor.index.extract import extract_pending
+
+        return extract_pending(self)
+
+    # Recovery
+    def recover_interrupted(self) -> int:
+        """Sessions left ``live`` by a process that is gone become ``interrupted``.
+
+        Their end time is the time of their last record; returns how many.
+        """
+        count = 0
+        for row in self._live_rows():
+            if row.owner == self._owner or owner_alive(row.owner):
+                continue
+            end, anchor = row.updated or row.start, None
+            if row.recording_path:
+                try:
+                    summary = RecordingReader(Path(row.recording_path)).summary()
+                    end, anchor = row.start + summary.duration, summary.final_hash
+                except RecordingError as exc:
+                    log.warning("session %s: %s", row.id, exc)
+            if self._mark_interrupted(row.id, end, anchor):
+                count += 1
+        if count:
+            self._ensure_worker(wake=True)
+        return count
+
+    @abstractmethod
+    def _live_rows(self) -> list[LiveRow]: ...
+
+    @abstractmethod
+    def _mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
+        """Only if still live; True if this call changed it."""
+
+    def _ensure_worker(self, wake: bool = False) -> None:
+        if not self._background_text:
+            return
+        if self._worker is None:
+            from auditor.index.extract import TextWorker
+
+            self._worker = TextWorker(self.reopen)
+            self._worker.start()
+        elif wake:
+            self._worker.wake()
+
+
+def _session_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - SETTABLE - {"status"}
+    if unknown:
+        raise TypeError(f"unknown session fields: {', '.join(sorted(unknown))}")
+    return {k: v for k, v in fields.items() if k != "status"}
+
+
+def _final_hash(path: Path) -> str | None:
+    try:
+        return RecordingReader(path).summary().final_hash
+    except RecordingError as exc:
+        log.warning("no hash anchor for %s: %s", path, exc)
+        return None

@@ -1,0 +1,27 @@
+"""Which engine holds the index: ``storage.audit_events_uri`` decides.
+
+No URI is the embedded default, SQLite in the data directory, which needs
+no setup. ``postgresql://`` is a shared server several proxies and TUIs
+use at once (DESIGN §11). Anything else is refused in one line naming the
+key, before anything is opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditor.index.api import SessionIndex
+from auditor.storage import EVENTS_KEY, StorageError, index_scheme, redact
+
+
+def open_index(
+    data_dir: Path, uri: str | None = None, *, background_text: bool = False
+) -> SessionIndex:
+    """The index ``uri`` names, migrated to the current schema; SQLite in ``data_dir``
+    without one. Recordings stay in ``data_dir`` either way (for now)."""
+    if not uri:
+        from auditor.index.sqlite import SqliteIndex
+
+        return SqliteIndex.connect(Path(data_dir), background_text=background_text)
+    index_scheme(uri)
+    raise StorageError(f"{EVENTS_KEY}: PostgreSQL is not supported yet ({redact(uri)})")

@@ -1,0 +1,367 @@
+"""The embedded index: one SQLite file in WAL mode shared by every process.
+
+The proxy writes a few rows per session (start, a byte-count update every
+few seconds, end) from its index thread; the CLI, the TUI and ``tail``
+read from other processes. WAL lets readers run while the writer writes,
+every transaction is short, and ``busy_timeout`` rides out the rare moment
+two writers meet (the proxy and ``auditor import``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from auditor.errors import AuditorError
+from auditor.index import search as fts
+from auditor.index.api import SessionIndex
+from auditor.index.failures import FailureKind
+from auditor.index.rows import (
+    FAILURE_COLUMNS,
+    SESSION_COLUMNS,
+    Failure,
+    KindSummary,
+    LiveRow,
+    SearchHit,
+    Session,
+    TextState,
+)
+from auditor.index.schema import migrate
+
+INDEX_FILE = "index.db"
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteIndex(SessionIndex):
+    TRANSIENT = (sqlite3.OperationalError,)
+
+    def __init__(self, data_dir: Path, db: sqlite_utils.Database, background_text: bool) -> None:
+        super().__init__(data_dir, background_text)
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self._depth = 0  # open transactions: store_text joins one it is called inside
+
+    @classmethod
+    def connect(cls, data_dir: Path, *, background_text: bool = False) -> SqliteIndex:
+        """Open (creating and migrating) ``data_dir/index.db``."""
+        path = Path(data_dir) / INDEX_FILE
+        try:
+            # Created 0600 before SQLite touches it: its -wal and -shm files copy the mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise AuditorError(f"{path}: cannot open the index: {exc.strerror}") from None
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            db = sqlite_utils.Database(conn)
+            migrate(db)
+        except sqlite3.DatabaseError as exc:
+            raise AuditorError(f"{path}: cannot open the index: {exc}") from None
+        return cls(Path(data_dir), db, background_text)
+
+    def reopen(self) -> SqliteIndex:
+        return SqliteIndex.connect(self.data_dir, background_text=False)
+
+    def _close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE``: take the write lock up front, so no upgrade deadlocks.
+
+        Inside another one it joins it: the outer one commits or rolls back.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+        self.conn.execute("COMMIT")
+
+    # Writing
+    def _insert_session(self, row: dict[str, Any]) -> None:
+        # Plain SQL rather than sqlite-utils' insert, which commits: this may run
+        # inside a caller's transaction (bulk loads, imports).
+        self.conn.execute(
+            f"INSERT INTO sessions ({_cols(list(row))}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    def _update_session(self, session_id: str, row: dict[str, Any]) -> None:
+        sets = ", ".join(f"[{k}] = :{k}" for k in row)
+        self.conn.execute(f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": session_id})
+
+    def _insert_ended(self, row: dict[str, Any]) -> None:
+        from auditor.index.extract import extract_text
+
+        session_id = str(row["id"])
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM session_text WHERE session_id = ?", [session_id])
+            conn.execute(
+                f"INSERT OR REPLACE INTO sessions ({_cols(list(row))}) "
+                f"VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            if row.get("recording_path"):
+                extract_text(self, session_id)
+            else:
+                conn.execute("UPDATE sessions SET text_done = 1 WHERE id = ?", [session_id])
+
+    def _insert_failure(self, row: dict[str, Any]) -> None:
+        self.conn.execute(
+            f"INSERT INTO failures ({_cols(list(row))}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    # Reading
+    def _ids_from(self, low: str, high: str, limit: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            [low, high, limit],
+        )
+        return [str(r[0]) for r in rows]
+
+    def _sessions_by_id(self, ids: list[str]) -> dict[str, Session]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE id IN ({marks})", ids
+        )
+        return {s.id: s for s in (Session(*r) for r in rows)}
+
+    def _sessions(
+        self,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]:
+        where, params = _filters(live, user, node, since)
+        sql = f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions {where} ORDER BY start DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Session(*r) for r in self.conn.execute(sql, params)]
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        after: Session | None = None,
+        limit: int = 100,
+    ) -> list[Session]:
+        if status == "live":
+            return []
+        where, params = _filters(None, user, node, None)
+        clauses = [where.removeprefix("WHERE ")] if where else []
+        if status is None:
+            clauses.append("status != 'live'")
+        else:
+            clauses.append("status = ?")
+            params.append(status)
+        if after is not None:
+            clauses.append("(start < ? OR (start = ? AND id < ?))")
+            params += [after.start, after.start, after.id]
+        sql = (
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE {' AND '.join(clauses)} "
+            f"ORDER BY start DESC, id DESC LIMIT {int(limit)}"
+        )
+        return [Session(*r) for r in self.conn.execute(sql, params)]
+
+    def session_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    def ended_since(self, since: float) -> list[Session]:
+        rows = self.conn.execute(
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE status != 'live' "
+            "AND end >= ? AND recording_path IS NOT NULL ORDER BY end",
+            [since],
+        )
+        return [Session(*r) for r in rows]
+
+    def failures(
+        self,
+        *,
+        kind: FailureKind | str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Failure]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(FailureKind(kind).value)
+        if since is not None:
+            clauses.append("time >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {_cols(FAILURE_COLUMNS)} FROM failures {where} ORDER BY time DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Failure(*r) for r in self.conn.execute(sql, params)]
+
+    def failure_summary(self, since: float, buckets: int, now: float) -> list[KindSummary]:
+        width = (now - since) / buckets
+        activity: dict[str, list[int]] = {}
+        for kind, bucket, n in self.conn.execute(
+            "SELECT kind, CAST((time - ?) / ? AS INTEGER) AS b, count(*) FROM failures "
+            "WHERE time >= ? GROUP BY kind, b",
+            [since, width, since],
+        ):
+            row = activity.setdefault(kind, [0] * buckets)
+            row[min(max(int(bucket), 0), buckets - 1)] += n
+        rows = self.conn.execute(
+            "SELECT kind, count(*), max(time) FROM failures GROUP BY kind "
+            "ORDER BY count(*) DESC, kind"
+        ).fetchall()
+        return [
+            KindSummary(kind, count, last, activity.get(kind, [0] * buckets))
+            for kind, count, last in rows
+        ]
+
+    def search(
+        self,
+        q: str,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        limit: int | None = 50,
+    ) -> list[SearchHit]:
+        where, params = _filters(live, user, node, since)
+        found: list[tuple[str, int]] = []
+        for batch in fts.matching_sessions(self.conn, q):
+            ids = [sid for sid, _ in batch]
+            rows = self.conn.execute(
+                f"SELECT id FROM sessions {where} {'AND' if where else 'WHERE'} "
+                f"id IN ({', '.join('?' * len(ids))})",
+                [*params, *ids],
+            ).fetchall()
+            keep = {r[0] for r in rows}
+            found.extend((sid, rowid) for sid, rowid in batch if sid in keep)
+            if limit is not None and len(found) >= limit:
+                found = found[:limit]
+                break
+        lines = fts.snippets(self.conn, q, [rowid for _, rowid in found])
+        sessions = self._sessions_by_id([sid for sid, _ in found])
+        return [
+            SearchHit(sessions[sid], *lines.get(rowid, (0.0, "")))
+            for sid, rowid in found
+            if sid in sessions
+        ]
+
+    def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]:
+        return fts.session_hits(self.conn, session_id, q, limit)
+
+    # Text extraction's storage
+    def text_state(self, session_id: str) -> TextState | None:
+        row = self.conn.execute(
+            "SELECT recording_path, status, text_offset, text_seq, text_t, text_carry, "
+            "text_carry_t, text_done FROM sessions WHERE id = ?",
+            [session_id],
+        ).fetchone()
+        if row is None:
+            return None
+        path, status, offset, seq, t, carry, carry_t, done = row
+        return TextState(path, status, offset, seq, t, carry or b"", carry_t, bool(done))
+
+    def store_text(
+        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+    ) -> bool:
+        with self.transaction() as conn:
+            now = conn.execute(
+                "SELECT text_offset FROM sessions WHERE id = ?", [session_id]
+            ).fetchone()
+            if now is None or now[0] != expected:
+                return False
+            conn.executemany(
+                "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
+                [(text, session_id, t) for t, text in rows],
+            )
+            conn.execute(
+                "UPDATE sessions SET text_offset = ?, text_seq = ?, text_t = ?, text_carry = ?, "
+                "text_carry_t = ?, text_done = ? WHERE id = ?",
+                [
+                    state.offset,
+                    state.seq,
+                    state.t,
+                    state.carry or None,
+                    state.carry_t,
+                    int(state.done),
+                    session_id,
+                ],
+            )
+        return True
+
+    def pending_text(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM sessions WHERE text_done = 0 AND recording_path IS NOT NULL"
+        )
+        return [str(r[0]) for r in rows]
+
+    def give_up_text(self, session_id: str) -> None:
+        self.conn.execute("UPDATE sessions SET text_done = 1 WHERE id = ?", [session_id])
+
+    # Recovery
+    def _live_rows(self) -> list[LiveRow]:
+        rows = self.conn.execute(
+            "SELECT id, owner, start, updated, recording_path FROM sessions WHERE status = 'live'"
+        )
+        return [LiveRow(*r) for r in rows]
+
+    def _mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
+        cur = self.conn.execute(
+            "UPDATE sessions SET status = 'interrupted', end = ?, recording_hash = ? "
+            "WHERE id = ? AND status = 'live'",
+            [end, anchor, session_id],
+        )
+        return cur.rowcount > 0
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(f"[{n}]" for n in names)
+
+
+def _filters(
+    live: bool | None, user: str | None, node: str | None, since: float | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if live is True:
+        clauses.append("status = 'live'")
+    elif live is False:
+        clauses.append("status != 'live'")
+    if user is not None:
+        clauses.append("user = ?")
+        params.append(user)
+    if node is not None:
+        clauses.append("node = ?")
+        params.append(node)
+    if since is not None:
+        clauses.append("start >= ?")
+        params.append(since)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
