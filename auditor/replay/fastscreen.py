@@ -655,7 +655,7 @@ class FastStream(pyte.ByteStream):
                 params = self._sgr(raw)
                 if params:
                     self._screen.select_graphic_rendition(*params)
-        elif not marker and not inter:
+        elif not marker and not inter and final != "b":  # a control ran: nothing to repeat
             self._dispatch(final, self._params(raw))
         elif marker == "?" and not inter and final in _PRIVATE_FINALS:
             self._dispatch(final, self._params(raw), private=True)

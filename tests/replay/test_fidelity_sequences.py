@@ -251,3 +251,7 @@ def test_a_wide_character_that_does_not_fit_wraps() -> None:
 
 def test_writing_over_half_a_wide_character_blanks_the_other_half() -> None:
     assert rows(fed("ab中文\x1b[3Dx|".encode()))[0] == "ab x|"
+
+
+def test_rep_after_a_control_inside_its_own_sequence_repeats_nothing() -> None:
+    assert rows(fed(b"ab\x1b[3\nb"))[:2] == ["ab", ""]
