@@ -9,8 +9,28 @@ import pytest
 
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import MissingTool, SshAgent, SshClient, Sshd
+from tests.harness.postgres import MissingPostgres, PostgresServer
 
 NODE = "node.example.com"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run; each test gets its own database."""
+    try:
+        server = PostgresServer.start()
+    except MissingPostgres as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_uri(postgres_server: PostgresServer) -> Iterator[str]:
+    """``storage.audit_events_uri`` of a fresh, empty database."""
+    name = postgres_server.new_database()
+    yield postgres_server.uri(name)
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditor.index.api import SessionIndex
-from auditor.storage import EVENTS_KEY, StorageError, index_scheme, redact
+from auditor.storage import index_scheme
 
 
 def open_index(
@@ -23,5 +23,7 @@ def open_index(
         from auditor.index.sqlite import SqliteIndex
 
         return SqliteIndex.connect(Path(data_dir), background_text=background_text)
-    index_scheme(uri)
-    raise StorageError(f"{EVENTS_KEY}: PostgreSQL is not supported yet ({redact(uri)})")
+    index_scheme(uri)  # postgresql, or a StorageError naming the key
+    from auditor.index.postgres import PostgresIndex
+
+    return PostgresIndex.connect(uri, Path(data_dir), background_text=background_text)

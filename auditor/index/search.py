@@ -16,9 +16,8 @@ import sqlite3
 from collections.abc import Iterator
 
 from auditor.errors import UsageError
+from auditor.index.terms import MARK_END, MARK_START
 
-MARK_START = "«"
-MARK_END = "»"
 BATCH = 256
 
 

@@ -1,11 +1,10 @@
-"""The session index as the proxy, the CLI and the TUI use it."""
+"""The session index as the proxy, the CLI and the TUI use it, on both engines."""
 
 from __future__ import annotations
 
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from auditor.errors import AuditorError, UsageError
 from auditor.index import HINTS, FailureKind, SessionIndex
 from auditor.index.schema import MIGRATIONS
 from auditor.recording import RecordingWriter, Stream
+from tests.index.conftest import text_rows
 
 FIELDS = {
     "connection_id": "c1",
@@ -24,13 +24,6 @@ FIELDS = {
     "cluster": None,
     "client_addr": "127.0.0.1:50000",
 }
-
-
-@pytest.fixture
-def index(tmp_path: Path) -> Iterator[SessionIndex]:
-    idx = SessionIndex.open(tmp_path, background_text=False)
-    yield idx
-    idx.close()
 
 
 def recorded_session(
@@ -50,6 +43,19 @@ def recorded_session(
         w.flush()
     index.index_text(sid)
     return sid
+
+
+def test_postgres_records_its_migrations_once(tmp_path: Path, postgres_uri: str) -> None:
+    import psycopg
+
+    from auditor.index.postgres_schema import MIGRATIONS as PG_MIGRATIONS
+
+    SessionIndex.open(tmp_path, uri=postgres_uri).close()
+    SessionIndex.open(tmp_path, uri=postgres_uri).close()
+    with psycopg.connect(postgres_uri) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == [name for name, _ in PG_MIGRATIONS]
+    assert not (tmp_path / "index.db").exists()  # nothing of the embedded engine
 
 
 def test_open_creates_a_private_wal_database_and_migrates_once(tmp_path: Path) -> None:
@@ -223,14 +229,15 @@ def test_live_session_text_is_indexed_incrementally(index: SessionIndex) -> None
     [hit] = index.search("café")
     assert (hit.line, hit.t) == ("«café» second-pass", pytest.approx(0.1))
     assert index.index_text(sid) == 0  # done: nothing indexed twice
-    rows = index.conn.execute("SELECT count(*) FROM session_text WHERE session_id = ?", [sid])
-    assert rows.fetchone()[0] == 2  # one row per pass that completed a line
+    assert text_rows(index, sid) == 2  # one row per pass that completed a line
 
 
-def test_background_worker_indexes_live_and_ended_sessions(tmp_path: Path) -> None:
+def test_background_worker_indexes_live_and_ended_sessions(
+    tmp_path: Path, index_uri: str | None
+) -> None:
     from auditor.index import extract
 
-    index = SessionIndex.open(tmp_path, background_text=True)
+    index = SessionIndex.open(tmp_path, uri=index_uri, background_text=True)
     try:
         sid = index.new_session_id()
         path = index.recording_path(sid)

@@ -22,7 +22,7 @@ CRASHING_PROXY = textwrap.dedent(
     from pathlib import Path
     from auditor.index import SessionIndex
     from auditor.recording import RecordingWriter, Stream
-    index = SessionIndex.open(Path(sys.argv[1]))
+    index = SessionIndex.open(Path(sys.argv[1]), uri=sys.argv[2] or None)
     sid = index.new_session_id()
     path = index.recording_path(sid)
     w = RecordingWriter.create(path, {"session_id": sid})
@@ -37,13 +37,17 @@ CRASHING_PROXY = textwrap.dedent(
 )
 
 
-def test_sessions_of_a_killed_process_become_interrupted(tmp_path: Path) -> None:
+def test_sessions_of_a_killed_process_become_interrupted(
+    tmp_path: Path, index_uri: str | None
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", CRASHING_PROXY, str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-c", CRASHING_PROXY, str(tmp_path), index_uri or ""],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     sid = proc.stdout.strip()
-    with SessionIndex.open(tmp_path) as index:
+    with SessionIndex.open(tmp_path, uri=index_uri) as index:
         # A session of a process that is alive (this one) is left alone.
         mine = index.start_session(user="ann")
         assert index.get_session(sid).status == "live"
@@ -62,12 +66,15 @@ def test_sessions_of_a_killed_process_become_interrupted(tmp_path: Path) -> None
         )
 
 
-def test_pid_reuse_does_not_keep_a_dead_session_live(tmp_path: Path) -> None:
-    with SessionIndex.open(tmp_path) as index:
+def test_pid_reuse_does_not_keep_a_dead_session_live(tmp_path: Path, index_uri: str | None) -> None:
+    with SessionIndex.open(tmp_path, uri=index_uri) as index:
         sid = index.start_session(user="joe")
         # Same host and PID as this process, but another process start time.
         host, pid, _ = index._owner.split(":")
-        index.conn.execute("UPDATE sessions SET owner = ? WHERE id = ?", [f"{host}:{pid}:1", sid])
+        mark = "?" if index_uri is None else "%s"
+        index.conn.execute(  # type: ignore[attr-defined]
+            f"UPDATE sessions SET owner = {mark} WHERE id = {mark}", [f"{host}:{pid}:1", sid]
+        )
         index._owner = "elsewhere:1:1"
         assert index.recover_interrupted() == 1
 

@@ -1,0 +1,416 @@
+"""The shared index: one PostgreSQL database for every proxy, TUI and command.
+
+Each ``PostgresIndex`` is one connection in autocommit mode: a single
+statement is its own transaction, and the few multi-statement writes
+(text extraction, an import) run in ``conn.transaction()``, which nests as
+a savepoint inside an outer one. Full-text search uses a ``tsvector`` the
+index builds from its own tokens (``terms.py``), so a query finds the same
+sessions here as in SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from auditor.index import terms
+from auditor.index.api import SessionIndex
+from auditor.index.failures import FailureKind
+from auditor.index.postgres_schema import migrate
+from auditor.index.rows import (
+    FAILURE_COLUMNS,
+    SESSION_COLUMNS,
+    Failure,
+    KindSummary,
+    LiveRow,
+    SearchHit,
+    Session,
+    TextState,
+)
+from auditor.storage import EVENTS_KEY, StorageError, redact
+
+CONNECT_TIMEOUT = 10
+
+
+class PostgresIndex(SessionIndex):
+    TRANSIENT = (psycopg.OperationalError,)
+
+    def __init__(
+        self, data_dir: Path, uri: str, conn: psycopg.Connection, background_text: bool
+    ) -> None:
+        super().__init__(data_dir, background_text)
+        self.uri = uri
+        self.conn = conn
+
+    @classmethod
+    def connect(cls, uri: str, data_dir: Path, *, background_text: bool = False) -> PostgresIndex:
+        """Connect (libpq reads PGPASSWORD, ~/.pgpass and the URI) and migrate."""
+        try:
+            conn = psycopg.connect(uri, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"{EVENTS_KEY}: cannot connect to {redact(uri)}: {_reason(exc)}"
+            ) from None
+        try:
+            migrate(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise StorageError(
+                f"{EVENTS_KEY}: cannot set up the index in {redact(uri)}: {_reason(exc)}"
+            ) from None
+        return cls(Path(data_dir), uri, conn, background_text)
+
+    def reopen(self) -> PostgresIndex:
+        return PostgresIndex.connect(self.uri, self.data_dir, background_text=False)
+
+    def _close(self) -> None:
+        self.conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
+    # Writing
+    def _insert_session(self, row: dict[str, Any]) -> None:
+        self.conn.execute(_insert("sessions", row), list(row.values()))
+
+    def _update_session(self, session_id: str, row: dict[str, Any]) -> None:
+        sets = ", ".join(f'"{k}" = %s' for k in row)
+        self.conn.execute(
+            f"UPDATE sessions SET {sets} WHERE id = %s",
+            [*row.values(), session_id],
+        )
+
+    def _insert_ended(self, row: dict[str, Any]) -> None:
+        from auditor.index.extract import extract_text
+
+        session_id = str(row["id"])
+        with self.conn.transaction():
+            self.conn.execute("DELETE FROM session_text WHERE session_id = %s", [session_id])
+            self.conn.execute("DELETE FROM sessions WHERE id = %s", [session_id])
+            if not row.get("recording_path"):
+                row = {**row, "text_done": 1}
+            self.conn.execute(_insert("sessions", row), list(row.values()))
+            if row.get("recording_path"):
+                extract_text(self, session_id)
+
+    def _insert_failure(self, row: dict[str, Any]) -> None:
+        self.conn.execute(_insert("failures", row), list(row.values()))
+
+    # Reading
+    def _ids_from(self, low: str, high: str, limit: int) -> list[str]:
+        rows = self._rows(
+            "SELECT id FROM sessions WHERE id >= %s AND id < %s ORDER BY id LIMIT %s",
+            [low, high, limit],
+        )
+        return [str(r[0]) for r in rows]
+
+    def _sessions_by_id(self, ids: list[str]) -> dict[str, Session]:
+        if not ids:
+            return {}
+        rows = self._rows(f"SELECT {_SESSION} FROM sessions WHERE id = ANY(%s)", [ids])
+        return {s.id: s for s in (Session(*r) for r in rows)}
+
+    def _sessions(
+        self,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]:
+        clauses, params = _filters(live, user, node, since)
+        sql = f"SELECT {_SESSION} FROM sessions {_where(clauses)} ORDER BY start DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Session(*r) for r in self._rows(sql, params)]
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        after: Session | None = None,
+        limit: int = 100,
+    ) -> list[Session]:
+        if status == "live":
+            return []
+        clauses, params = _filters(None, user, node, None)
+        if status is None:
+            clauses.append("status != 'live'")
+        else:
+            clauses.append("status = %s")
+            params.append(status)
+        if after is not None:
+            clauses.append("(start, id) < (%s, %s)")
+            params += [after.start, after.id]
+        sql = (
+            f"SELECT {_SESSION} FROM sessions {_where(clauses)} "
+            f"ORDER BY start DESC, id DESC LIMIT {int(limit)}"
+        )
+        return [Session(*r) for r in self._rows(sql, params)]
+
+    def session_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM sessions")[0][0])
+
+    def ended_since(self, since: float) -> list[Session]:
+        rows = self._rows(
+            f"SELECT {_SESSION} FROM sessions WHERE status != 'live' AND \"end\" >= %s "
+            'AND recording_path IS NOT NULL ORDER BY "end"',
+            [since],
+        )
+        return [Session(*r) for r in rows]
+
+    def failures(
+        self,
+        *,
+        kind: FailureKind | str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Failure]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if kind is not None:
+            clauses.append("kind = %s")
+            params.append(FailureKind(kind).value)
+        if since is not None:
+            clauses.append('"time" >= %s')
+            params.append(since)
+        sql = f'SELECT {_FAILURE} FROM failures {_where(clauses)} ORDER BY "time" DESC'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Failure(*r) for r in self._rows(sql, params)]
+
+    def failure_summary(self, since: float, buckets: int, now: float) -> list[KindSummary]:
+        width = (now - since) / buckets
+        activity: dict[str, list[int]] = {}
+        for kind, bucket, n in self._rows(
+            'SELECT kind, floor(("time" - %s) / %s)::int AS b, count(*) FROM failures '
+            'WHERE "time" >= %s GROUP BY kind, b',
+            [since, width, since],
+        ):
+            row = activity.setdefault(kind, [0] * buckets)
+            row[min(max(int(bucket), 0), buckets - 1)] += n
+        rows = self._rows(
+            'SELECT kind, count(*), max("time") FROM failures GROUP BY kind '
+            "ORDER BY count(*) DESC, kind"
+        )
+        return [
+            KindSummary(kind, int(count), last, activity.get(kind, [0] * buckets))
+            for kind, count, last in rows
+        ]
+
+    def search(
+        self,
+        q: str,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        limit: int | None = 50,
+    ) -> list[SearchHit]:
+        words = terms.parse_query(q)
+        query = _tsquery(words)
+        if query is None:
+            return []
+        clauses, params = _filters(live, user, node, since, table="s.")
+        clauses.append("s.id = m.session_id")
+        sql = (
+            "SELECT m.session_id, m.newest FROM (SELECT session_id, max(id) AS newest "
+            "FROM session_text WHERE terms @@ %s::tsquery GROUP BY session_id) m, sessions s "
+            f"{_where(clauses)} ORDER BY m.newest DESC"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        found = self._rows(sql, [query, *params])
+        if not found:
+            return []
+        texts = {
+            rid: (t, text)
+            for rid, t, text in self._rows(
+                "SELECT id, t, text FROM session_text WHERE id = ANY(%s)", [[r[1] for r in found]]
+            )
+        }
+        sessions = self._sessions_by_id([str(r[0]) for r in found])
+        hits = []
+        for sid, rid in found:
+            if sid not in sessions or rid not in texts:
+                continue  # removed since (a sample imported again)
+            t, text = texts[rid]
+            hits.append(SearchHit(sessions[sid], float(t), terms.first_hit_line(text, words)))
+        return hits
+
+    def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]:
+        words = terms.parse_query(q)
+        query = _tsquery(words)
+        if query is None:
+            return []
+        hits: list[tuple[float, str]] = []
+        for t, text in self._rows(
+            "SELECT t, text FROM session_text WHERE session_id = %s AND terms @@ %s::tsquery "
+            "ORDER BY id",
+            [session_id, query],
+        ):
+            for line in terms.hit_lines(text, words):
+                hits.append((float(t), line))
+                if len(hits) >= limit:
+                    return hits
+        return hits
+
+    # Text extraction's storage
+    def text_state(self, session_id: str) -> TextState | None:
+        rows = self._rows(
+            "SELECT recording_path, status, text_offset, text_seq, text_t, text_carry, "
+            "text_carry_t, text_done FROM sessions WHERE id = %s",
+            [session_id],
+        )
+        if not rows:
+            return None
+        path, status, offset, seq, t, carry, carry_t, done = rows[0]
+        return TextState(
+            path, status, int(offset), int(seq), float(t), bytes(carry or b""), carry_t, bool(done)
+        )
+
+    def store_text(
+        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+    ) -> bool:
+        with self.conn.transaction():
+            now = self._rows(
+                "SELECT text_offset FROM sessions WHERE id = %s FOR UPDATE", [session_id]
+            )
+            if not now or now[0][0] != expected:
+                return False
+            with self.conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO session_text (session_id, t, text, terms) "
+                    "VALUES (%s, %s, %s, %s::tsvector)",
+                    [(session_id, t, _text(text), _tsvector(text)) for t, text in rows],
+                )
+            self.conn.execute(
+                "UPDATE sessions SET text_offset = %s, text_seq = %s, text_t = %s, "
+                "text_carry = %s, text_carry_t = %s, text_done = %s WHERE id = %s",
+                [
+                    state.offset,
+                    state.seq,
+                    state.t,
+                    state.carry or None,
+                    state.carry_t,
+                    int(state.done),
+                    session_id,
+                ],
+            )
+        return True
+
+    def pending_text(self) -> list[str]:
+        rows = self._rows(
+            "SELECT id FROM sessions WHERE text_done = 0 AND recording_path IS NOT NULL"
+        )
+        return [str(r[0]) for r in rows]
+
+    def give_up_text(self, session_id: str) -> None:
+        self.conn.execute("UPDATE sessions SET text_done = 1 WHERE id = %s", [session_id])
+
+    # Recovery
+    def _live_rows(self) -> list[LiveRow]:
+        rows = self._rows(
+            "SELECT id, owner, start, updated, recording_path FROM sessions WHERE status = 'live'"
+        )
+        return [LiveRow(*r) for r in rows]
+
+    def _mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
+        cur = self.conn.execute(
+            "UPDATE sessions SET status = 'interrupted', \"end\" = %s, recording_hash = %s "
+            "WHERE id = %s AND status = 'live'",
+            [end, anchor, session_id],
+        )
+        return cur.rowcount > 0
+
+
+def _cols(names: Sequence[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+_SESSION = _cols(SESSION_COLUMNS)
+_FAILURE = _cols(FAILURE_COLUMNS)
+
+
+def _insert(table: str, row: dict[str, Any]) -> Any:
+    marks = ", ".join(["%s"] * len(row))
+    return f"INSERT INTO {table} ({_cols(list(row))}) VALUES ({marks})"
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _filters(
+    live: bool | None,
+    user: str | None,
+    node: str | None,
+    since: float | None,
+    table: str = "",
+) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if live is True:
+        clauses.append(f"{table}status = 'live'")
+    elif live is False:
+        clauses.append(f"{table}status != 'live'")
+    if user is not None:
+        clauses.append(f'{table}"user" = %s')
+        params.append(user)
+    if node is not None:
+        clauses.append(f"{table}node = %s")
+        params.append(node)
+    if since is not None:
+        clauses.append(f"{table}start >= %s")
+        params.append(since)
+    return clauses, params
+
+
+def _lexeme(token: str) -> str:
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsvector(text: str) -> str:
+    """The tsvector literal of a stretch of text, from our own tokens: no parser,
+    no dictionary, so it holds exactly what ``terms`` makes of the text."""
+    positions: dict[str, list[int]] = {}
+    for n, (token, _, _) in enumerate(terms.tokens(text), 1):
+        seen = positions.setdefault(token, [])
+        if len(seen) < terms.MAX_POSITIONS:
+            seen.append(min(n, 16383))
+    return " ".join(
+        f"{_lexeme(tok)}:{','.join(map(str, sorted(set(pos))))}" for tok, pos in positions.items()
+    )
+
+
+def _tsquery(words: list[terms.Word]) -> str | None:
+    """Every word a phrase (``<->``), the last token a prefix (``:*``) for ``foo*``;
+    None when no word has a token (nothing can match)."""
+    parts = []
+    for word in terms.searchable(words):
+        lexemes = [_lexeme(t) for t in word.tokens]
+        if word.prefix:
+            lexemes[-1] += ":*"
+        parts.append("(" + " <-> ".join(lexemes) + ")")
+    return " & ".join(parts) if parts else None
+
+
+def _text(text: str) -> str:
+    return text.replace("\x00", "\ufffd")  # PostgreSQL text holds no NUL
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """libpq's message as one line: the last, most specific part of its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    for sep in ("failed: FATAL: ", "failed: "):
+        if sep in first:
+            first = first.rsplit(sep, 1)[1]
+            break
+    return first.removeprefix("FATAL:").strip() or type(exc).__name__

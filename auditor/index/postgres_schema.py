@@ -1,0 +1,129 @@
+"""The PostgreSQL index schema, built and upgraded by numbered migrations.
+
+The same tables as the SQLite schema (``schema.py``), in PostgreSQL's
+types: reserved words (``user``, ``end``, ``time``) quoted, ids in the
+"C" collation so a prefix is a range, and the searchable text as a
+``tsvector`` the index builds from its own tokens (``terms.py``). Each
+migration runs in one transaction with the row that records it, under an
+advisory lock, so proxies starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import psycopg
+
+Migration = Callable[[psycopg.Connection], None]
+LOCK = 0x61756469  # pg_advisory_xact_lock key: "audi"
+
+
+def _m001_initial(conn: psycopg.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            connection_id TEXT,
+            "user" TEXT,
+            login TEXT,
+            node TEXT,
+            port INTEGER,
+            cluster TEXT,
+            client_addr TEXT,
+            kind TEXT,
+            start DOUBLE PRECISION NOT NULL,
+            "end" DOUBLE PRECISION,
+            status TEXT NOT NULL CHECK (status IN ('live', 'ended', 'interrupted')),
+            exit_status INTEGER,
+            exit_signal TEXT,
+            bytes_in BIGINT NOT NULL DEFAULT 0,
+            bytes_out BIGINT NOT NULL DEFAULT 0,
+            command TEXT,
+            recording_path TEXT,
+            owner TEXT,
+            updated DOUBLE PRECISION,
+            recording_hash TEXT,
+            text_offset BIGINT NOT NULL DEFAULT 0,
+            text_seq BIGINT NOT NULL DEFAULT 0,
+            text_t DOUBLE PRECISION NOT NULL DEFAULT 0,
+            text_carry BYTEA,
+            text_carry_t DOUBLE PRECISION,
+            text_done INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    conn.execute("CREATE INDEX sessions_start ON sessions (start, id)")
+    conn.execute("CREATE INDEX sessions_live ON sessions (status) WHERE status = 'live'")
+    conn.execute("CREATE INDEX sessions_text_pending ON sessions (id) WHERE text_done = 0")
+    conn.execute('CREATE INDEX sessions_user ON sessions ("user", start)')
+    conn.execute("CREATE INDEX sessions_node ON sessions (node, start)")
+    conn.execute("CREATE INDEX sessions_end ON sessions (\"end\") WHERE status != 'live'")
+    conn.execute(
+        """
+        CREATE TABLE failures (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            "time" DOUBLE PRECISION NOT NULL,
+            kind TEXT NOT NULL,
+            "user" TEXT,
+            login TEXT,
+            node TEXT,
+            port INTEGER,
+            cluster TEXT,
+            client_addr TEXT,
+            connection_id TEXT,
+            message TEXT NOT NULL,
+            hint TEXT,
+            retries INTEGER NOT NULL DEFAULT 0,
+            detail TEXT,
+            extra TEXT
+        )
+        """
+    )
+    conn.execute('CREATE INDEX failures_time ON failures ("time")')
+    conn.execute('CREATE INDEX failures_kind ON failures (kind, "time")')
+    # One row per stretch of a session's output; id order is indexing order,
+    # so "newest first" is "highest id first", as with FTS5's rowid.
+    conn.execute(
+        """
+        CREATE TABLE session_text (
+            id BIGSERIAL PRIMARY KEY,
+            session_id TEXT COLLATE "C" NOT NULL,
+            t DOUBLE PRECISION NOT NULL,
+            text TEXT NOT NULL,
+            terms TSVECTOR NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX session_text_terms ON session_text USING GIN (terms)")
+    conn.execute("CREATE INDEX session_text_session ON session_text (session_id, id)")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_initial", _m001_initial),
+]
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names."""
+    with conn.transaction():
+        # Two first starts at once would both try to create the table: one waits.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK])
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, "
+            "applied DOUBLE PRECISION)"
+        )
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    ran = []
+    for name, step in MIGRATIONS:
+        if name in applied:
+            continue
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK])
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = %s", [name]).fetchone():
+                continue
+            step(conn)
+            conn.execute("INSERT INTO _migrations VALUES (%s, %s)", [name, time.time()])
+        ran.append(name)
+    return ran
