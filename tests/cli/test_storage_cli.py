@@ -3,9 +3,13 @@ mistake in it is one line naming the key, never a traceback."""
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
+from auditor.index import FailureKind, SessionIndex
 from tests.harness.auditor_cli import AuditorCli
+from tests.harness.postgres import PASSWORD, PostgresServer
 
 
 def with_config(cli: AuditorCli, tmp_path: Path, text: str) -> AuditorCli:
@@ -49,3 +53,77 @@ def test_recordings_elsewhere_than_the_data_directory_are_not_supported_yet(
     assert "storage.audit_sessions_uri: s3:// is not supported yet" in one_line_error(
         s3, "failures"
     )
+
+
+def postgres_cli(cli: AuditorCli, tmp_path: Path, uri: str) -> AuditorCli:
+    return with_config(cli, tmp_path, f"storage:\n  audit_events_uri: {uri}\n")
+
+
+def test_commands_work_unchanged_against_a_postgresql_index(
+    cli: AuditorCli, tmp_path: Path, postgres_uri: str
+) -> None:
+    pg = postgres_cli(cli, tmp_path, postgres_uri)
+    cast = tmp_path / "deploy.cast"
+    cast.write_text(
+        '{"version": 2, "width": 80, "height": 24, "timestamp": 1700000000, '
+        '"env": {"USER": "joe"}, "title": "deploy"}\n'
+        '[0.5, "o", "$ ./deploy --env prod\\r\\n"]\n'
+        '[1.25, "o", "deploying \\u001b[1mkumquat\\u001b[0m release\\r\\n"]\n'
+    )
+    out = pg.run("import", str(cast)).stdout
+    short = out.split(" as ")[1].split()[0]
+    with SessionIndex.open(pg.data_dir, uri=postgres_uri) as index:
+        index.record_failure(FailureKind.MAXSTARTUPS, "dropped by the node", node="db1", port=22)
+        live = index.start_session(user="ann", login="root", node="web1", command="top")
+
+    listed = pg.run("sessions").stdout
+    assert short in listed and live[:8] in listed and "deploy" in listed
+    found = pg.run("sessions", "--search", "kumq*").stdout
+    assert short in found and "deploying «kumquat» release" in found
+    assert live[:8] not in found
+    assert pg.run("sessions", "--search", "pomegranate").stdout.strip() == "no sessions match"
+    [doc] = json.loads(pg.run("sessions", "--search", "prod", "--json").stdout)
+    assert doc["match"] == "$ ./deploy --env «prod»" and doc["match_t"] == 0.5
+    assert [s["id"][:8] for s in json.loads(pg.run("sessions", "--live", "--json").stdout)] == [
+        live[:8]
+    ]
+
+    failures = pg.run("failures").stdout
+    assert "maxstartups" in failures and "dropped by the node" in failures
+    assert "MaxStartups 50:30:100" in failures
+
+    assert pg.run("export", short, "--format", "text").stdout == (
+        "$ ./deploy --env prod\ndeploying kumquat release\n"
+    )
+    assert pg.run("verify", short).stdout.startswith(f"{short}  ok: ")
+    # The embedded index was never created: everything went to the server.
+    assert not (pg.data_dir / "index.db").exists()
+    assert cli.run("sessions").stdout.strip() == "no sessions"
+
+
+def test_an_unreachable_server_is_one_line_naming_the_key(cli: AuditorCli, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens once it is closed
+    pg = postgres_cli(cli, tmp_path, f"postgresql://auditor@127.0.0.1:{closed}/auditor")
+    line = one_line_error(pg, "sessions")
+    assert line.startswith(
+        f"auditor: storage.audit_events_uri: cannot connect to "
+        f"postgresql://auditor@127.0.0.1:{closed}/auditor: "
+    )
+    assert "refused" in line.lower()
+
+
+def test_a_wrong_database_or_password_is_one_line_naming_the_key(
+    cli: AuditorCli, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    pg = postgres_cli(cli, tmp_path, postgres_server.uri("no_such_db"))
+    line = one_line_error(pg, "failures")
+    assert "storage.audit_events_uri: cannot connect to" in line
+    assert 'database "no_such_db" does not exist' in line
+    assert PASSWORD not in line
+
+    pg = postgres_cli(cli, tmp_path, postgres_server.uri("postgres", password="not-it"))
+    line = one_line_error(pg, "sessions", "--search", "x")
+    assert "storage.audit_events_uri:" in line and "password authentication failed" in line
+    assert "not-it" not in line
