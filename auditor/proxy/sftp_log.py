@@ -18,6 +18,9 @@ _U64 = struct.Struct(">Q")
 OPEN, CLOSE, READ, WRITE = 3, 4, 5, 6
 OPENDIR, REMOVE, MKDIR, RMDIR, RENAME, SYMLINK, SETSTAT = 11, 13, 14, 15, 18, 20, 9
 HANDLE, DATA, STATUS = 102, 103, 101
+EXTENDED = 200
+# OpenSSH's sftp renames with posix-rename@openssh.com whenever the server offers it.
+TWO_PATH_EXTENSIONS = {b"posix-rename@openssh.com": "rename", b"hardlink@openssh.com": "hardlink"}
 PATH_OPS = {
     OPENDIR: "opendir",
     REMOVE: "remove",
@@ -125,6 +128,16 @@ class SftpLog:
                 self._emit(
                     "symlink", path=a.decode(errors="replace"), to=b.decode(errors="replace")
                 )
+            elif kind == EXTENDED:
+                name, pos = _string(body, 4)
+                if name in TWO_PATH_EXTENSIONS:
+                    a, pos = _string(body, pos)
+                    b, _ = _string(body, pos)
+                    self._emit(
+                        TWO_PATH_EXTENSIONS[name],
+                        path=a.decode(errors="replace"),
+                        to=b.decode(errors="replace"),
+                    )
         except struct.error:
             self._emit("malformed", type=kind)
 

@@ -67,3 +67,17 @@ def test_garbage_stops_parsing_but_not_counting() -> None:
     log.from_client(b"more")
     assert sink.counts[0] == 104
     assert sink.events == []
+
+
+def test_openssh_renames_and_hardlinks_by_extension_are_logged() -> None:
+    sink = Sink()
+    log = SftpLog(sink, lambda *a, **k: None)
+    u32 = lambda n: struct.pack(">I", n)  # noqa: E731
+    ext = lambda rid, name, a, b: pkt(200, u32(rid) + s(name) + s(a) + s(b))  # noqa: E731
+    log.from_client(ext(7, b"posix-rename@openssh.com", b"/tmp/a", b"/tmp/b"))
+    log.from_client(ext(8, b"hardlink@openssh.com", b"/tmp/b", b"/tmp/c"))
+    log.from_client(pkt(200, u32(9) + s(b"statvfs@openssh.com") + s(b"/tmp")))
+    assert sink.events == [
+        "sftp rename path=/tmp/a to=/tmp/b",
+        "sftp hardlink path=/tmp/b to=/tmp/c",
+    ]
