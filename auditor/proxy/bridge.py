@@ -85,11 +85,13 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         self.exit_signal: tuple[str, bool, str, str] | None = None
         self.sftp: SftpLog | None = None
         self.closed = False
+        self.client_closing = False
         self.node_side = node_side
 
     # client → node
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
+        channels.hold_client_close(chan, self._client_closed)
         self.node_side.bridge = self
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
@@ -169,6 +171,8 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         self.exit_status = REFUSED_STATUS
         self.closed = True
         self.chan.exit(REFUSED_STATUS)
+        if self.client_closing:
+            channels.finish_close(self.chan)
         self.node_chan.close()
         self._finish()
 
@@ -212,6 +216,14 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
 
     def resume_writing(self) -> None:
         self.node_chan.resume_reading()
+
+    def _client_closed(self) -> None:
+        """The client closed first: the node's exit status still goes to it, as from sshd."""
+        self.client_closing = True
+        if self.closed:
+            channels.finish_close(self.chan)
+        else:
+            self.node_chan.close()  # the node answers with its exit status, then its close
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -271,6 +283,8 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
                 self.chan.exit(self.exit_status)
             else:
                 self.chan.close()
+            if self.client_closing:
+                channels.finish_close(self.chan)
         self._finish()
 
     def node_pause(self) -> None:

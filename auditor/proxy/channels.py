@@ -16,13 +16,14 @@ coroutine resumes, after it has refused that connection ("No such listener").
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import asyncssh
 from asyncssh.channel import SSHClientChannel
-from asyncssh.constants import MSG_REQUEST_SUCCESS
+from asyncssh.constants import MSG_CHANNEL_CLOSE, MSG_REQUEST_SUCCESS
 from asyncssh.listener import SSHTCPClientListener, SSHUNIXClientListener
-from asyncssh.misc import ChannelOpenError
+from asyncssh.misc import ChannelOpenError, ProtocolError
 from asyncssh.packet import Boolean, Byte, String, UInt32
 
 WINDOW = 8 * 1024 * 1024
@@ -81,6 +82,37 @@ def open_error(exc: BaseException, fallback: str) -> ChannelOpenError:
     if isinstance(exc, ChannelOpenError):
         return exc
     return ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, fallback)
+
+
+def hold_client_close(chan: Any, on_close: Callable[[], None]) -> None:
+    """Call ``on_close`` when the client closes ``chan``, instead of closing back at once.
+
+    OpenSSH's ssh closes a session channel as soon as it has sent and
+    received EOF, often before the exit status arrives. sshd answers that
+    close only once the command has exited and its status has been sent;
+    asyncssh answers at once, and the status the node sends a moment later
+    would have nowhere to go (the client, or a ControlMaster's mux client,
+    then exits 255). The caller ends the channel with ``finish_close``.
+    """
+    c: Any = chan
+
+    def process_close(self: Any, pkttype: int, pktid: int, packet: Any) -> None:
+        if self._recv_state not in {"open", "eof_pending", "eof"}:
+            raise ProtocolError("Channel not open")
+        packet.check_end()
+        on_close()
+
+    c._packet_handlers = {**type(c)._packet_handlers, MSG_CHANNEL_CLOSE: process_close}
+
+
+def finish_close(chan: Any) -> None:
+    """Complete a close held by ``hold_client_close``, as asyncssh would have at once."""
+    c: Any = chan
+    if c._recv_state in {"close_pending", "closed"}:
+        return
+    c._close_send()
+    c._recv_state = "close_pending"
+    c._flush_recv_buf()
 
 
 def set_agent_forward_path(conn: asyncssh.SSHClientConnection, path: str | None) -> None:
