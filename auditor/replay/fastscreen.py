@@ -546,6 +546,7 @@ class FastStream(pyte.ByteStream):
         csi_table = self._csi_table
         match = _TOKEN.match
         parsed = self._parsed_params
+        sgr_params = self._sgr_params
         last_text = self._last_text
         length = len(data)
         while offset < length:
@@ -561,13 +562,12 @@ class FastStream(pyte.ByteStream):
                 draw(last_text)
                 continue
             if kind == "final":
-                final = m.group("final")
-                raw = m.group("params")
-                if m.group("private"):
+                final, raw, private = m.group("final", "params", "private")
+                if private:
                     if final in _PRIVATE_FINALS:
                         self._dispatch(final, self._params(raw), private=True)
                 elif final == "m":
-                    params = self._sgr(raw)
+                    params = sgr_params.get(raw) or self._sgr(raw)
                     if params:
                         screen.select_graphic_rendition(*params)
                 elif final == "b":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.replay.emulator import Terminal
 from auditor.replay.snapshot import restore_snapshot, take_snapshot
+from tests.replay.strategies import chunked
 
 
 def fed(data: bytes, cols: int = 20, rows: int = 6) -> Terminal:
@@ -255,3 +258,30 @@ def test_writing_over_half_a_wide_character_blanks_the_other_half() -> None:
 
 def test_rep_after_a_control_inside_its_own_sequence_repeats_nothing() -> None:
     assert rows(fed(b"ab\x1b[3\nb"))[:2] == ["ab", ""]
+
+
+# --- Robustness ----------------------------------------------------------
+
+_SOUP_PIECES = [
+    *["\x1b", "[", "]", "?", ">", "!", " ", '"', "$", "1", "38", ";", ":", "m", "b", "q"],
+    *["H", "J", "K", "S", "T", "r", "s", "u", "@", "P", "X", "_", "^", "k", "\\", "#"],
+    *["(", ")", "0", "B", "7", "8", "\x07", "\x18", "\n", "\x0e", "\x0f", "中", "a"],
+]
+_SOUP = st.lists(st.sampled_from(_SOUP_PIECES), max_size=80).map(
+    lambda tokens: "".join(tokens).encode()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_SOUP, cuts=st.lists(st.integers(0, 10_000), max_size=5))
+def test_escape_soup_replays_the_same_in_pieces_and_never_stops(
+    data: bytes, cuts: list[int]
+) -> None:
+    whole = fed(data, cols=12, rows=5)
+    pieces = Terminal(12, 5)
+    for chunk in chunked(data, cuts):
+        pieces.feed(chunk)
+    assert pieces.lines == whole.lines
+    # End any string or sequence, leave origin mode and line drawing: text shows.
+    pieces.feed(b"\x1b\\\x18\x1b(B\x0f\x1b[?6l\x1b[r\x1b[H\x1b[2Jok")
+    assert pieces.lines[0].startswith("ok")
