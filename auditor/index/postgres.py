@@ -10,7 +10,8 @@ sessions here as in SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ CONNECT_TIMEOUT = 10
 
 
 class PostgresIndex(SessionIndex):
-    TRANSIENT = (psycopg.OperationalError,)
+    # A lost server: extraction tries again on its next pass.
+    TRANSIENT = (StorageError,)
 
     def __init__(
         self, data_dir: Path, uri: str, conn: psycopg.Connection, background_text: bool
@@ -69,16 +71,35 @@ class PostgresIndex(SessionIndex):
     def _close(self) -> None:
         self.conn.close()
 
+    def _execute(self, sql: Any, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        try:
+            return self.conn.execute(sql, params)
+        except psycopg.OperationalError as exc:
+            raise self._lost(exc) from None
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.conn.execute(sql, params).fetchall()
+        return self._execute(sql, params).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """``conn.transaction()``, a savepoint inside another; a lost server is one line."""
+        try:
+            with self.conn.transaction():
+                yield
+        except psycopg.OperationalError as exc:
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: psycopg.OperationalError) -> StorageError:
+        """A server that went away mid-command: one line naming the key, no traceback."""
+        return StorageError(f"{EVENTS_KEY}: lost {redact(self.uri)}: {_reason(exc)}")
 
     # Writing
     def _insert_session(self, row: dict[str, Any]) -> None:
-        self.conn.execute(_insert("sessions", row), list(row.values()))
+        self._execute(_insert("sessions", row), list(row.values()))
 
     def _update_session(self, session_id: str, row: dict[str, Any]) -> None:
         sets = ", ".join(f'"{k}" = %s' for k in row)
-        self.conn.execute(
+        self._execute(
             f"UPDATE sessions SET {sets} WHERE id = %s",
             [*row.values(), session_id],
         )
@@ -87,17 +108,17 @@ class PostgresIndex(SessionIndex):
         from auditor.index.extract import extract_text
 
         session_id = str(row["id"])
-        with self.conn.transaction():
-            self.conn.execute("DELETE FROM session_text WHERE session_id = %s", [session_id])
-            self.conn.execute("DELETE FROM sessions WHERE id = %s", [session_id])
+        with self._transaction():
+            self._execute("DELETE FROM session_text WHERE session_id = %s", [session_id])
+            self._execute("DELETE FROM sessions WHERE id = %s", [session_id])
             if not row.get("recording_path"):
                 row = {**row, "text_done": 1}
-            self.conn.execute(_insert("sessions", row), list(row.values()))
+            self._execute(_insert("sessions", row), list(row.values()))
             if row.get("recording_path"):
                 extract_text(self, session_id)
 
     def _insert_failure(self, row: dict[str, Any]) -> None:
-        self.conn.execute(_insert("failures", row), list(row.values()))
+        self._execute(_insert("failures", row), list(row.values()))
 
     # Reading
     def _ids_from(self, low: str, high: str, limit: int) -> list[str]:
@@ -278,19 +299,19 @@ class PostgresIndex(SessionIndex):
     def store_text(
         self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
     ) -> bool:
-        with self.conn.transaction():
+        with self._transaction():
             now = self._rows(
                 "SELECT text_offset FROM sessions WHERE id = %s FOR UPDATE", [session_id]
             )
             if not now or now[0][0] != expected:
                 return False
             with self.conn.cursor() as cur:
-                cur.executemany(
+                cur.executemany(  # inside _transaction: a lost server is one line
                     "INSERT INTO session_text (session_id, t, text, terms) "
                     "VALUES (%s, %s, %s, %s::tsvector)",
                     [(session_id, t, _text(text), _tsvector(text)) for t, text in rows],
                 )
-            self.conn.execute(
+            self._execute(
                 "UPDATE sessions SET text_offset = %s, text_seq = %s, text_t = %s, "
                 "text_carry = %s, text_carry_t = %s, text_done = %s WHERE id = %s",
                 [
@@ -312,7 +333,7 @@ class PostgresIndex(SessionIndex):
         return [str(r[0]) for r in rows]
 
     def give_up_text(self, session_id: str) -> None:
-        self.conn.execute("UPDATE sessions SET text_done = 1 WHERE id = %s", [session_id])
+        self._execute("UPDATE sessions SET text_done = 1 WHERE id = %s", [session_id])
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:
@@ -322,7 +343,7 @@ class PostgresIndex(SessionIndex):
         return [LiveRow(*r) for r in rows]
 
     def _mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
-        cur = self.conn.execute(
+        cur = self._execute(
             "UPDATE sessions SET status = 'interrupted', \"end\" = %s, recording_hash = %s "
             "WHERE id = %s AND status = 'live'",
             [end, anchor, session_id],

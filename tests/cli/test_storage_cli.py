@@ -127,3 +127,14 @@ def test_a_wrong_database_or_password_is_one_line_naming_the_key(
     line = one_line_error(pg, "sessions", "--search", "x")
     assert "storage.audit_events_uri:" in line and "password authentication failed" in line
     assert "not-it" not in line
+
+
+def test_the_proxy_refuses_to_record_where_commands_would_not_look(
+    cli: AuditorCli, tmp_path: Path, postgres_uri: str
+) -> None:
+    # Until the proxy writes through the configured engine, recording into the
+    # data directory while `sessions` reads PostgreSQL would hide sessions.
+    pg = postgres_cli(cli, tmp_path, postgres_uri)
+    line = one_line_error(pg, "proxy", "--listen", "127.0.0.1:0")
+    assert "storage.audit_events_uri: the recording proxy cannot record into" in line
+    assert PASSWORD not in line

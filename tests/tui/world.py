@@ -64,11 +64,12 @@ def write_recording(
     return path
 
 
-def build_world(data_dir: Path, *, live: bool = True) -> World:
-    """Three ended sessions, one live one (its recording open), failures of two kinds."""
+def build_world(data_dir: Path, *, live: bool = True, uri: str | None = None) -> World:
+    """Three ended sessions, one live one (its recording open), failures of two kinds;
+    in the index ``uri`` names (``storage.audit_events_uri``), SQLite without one."""
     data_dir.mkdir(parents=True, exist_ok=True)
     world = World(data_dir)
-    with SessionIndex.open(data_dir, background_text=False) as index:
+    with SessionIndex.open(data_dir, uri=uri, background_text=False) as index:
         rows = [
             (world.shell, "joe", "joe", "web1.example.com", None, shell_output(), 0, NOW - 3600),
             (world.vim, "ann", "root", "db.example.com", None, vim_output(), 0, NOW - 1800),
