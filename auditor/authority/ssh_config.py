@@ -1,11 +1,21 @@
 """The ``~/.ssh/config`` block that sends OpenSSH through the proxy.
 
-Agent forwarding is set twice, as the reference explains: on the outer hop
-(mandatory, or the recording proxy cannot reach the node) and on the inner
-one (so the user's agent is available on the node too).
+Two forms (DESIGN §12). The default is one hop: ``auditor connect`` names
+the node to the proxy and hands ssh the connected socket
+(``ProxyUseFdpass``), so the session is one SSH layer. ``--nested`` is the
+reference's form, an ssh to the proxy carrying the session's ssh in its
+``proxy:`` subsystem; there agent forwarding is set twice, as the reference
+explains: on the outer hop (mandatory, or the recording proxy cannot reach
+the node) and on the inner one (so the user's agent is available on the
+node too).
 """
 
 from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 from auditor.config import Config
 
@@ -15,11 +25,38 @@ def proxy_alias(config: Config) -> str:
     return config.public_addr[0] if config.public_addr else f"proxy.{config.cluster_name}"
 
 
-def ssh_config_block(config: Config) -> str:
-    alias = proxy_alias(config)
+def proxy_address(config: Config) -> tuple[str, int]:
+    """Where clients reach the proxy: its listener (loopback for a wildcard one)."""
     listen = config.listen_addr
     host = "127.0.0.1" if listen.host in ("0.0.0.0", "::") else listen.host
-    port = listen.port
+    return host, listen.port
+
+
+def auditor_command() -> str:
+    """How ssh should start ``auditor``: the program running now, found on PATH
+    if it is there, else by this Python."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "auditor" and argv0.exists():
+        return shlex.quote(str(argv0.resolve()))
+    found = shutil.which("auditor")
+    if found:
+        return shlex.quote(found)
+    return f"{shlex.quote(sys.executable)} -m auditor"
+
+
+def connect_command(config: Config, cluster: str | None = None) -> str:
+    """The one-hop ProxyCommand."""
+    host, port = proxy_address(config)
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    suffix = f"@{cluster}" if cluster else ""
+    return f"{auditor_command()} connect --proxy {where} %h:%p{suffix}"
+
+
+def ssh_config_block(config: Config, nested: bool = False) -> str:
+    if not nested:
+        return _one_hop_block(config)
+    alias = proxy_alias(config)
+    host, port = proxy_address(config)
     hop = f"ssh -o 'ForwardAgent yes' -p {port} %r@{alias}"
     lines = [
         f"# auditor: nodes of cluster {config.cluster_name} through the recording proxy.",
@@ -49,5 +86,29 @@ def ssh_config_block(config: Config) -> str:
         "    HostName %h",
         "    ForwardAgent yes",
         f"    ProxyCommand {hop} -s proxy:%h:%p",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _one_hop_block(config: Config) -> str:
+    lines = [
+        f"# auditor: nodes of cluster {config.cluster_name} through the recording proxy,",
+        "# one SSH layer (`auditor config ssh --nested` for the ssh-in-ssh form).",
+        "# Trust the host CA once for every node:",
+        "#   auditor ca export --type=host >> ~/.ssh/known_hosts",
+    ]
+    for name in sorted(config.trusted_clusters):
+        lines += [
+            f"Host *.{name}.{config.cluster_name}",
+            "    ForwardAgent yes",
+            f"    ProxyCommand {connect_command(config, name)}",
+            "    ProxyUseFdpass yes",
+            "",
+        ]
+    lines += [
+        f"Host *.{config.cluster_name} !{proxy_alias(config)}",
+        "    ForwardAgent yes",
+        f"    ProxyCommand {connect_command(config)}",
+        "    ProxyUseFdpass yes",
     ]
     return "\n".join(lines) + "\n"

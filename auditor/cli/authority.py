@@ -80,6 +80,11 @@ def register(sub: Any) -> None:
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="WHAT", parser_class=type(cfg))
     cfg.set_defaults(default_handler=lambda ctx: cfg.print_help())
     p = cfg_sub.add_parser("ssh", help="print the ~/.ssh/config block", parents=[common])
+    p.add_argument(
+        "--nested",
+        action="store_true",
+        help="the reference's ssh-in-ssh form (ssh ... -s proxy:%%h:%%p) instead of one hop",
+    )
     p.set_defaults(handler=cmd_config_ssh)
 
 
@@ -151,5 +156,5 @@ def cmd_login(ctx: Context) -> int:
 
 
 def cmd_config_ssh(ctx: Context) -> int:
-    print(ssh_config_block(ctx.config), end="")
+    print(ssh_config_block(ctx.config, nested=ctx.args.nested), end="")
     return 0

@@ -89,21 +89,25 @@ class ProxiedConnection:
         self.node_conn = conn
         return conn
 
+    # How the user forwards the agent on this path (the one-hop path says otherwise).
+    AGENT_HINT = "forward it to the proxy with ssh -o 'ForwardAgent yes' in the ProxyCommand"
+
+    async def open_agent(self) -> asyncssh.SSHAgentClient | None:
+        """The agent the user forwarded to the proxy."""
+        return await asyncssh.connect_agent(self.outer.conn)
+
     async def _agent_certificates(self) -> tuple[Any, list[asyncssh.SSHKeyPair]]:
         try:
-            agent = await asyncssh.connect_agent(self.outer.conn)
+            agent = await self.open_agent()
         except asyncssh.ChannelOpenError as exc:
             raise ProxyFailure(
                 "agent_not_forwarded",
-                "the recording proxy needs your agent: forward it to the proxy with "
-                "ssh -o 'ForwardAgent yes' in the ProxyCommand",
+                f"the recording proxy needs your agent: {self.AGENT_HINT}",
                 str(exc),
             ) from None
         if agent is None:
             raise ProxyFailure(
-                "agent_not_forwarded",
-                "the recording proxy needs your agent: forward it to the proxy with "
-                "ssh -o 'ForwardAgent yes' in the ProxyCommand",
+                "agent_not_forwarded", f"the recording proxy needs your agent: {self.AGENT_HINT}"
             )
         keys = await agent.get_keys()
         certs = [k for k in keys if k.algorithm.endswith(CERT_SUFFIX)]

@@ -28,6 +28,7 @@ from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.channels import WINDOW
 from auditor.proxy.connection import OuterServer
 from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
@@ -49,7 +50,7 @@ class RecordingProxy:
         self.data_dir = data_dir
         self.backoff = backoff
         self.recordings: set[ChannelRecording] = set()
-        self.unauthenticated: OrderedDict[OuterServer, float] = OrderedDict()
+        self.unauthenticated: OrderedDict[CertificateServer | Arriving, float] = OrderedDict()
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._node_keys: dict[str, tuple[asyncssh.SSHKey, asyncssh.SSHCertificate, float]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -156,33 +157,51 @@ class RecordingProxy:
             task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, client: socket.socket) -> None:
+        # Counted against the cap from the first moment: a flood of silent
+        # connections must not crowd out a client that is logging in.
+        arriving = Arriving()
+        self.unauthenticated_add(arriving)
+        try:
+            one_hop = await is_one_hop(client)  # `auditor connect`'s preamble, not SSH
+        except asyncio.CancelledError:
+            client.close()  # evicted while silent
+            raise
+        if one_hop:
+            await serve_one_hop(self, client, arriving)
+            return
         server = OuterServer(self)
-        if len(self.unauthenticated) >= self.config.max_unauthenticated:
-            # Evict the oldest unauthenticated connection rather than refuse the
-            # newcomer: whoever holds slots open cannot lock real users out.
-            oldest, _ = self.unauthenticated.popitem(last=False)
-            log.warning("unauthenticated connections at the cap; dropping the oldest")
-            if oldest.conn is not None:
-                oldest.conn.abort()
-        self.unauthenticated[server] = time.monotonic()
+        self.unauthenticated.pop(arriving, None)
+        self.unauthenticated_add(server)
         options = self._server_options(lambda: server, self.host_key, keepalive_interval=60)
         try:
             conn = await run_server_on_socket(client, options)
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             self.unauthenticated.pop(server, None)
-            self._auth_failed(server, exc)
+            self.auth_failed(server, exc)
             return
         self.connections.add(conn)
 
-    def authenticated(self, server: OuterServer) -> None:
+    def unauthenticated_add(self, server: CertificateServer | Arriving) -> None:
+        if len(self.unauthenticated) >= self.config.max_unauthenticated:
+            # Evict the oldest unauthenticated connection rather than refuse the
+            # newcomer: whoever holds slots open cannot lock real users out.
+            oldest, _ = self.unauthenticated.popitem(last=False)
+            log.warning("unauthenticated connections at the cap; dropping the oldest")
+            if isinstance(oldest, Arriving):
+                oldest.abort()
+            elif oldest.conn is not None:
+                oldest.conn.abort()
+        self.unauthenticated[server] = time.monotonic()
+
+    def authenticated(self, server: CertificateServer) -> None:
         self.unauthenticated.pop(server, None)
 
-    def connection_closed(self, server: OuterServer, exc: Exception | None) -> None:
+    def connection_closed(self, server: CertificateServer, exc: Exception | None) -> None:
         self.unauthenticated.pop(server, None)
         if server.conn is not None:
             self.connections.discard(server.conn)
 
-    def _auth_failed(self, server: CertificateServer, exc: BaseException) -> None:
+    def auth_failed(self, server: CertificateServer, exc: BaseException) -> None:
         if server.cert_problem and not getattr(server, "login_refused", False):
             self.record_failure(
                 ProxyFailure("user_auth_failed", f"authentication failed: {server.cert_problem}"),
@@ -195,7 +214,7 @@ class RecordingProxy:
                 client_addr=f"{server.peer[0]}:{server.peer[1]}",
             )
 
-    def check_login(self, server: OuterServer, accepted: bool) -> bool:
+    def check_login(self, server: CertificateServer, accepted: bool) -> bool:
         """The ``users`` section: may this certificate's user use the requested login?"""
         if not accepted or server.user is None:
             return accepted

@@ -188,7 +188,7 @@ def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_pat
         "trusted_clusters: {remote-cluster: {proxy_addr: '127.0.0.2:3023'}}\n"
     )
     ca.config = config
-    block = ca.run("config", "ssh").stdout
+    block = ca.run("config", "ssh", "--nested").stdout
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(block)
 
@@ -212,6 +212,16 @@ def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_pat
     assert "proxycommand" not in proxy
     assert proxy["hostname"] == "127.0.0.1" and proxy["port"] == "4023"
     assert proxy["hostkeyalias"] == "proxy.work.example.com"
+
+    # The default: one hop, the socket handed to ssh.
+    ssh_config.write_text(ca.run("config", "ssh").stdout)
+    node = resolved("db.work.example.com")
+    assert node["proxycommand"].endswith(" connect --proxy 127.0.0.1:4023 %h:%p")
+    assert node["proxyusefdpass"] == "yes" and node["forwardagent"] == "yes"
+    assert resolved("db.remote-cluster.work.example.com")["proxycommand"].endswith(
+        " connect --proxy 127.0.0.1:4023 %h:%p@remote-cluster"
+    )
+    assert "proxycommand" not in resolved("proxy.work.example.com")
 
 
 def test_a_second_proxy_gets_the_same_cas_through_a_private_bundle(
