@@ -211,7 +211,7 @@ class FastScreen(pyte.Screen):
                     else:
                         x = cursor.x = columns - 1
                 line = buffer[cursor.y]
-                if x in line and not line[x].data:
+                if not line.get(x, _BLANK).data:
                     _unpair(line, x)
                 if x > columns:
                     # Left beyond the edge by a resize: stock writes one
@@ -232,7 +232,7 @@ class FastScreen(pyte.Screen):
                         )
                     )
                 after = x + stop - i
-                if after in line and not line[after].data:
+                if not line.get(after, _BLANK).data:
                     _orphan(line, after)
                 cursor.x = after
                 i = stop
@@ -262,11 +262,10 @@ class FastScreen(pyte.Screen):
 
         line = self.buffer[cursor.y]
         if char_width > 0:
-            if cursor.x in line and not line[cursor.x].data:
+            if not line.get(cursor.x, _BLANK).data:
                 _unpair(line, cursor.x)
-            after = cursor.x + char_width
-            if after in line and not line[after].data:
-                _orphan(line, after)
+            if not line.get(cursor.x + char_width, _BLANK).data:
+                _orphan(line, cursor.x + char_width)
         if char_width == 1:
             line[cursor.x] = cells[char]
         elif char_width == 2:
@@ -530,6 +529,16 @@ class FastStream(pyte.ByteStream):
     def at_rest(self) -> bool:
         """True between sequences: no escape sequence is half parsed."""
         return not self._pending and self._string_end is None
+
+    @property
+    def repeatable(self) -> str:
+        """The character REP would repeat now ("" if a sequence came since
+        the last text)."""
+        return self._last_text[-1:]
+
+    @repeatable.setter
+    def repeatable(self, char: str) -> None:
+        self._last_text = char
 
     def feed(self, data: bytes) -> None:  # type: ignore[override]
         text = self.utf8_decoder.decode(data) if self.use_utf8 else "".join(map(chr, data))

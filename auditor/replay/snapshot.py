@@ -1,13 +1,14 @@
 """A terminal's whole state as compact bytes, and back.
 
 Keyframes store these. Everything a later byte could depend on is kept: both
-screens (cells, attributes, which one is shown), cursor and saved cursors,
-modes, margins, tab stops, charsets, title, and UTF-8 bytes still waiting for
-the rest of their character. The scrollback is not: a keyframe restores the
-screen, and a transcript is built by a full pass anyway.
+screens (cells, attributes, protection, which one is shown), cursor and saved
+cursors, modes, margins, tab stops, charsets, title, the character REP would
+repeat, and UTF-8 bytes still waiting for the rest of their character. The
+scrollback is not: a keyframe restores the screen, and a transcript is built
+by a full pass anyway.
 
 A snapshot is only taken between escape sequences (``FastStream.at_rest``):
-the stock parser's half-read sequence lives in a generator that can't be
+a sequence cut off by the end of a feed, or a string being dropped, is not
 saved. Keyframe builders wait for the next record boundary instead.
 
 Encoding: JSON (safe to load from a file anyone could have edited, unlike
@@ -29,7 +30,8 @@ from auditor.replay.emulator import Buffer, Line, SavedCursor, Terminal, Termina
 from auditor.replay.fastscreen import Cells, ProtectedChar
 
 # 2: cells protected by DECSCA, DECSCA in the cursor state and saved
-# cursors; a saved cursor keeps DECSCA where it kept autowrap.
+# cursors (a saved cursor keeps DECSCA where it kept autowrap), REP's
+# character.
 FORMAT = 2
 _CHARSET_CODES = {charset: code for code, charset in cs.MAPS.items()}
 
@@ -130,6 +132,7 @@ def take_snapshot(terminal: Terminal) -> bytes:
         "title": [screen.title, screen.icon_name],
         "saved_columns": screen.saved_columns,
         "protecting": screen.protecting,
+        "repeatable": terminal.stream.repeatable,
         "utf8": terminal.stream.use_utf8,
         "pending": terminal.stream.utf8_decoder.getstate()[0].hex(),
         "styles": list(styles.index),
@@ -219,6 +222,7 @@ def _restore(state: dict[str, Any], scrollback: int) -> Terminal:
     screen.saved_columns = state["saved_columns"]
     screen.protecting = bool(state["protecting"])
     screen.dirty.update(range(rows))
+    terminal.stream.repeatable = str(state["repeatable"])[:1]
     terminal.stream.use_utf8 = bool(state["utf8"])
     terminal.stream.utf8_decoder.setstate((bytes.fromhex(state["pending"]), 0))
     return terminal

@@ -285,3 +285,12 @@ def test_escape_soup_replays_the_same_in_pieces_and_never_stops(
     # End any string or sequence, leave origin mode and line drawing: text shows.
     pieces.feed(b"\x1b\\\x18\x1b(B\x0f\x1b[?6l\x1b[r\x1b[H\x1b[2Jok")
     assert pieces.lines[0].startswith("ok")
+
+
+def test_snapshot_keeps_what_rep_repeats() -> None:
+    term = fed(b"\x1b[1;31mab")
+    twin = restore_snapshot(take_snapshot(term))
+    for t in (term, twin):
+        t.feed(b"\x1b[3b")
+    assert twin.row(0) == term.row(0)
+    assert rows(twin)[0] == "abbbb"
