@@ -62,6 +62,7 @@ class ReferenceTerminal:
         self.workdir = Path(tempfile.mkdtemp(prefix="auditor-reference-"))
         self._count = 0
         self._started = False
+        self._socket_path = ""
 
     def _run(self, *args: str) -> str:
         out = subprocess.run(
@@ -88,6 +89,7 @@ class ReferenceTerminal:
             # A session that outlives the others keeps the server up between screens.
             self._run("new-session", "-d", "-s", "keep", "exec sleep 3600")
             self._started = True
+            self._socket_path = self._run("display-message", "-p", "#{socket_path}").strip()
         self._run("new-session", "-d", "-s", session, "-x", str(cols), "-y", str(rows), command)
         try:
             deadline = time.monotonic() + timeout
@@ -109,6 +111,8 @@ class ReferenceTerminal:
             subprocess.run(
                 [self.tmux, "-L", self.socket, "kill-server"], capture_output=True, check=False
             )
+            with contextlib.suppress(OSError):
+                os.unlink(self._socket_path)  # tmux 3.3 leaves it behind
         with contextlib.suppress(OSError):
             os.rmdir(self.workdir)
 
