@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NODE, StartNode
+from tests.conftest import NODE, StartNode, user_ca_file
 from tests.harness.auditor_cli import AuditorCli
-from tests.harness.openssh import SshAgent, SshClient, Sshd, login_name
+from tests.harness.openssh import MissingTool, SshAgent, SshClient, Sshd, login_name
 from tests.harness.proxy import ProxyProcess
 
 
@@ -82,3 +82,46 @@ def setup(
     proxy = start_proxy(nodes={NODE: node.port})
     login_and_route(ca, agent, proxy, ssh_client)
     return Setup(ca, agent, ssh_client, node, proxy)
+
+
+@pytest.fixture(scope="module")
+def shared_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """One ``setup`` for all of a module's tests, for rows that only add sessions to it.
+
+    Each test then looks only at what happened since it began (its rows in
+    the index, its audit events); the node, proxy and agent cost seconds to
+    start, a workflow often less.
+    """
+    base = tmp_path_factory.mktemp("shared")
+    cli = AuditorCli(base / "auditor-home")
+    cli.run("ca", "init")
+    try:
+        agent = SshAgent.start(base)
+    except MissingTool as exc:
+        pytest.fail(str(exc))
+    try:
+        node_dir = base / "node"
+        node_dir.mkdir()
+        cli.run("ca", "sign", f"--host={NODE}", "--format=openssh", "--out", str(node_dir))
+        try:
+            node = Sshd.start(
+                node_dir,
+                host_key=node_dir / NODE,
+                host_certificate=node_dir / f"{NODE}-cert.pub",
+                trusted_user_ca=user_ca_file(cli, node_dir),
+            )
+        except MissingTool as exc:
+            pytest.fail(str(exc))
+        try:
+            line = cli.run("ca", "export", "--type=host").stdout.strip()
+            client = SshClient(base / "client", agent, known_hosts_lines=[line])
+            proxy = ProxyProcess.start(cli.data_dir, base / "proxy", "", {NODE: node.port})
+            try:
+                login_and_route(cli, agent, proxy, client)
+                yield Setup(cli, agent, client, node, proxy)
+            finally:
+                proxy.stop()
+        finally:
+            node.stop()
+    finally:
+        agent.stop()

@@ -1,8 +1,9 @@
 """The workflow matrix: what users run with OpenSSH's own tools, through the recording proxy.
 
 One row per workflow; each moves real data, checks it arrived intact, and
-finds the row the index keeps for it. Rows that need a node or client set up
-differently live beside this file: remote, SOCKS and socket forwards in
+finds the row the index keeps for it. The rows share one node and proxy
+(``shared_setup``) and look only at what happened since they began. The
+other rows live beside this file: remote, SOCKS and socket forwards in
 test_forwards.py, X11 in test_x11.py, keepalives in test_keepalive.py, a node
 without sftp in test_refusals.py, MaxStartups storms in
 test_maxstartups_storm.py, pty shells and agent forwarding in test_channels.py.
@@ -11,11 +12,11 @@ test_maxstartups_storm.py, pty shells and agent forwarding in test_channels.py.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,28 +25,21 @@ from tests.harness.background import Background
 from tests.harness.echo import UpperEcho, round_trip
 from tests.harness.eventually import eventually
 from tests.harness.openssh import free_port, require, require_tool
+from tests.harness.since import Row, Since
 from tests.proxy.conftest import Setup
 
-Row = dict[str, object]
 
+@dataclass
+class Workflow:
+    """What a row works with: the shared setup, its own directory, what it has done."""
 
-def ended(setup: Setup, n: int, kind: str | None = None) -> list[Row]:
-    """At least ``n`` ended session rows (of ``kind``), oldest first."""
+    setup: Setup
+    tmp_path: Path
 
-    def rows() -> list[Row]:
-        found = [
-            r
-            for r in json.loads(setup.cli.run("sessions", "--json").stdout)
-            if r["status"] == "ended" and (kind is None or r["kind"] == kind)
-        ]
-        return sorted(found, key=lambda r: float(str(r["start"]))) if len(found) >= n else []
-
-    return eventually(rows, what=f"{n} ended sessions")
-
-
-def audit_events(setup: Setup, event: str) -> list[Row]:
-    lines = (setup.cli.data_dir / "audit.log").read_text().splitlines()
-    return [e for line in lines if (e := json.loads(line))["event"] == event]
+    def __post_init__(self) -> None:
+        self.since = Since(self.setup.cli)
+        self.ended = self.since.ended
+        self.audit_events = self.since.audit_events
 
 
 def run(argv: list[str], setup: Setup, **env: str) -> subprocess.CompletedProcess[bytes]:
@@ -71,7 +65,8 @@ def payload(path: Path, size: int = 3 * 1024 * 1024) -> bytes:
     return data
 
 
-def scp(setup: Setup, tmp_path: Path, *flags: str) -> list[Row]:
+def scp(w: Workflow, *flags: str) -> list[Row]:
+    setup, tmp_path = w.setup, w.tmp_path
     data = payload(tmp_path / "up.bin")
     remote = f"{setup.target()}:{tmp_path}/on-node.bin"
     config = str(setup.client.write())
@@ -79,24 +74,25 @@ def scp(setup: Setup, tmp_path: Path, *flags: str) -> list[Row]:
         run(["scp", *flags, "-F", config, "-P", str(setup.node.port), src, dst], setup)
     assert (tmp_path / "on-node.bin").read_bytes() == data
     assert (tmp_path / "down.bin").read_bytes() == data
-    return ended(setup, 2)
+    return w.ended(2)
 
 
-def scp_sftp_mode(setup: Setup, tmp_path: Path) -> None:
-    rows = scp(setup, tmp_path)
+def scp_sftp_mode(w: Workflow) -> None:
+    rows = scp(w)
     assert [r["command"] for r in rows] == ["subsystem:sftp"] * 2
-    ops = {(e["op"], e.get("bytes")) for e in audit_events(setup, "sftp")}
+    ops = {(e["op"], e.get("bytes")) for e in w.audit_events("sftp")}
     assert {("put", 3 * 1024 * 1024), ("get", 3 * 1024 * 1024)} <= ops, ops
 
 
-def scp_legacy(setup: Setup, tmp_path: Path) -> None:
-    rows = scp(setup, tmp_path, "-O")
+def scp_legacy(w: Workflow) -> None:
+    rows = scp(w, "-O")
     assert [str(r["command"]).split()[:2] for r in rows] == [["scp", "-t"], ["scp", "-f"]]
     assert int(str(rows[0]["bytes_in"])) >= 3 * 1024 * 1024  # file contents are recorded
     assert int(str(rows[1]["bytes_out"])) >= 3 * 1024 * 1024
 
 
-def sftp_batch(setup: Setup, tmp_path: Path) -> None:
+def sftp_batch(w: Workflow) -> None:
+    setup, tmp_path = w.setup, w.tmp_path
     data = payload(tmp_path / "up.bin")
     batch = tmp_path / "batch"
     batch.write_text(
@@ -107,9 +103,9 @@ def sftp_batch(setup: Setup, tmp_path: Path) -> None:
     config = str(setup.client.write())
     run(["sftp", "-F", config, "-P", str(setup.node.port), "-b", str(batch), setup.target()], setup)
     assert (tmp_path / "down.bin").read_bytes() == data
-    [row] = ended(setup, 1)
+    [row] = w.ended(1)
     assert row["command"] == "subsystem:sftp"
-    ops = [(e["op"], e["path"]) for e in audit_events(setup, "sftp")]
+    ops = [(e["op"], e["path"]) for e in w.audit_events("sftp")]
     assert ops == [
         ("mkdir", f"{tmp_path}/dir"),
         ("put", f"{tmp_path}/dir/a.bin"),
@@ -118,7 +114,8 @@ def sftp_batch(setup: Setup, tmp_path: Path) -> None:
     ], ops
 
 
-def rsync(setup: Setup, tmp_path: Path) -> None:
+def rsync(w: Workflow) -> None:
+    setup, tmp_path = w.setup, w.tmp_path
     tool = require_tool("rsync", "rsync")
     src = tmp_path / "tree"
     (src / "sub").mkdir(parents=True)
@@ -132,11 +129,12 @@ def rsync(setup: Setup, tmp_path: Path) -> None:
     for name, data in files.items():
         assert (tmp_path / "on-node" / name).read_bytes() == data
         assert (tmp_path / "back" / name).read_bytes() == data
-    rows = ended(setup, 2)
+    rows = w.ended(2)
     assert all(str(r["command"]).startswith("rsync --server") for r in rows), rows
 
 
-def git_push_and_clone(setup: Setup, tmp_path: Path) -> None:
+def git_push_and_clone(w: Workflow) -> None:
+    setup, tmp_path = w.setup, w.tmp_path
     git = require_tool("git", "git")
     env = {
         "GIT_SSH_COMMAND": ssh_command(setup),
@@ -158,12 +156,13 @@ def git_push_and_clone(setup: Setup, tmp_path: Path) -> None:
     run([git, "-C", str(work), "push", "-q", url, "main"], setup, **env)
     run([git, "clone", "-q", url, str(tmp_path / "clone")], setup, **env)
     assert (tmp_path / "clone" / "README").read_text() == "pushed through the proxy\n"
-    rows = ended(setup, 2)
+    rows = w.ended(2)
     commands = [str(r["command"]) for r in rows]
     assert commands == [f"git-receive-pack '{bare}'", f"git-upload-pack '{bare}'"], commands
 
 
-def local_forward(setup: Setup, tmp_path: Path) -> None:
+def local_forward(w: Workflow) -> None:
+    setup = w.setup
     echo = UpperEcho.tcp()
     echo_port, local_port = echo.port, free_port()
     client = Background(
@@ -190,7 +189,7 @@ def local_forward(setup: Setup, tmp_path: Path) -> None:
 
         data = os.urandom(256 * 1024).hex().encode()
         assert round_trip(eventually(connected, what="ssh -L listening"), data) == data.upper()
-        [row] = ended(setup, 1, kind="forward")
+        [row] = w.ended(1, kind="forward")
     finally:
         client.stop()
         echo.close()
@@ -198,7 +197,8 @@ def local_forward(setup: Setup, tmp_path: Path) -> None:
     assert (row["bytes_in"], row["bytes_out"]) == (len(data), len(data))
 
 
-def control_master(setup: Setup, tmp_path: Path) -> None:
+def control_master(w: Workflow) -> None:
+    setup, tmp_path = w.setup, w.tmp_path
     path = tmp_path / "cm.sock"
     options = ["-o", f"ControlPath {path}", "-p", str(setup.node.port)]
     master = Background(
@@ -225,13 +225,14 @@ def control_master(setup: Setup, tmp_path: Path) -> None:
         run(setup.client.argv(*options, "-O", "exit", setup.target()), setup)
     finally:
         master.stop()
-    rows = ended(setup, 2)
+    rows = w.ended(2)
     # Two sessions, one proxied connection: they were multiplexed.
     assert {r["command"] for r in rows} == {"echo first; sleep 1", "echo second; sleep 1"}
     assert len({r["connection_id"] for r in rows}) == 1
 
 
-def parallel_execs(setup: Setup, tmp_path: Path) -> None:
+def parallel_execs(w: Workflow) -> None:
+    setup = w.setup
     blobs = [os.urandom(64 * 1024) for _ in range(30)]
     procs = [
         subprocess.Popen(
@@ -247,12 +248,12 @@ def parallel_execs(setup: Setup, tmp_path: Path) -> None:
         out, err = proc.communicate(blob, timeout=120)
         assert proc.returncode == 0, err.decode()
         assert out.split()[0].decode() == hashlib.sha256(blob).hexdigest()
-    rows = ended(setup, 30)
+    rows = w.ended(30)
     assert {r["command"] for r in rows} == {"sha256sum"}
     assert sorted(int(str(r["bytes_in"])) for r in rows) == [64 * 1024] * 30
 
 
-WORKFLOWS: dict[str, Callable[[Setup, Path], None]] = {
+WORKFLOWS: dict[str, Callable[[Workflow], None]] = {
     "scp": scp_sftp_mode,
     "scp -O": scp_legacy,
     "sftp -b": sftp_batch,
@@ -265,6 +266,5 @@ WORKFLOWS: dict[str, Callable[[Setup, Path], None]] = {
 
 
 @pytest.mark.parametrize("workflow", list(WORKFLOWS))
-def test_workflow_through_the_proxy(setup: Setup, tmp_path: Path, workflow: str) -> None:
-    (tmp_path / "w").mkdir()
-    WORKFLOWS[workflow](setup, tmp_path / "w")
+def test_workflow_through_the_proxy(shared_setup: Setup, tmp_path: Path, workflow: str) -> None:
+    WORKFLOWS[workflow](Workflow(shared_setup, tmp_path))
