@@ -4,10 +4,16 @@ mistake in it is one line naming the key, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from auditor.index import FailureKind, SessionIndex
+from auditor.recording import RecordingWriter, Stream
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.postgres import PASSWORD, PostgresServer
 
@@ -138,3 +144,56 @@ def test_the_proxy_refuses_to_record_where_commands_would_not_look(
     line = one_line_error(pg, "proxy", "--listen", "127.0.0.1:0")
     assert "storage.audit_events_uri: the recording proxy cannot record into" in line
     assert PASSWORD not in line
+
+
+def test_replay_and_tail_live_read_their_sessions_from_postgresql(
+    cli: AuditorCli, tmp_path: Path, postgres_uri: str
+) -> None:
+    pg = postgres_cli(cli, tmp_path, postgres_uri)
+    pg.data_dir.mkdir(mode=0o700)
+    with SessionIndex.open(pg.data_dir, uri=postgres_uri) as index:
+        sid = index.new_session_id()
+        path = index.recording_path(sid)
+        began = time.time()
+        writer = RecordingWriter.create(path, {"session_id": sid, "start": began})
+
+        def since() -> float:
+            # What the proxy stamps: wall-clock seconds since the recording's start,
+            # the clock tail uses to follow "from now on".
+            return time.time() - began
+
+        index.start_session(sid, user="ann", login="root", node="web1", recording_path=str(path))
+        writer.append(Stream.OUTPUT, b"before the tail\r\n", since())
+        writer.flush()
+        tail = subprocess.Popen(
+            [sys.executable, "-m", "auditor", "tail", "--live", sid[:8]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=pg.environ(),
+        )
+        try:
+            assert tail.stdout is not None and tail.stderr is not None
+            # It follows from the end: write once it says it is following.
+            assert b"following session" in tail.stderr.readline()
+            os.set_blocking(tail.stdout.fileno(), False)
+            writer.append(Stream.OUTPUT, b"kumquat while live\r\n", since())
+            writer.flush()
+            seen = b""
+            deadline = time.monotonic() + 30
+            while b"kumquat while live" not in seen:
+                if time.monotonic() > deadline:
+                    tail.kill()
+                    raise AssertionError(f"tail showed {seen!r}; {tail.stderr.read()!r}")
+                select.select([tail.stdout], [], [], 0.5)
+                seen += tail.stdout.read() or b""
+            writer.append(Stream.EXIT, b"0", since())
+            writer.close()
+            index.end_session(sid, exit_status=0)
+            assert tail.wait(30) == 0  # one session followed: done when it ends
+        finally:
+            if tail.poll() is None:
+                tail.kill()
+                tail.wait()
+        assert f"session {sid[:8]} ended" in tail.stderr.read().decode()
+    replayed = pg.run("replay", sid[:8]).stdout  # into a pipe: the transcript
+    assert replayed.splitlines() == ["before the tail", "kumquat while live"]
