@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("auditor.proxy")
 # What OpenSSH's ssh exits with when the node refuses the session straight.
 REFUSED_STATUS = 255
+X11_REFUSED = "X11 forwarding is not bridged by the recording proxy; the session goes on without it"
 
 
 class _NodeSide(asyncssh.SSHClientSession[bytes]):
@@ -92,6 +93,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
         channels.hold_client_close(chan, self._client_closed)
+        channels.refuse_x11(chan, self._x11_refused)
         self.node_side.bridge = self
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
@@ -216,6 +218,10 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
 
     def resume_writing(self) -> None:
         self.node_chan.resume_reading()
+
+    def _x11_refused(self) -> None:
+        self.conn.audit_event("x11_refused", session_id=self.recording.session_id)
+        self._warn(X11_REFUSED)
 
     def _client_closed(self) -> None:
         """The client closed first: the node's exit status still goes to it, as from sshd."""

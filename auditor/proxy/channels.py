@@ -105,6 +105,21 @@ def hold_client_close(chan: Any, on_close: Callable[[], None]) -> None:
     c._packet_handlers = {**type(c)._packet_handlers, MSG_CHANNEL_CLOSE: process_close}
 
 
+def refuse_x11(chan: Any, on_refused: Callable[[], None]) -> None:
+    """Refuse ``x11-req`` on ``chan`` as asyncssh does, telling ``on_refused`` first.
+
+    The refusal alone reaches the client as OpenSSH's bare "X11 forwarding
+    request failed"; the hook lets the proxy say why.
+    """
+    c: Any = chan
+
+    def process_x11_req(packet: Any) -> bool:
+        on_refused()
+        return False
+
+    c._process_x11_req_request = process_x11_req
+
+
 def finish_close(chan: Any) -> None:
     """Complete a close held by ``hold_client_close``, as asyncssh would have at once."""
     c: Any = chan

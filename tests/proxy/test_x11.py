@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+from auditor.proxy.bridge import X11_REFUSED
 from tests.proxy.conftest import Setup
 
 
@@ -14,5 +15,9 @@ def test_x11_forwarding_is_refused_in_one_line_and_never_hangs(setup: Setup) -> 
     out = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == b"[]\n"
-    # OpenSSH's own line, as from an sshd with X11Forwarding no; nothing waits on it.
-    assert "X11 forwarding request failed on channel 0" in out.stderr.decode()
+    err = out.stderr.decode()
+    assert f"auditor: {X11_REFUSED}" in err, err
+    # ...then OpenSSH's own line, as from an sshd with X11Forwarding no; nothing waits on it.
+    assert "X11 forwarding request failed on channel 0" in err
+    events = (setup.cli.data_dir / "audit.log").read_text()
+    assert '"event":"x11_refused"' in events
