@@ -159,3 +159,67 @@ def chunks(size: int, seed: int = 5, chunk: int = 4096) -> Iterator[bytes]:
             piece, pending = pending[:chunk], pending[chunk:]
             produced += len(piece)
             yield piece
+
+
+# Pieces of output where terminals and naive emulators part ways: colon
+# SGR, scrolling regions and SU/SD, saved cursors with charsets and origin
+# mode, line drawing, REP, insert/delete, wide and combining characters.
+_FIDELITY_PIECES = [
+    "\x1b[4:3m",
+    "\x1b[4:0m",
+    "\x1b[1;38:2::255:0:255;4m",
+    "\x1b[38:2:10:20:30m",
+    "\x1b[48:5:22m",
+    "\x1b[58:5:196m",
+    "\x1b[58;2;1;2;3m",
+    "\x1b[59m",
+    "\x1b[m",
+    "\x1b[>4;2m",
+    "\x1bPq#0~~@@\x1b\\",
+    "\x1b_Ga=q\x1b\\",
+    "\x1b7",
+    "\x1b8",
+    "\x1b[s",
+    "\x1b[u",
+    "\x1b(0",
+    "\x1b(B",
+    "\x1b)0",
+    "\x0e",
+    "\x0f",
+    "\x1b[?6h",
+    "\x1b[?6l",
+    "\x1b[3J",
+    "\x1bE",
+    "\x1b[L",
+    "\x1b[2M",
+    "\x1b[r",
+    "\r\n",
+    "\r",
+    "\t",
+    "\b",
+]
+
+
+def _fidelity_piece(rng: random.Random, rows: int) -> str:
+    roll = rng.random()
+    if roll < 0.4:
+        return " ".join(rng.choice(_WORDS + _UTF8 + ["x\u0301", "qqq"]) for _ in range(3))
+    if roll < 0.55:
+        return rng.choice(_FIDELITY_PIECES)
+    final = rng.choice("STbHrABCDZ`@PXK")
+    if final == "r":
+        top = rng.randint(1, rows - 1)
+        return f"\x1b[{top};{rng.randint(top + 1, rows)}r"
+    if final == "H":
+        return f"\x1b[{rng.randint(1, rows)};{rng.randint(1, 40)}H"
+    return f"\x1b[{rng.randint(0, 5)}{final}"
+
+
+def fidelity_streams(count: int = 50, seed: int = 13, rows: int = 12) -> list[bytes]:
+    """``count`` reproducible streams of output where terminals and naive
+    emulators differ, each ending between sequences."""
+    rng = random.Random(seed)
+    return [
+        "".join(_fidelity_piece(rng, rows) for _ in range(rng.randint(20, 120))).encode()
+        for _ in range(count)
+    ]
