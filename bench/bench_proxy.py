@@ -1,4 +1,10 @@
-"""Proxy benchmarks (issue 4): throughput, setup time, 100 concurrent recorded sessions.
+"""Proxy benchmarks (issues 4 and 14): throughput, setup time, 100 concurrent recorded sessions.
+
+Bulk output and setup time on four paths in one run: direct to sshd,
+through an `ssh -J` jump host, through the recording proxy's nested path
+(the reference's ProxyCommand, ssh in ssh) and through its one-hop path
+(`auditor connect` with ProxyUseFdpass), with the client side's CPU
+seconds per GB on each (ssh, and the ProxyCommand's processes).
 
 Runs everything on loopback in one go against one real sshd:
   .venv/bin/python bench/bench_proxy.py [--bulk-mb 200] [--sessions 100] [--session-mb 5]
@@ -14,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +36,11 @@ from tests.harness.openssh import SshAgent, SshClient, Sshd, login_name  # noqa:
 from tests.harness.proxy import ProxyProcess  # noqa: E402
 
 NODE = "node.example.com"
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -106,6 +118,14 @@ def main() -> None:
             )
             via.write()
             proxy.route(via)
+            hop = SshClient(tmp / "hop", agent, known_hosts_lines=[host_line])
+            hop.extra_config = [
+                "Host *.example.com",
+                f"    ProxyCommand {sys.executable} -m auditor connect "
+                f"--proxy 127.0.0.1:{proxy.port} %h:%p",
+                "    ProxyUseFdpass yes",
+                "    ForwardAgent yes",
+            ]
             env = direct.env()
             user = login_name()
             bulk = f"head -c {args.bulk_mb * 1000 * 1000} /dev/zero"
@@ -122,10 +142,13 @@ def main() -> None:
                     wait_text_done(cli.data_dir)
                     wait_extraction_idle(proxy_pid)
                     before = cpu_parts(proxy_pid)
+                    client_before = children_cpu()
                     t = timed(argv, env)
+                    client = children_cpu() - client_before
                     after = cpu_parts(proxy_pid)
                     parts = {k: (after[k] - before[k]) / args.bulk_mb * 1000 for k in after}
                     parts["busy"] = parts.pop("machine") * args.bulk_mb / 1000 / t
+                    parts["client_s_per_gb"] = client / args.bulk_mb * 1000
                     runs.append((t, parts))
                 t, parts = min(runs, key=lambda r: r[0])
                 usage[name] = parts
@@ -137,48 +160,83 @@ def main() -> None:
             jump_argv = jump.argv("-J", f"{user}@jump.example.com", f"{user}@{NODE}", bulk)
             # -J makes its own ssh for the jump; give it the same config file.
             t_jump = best("jump", jump_argv)
-            t_proxy = best("proxy", via.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
-            mbps = {
-                k: args.bulk_mb / v
-                for k, v in {"direct": t_direct, "jump": t_jump, "proxy": t_proxy}.items()
-            }
+            t_proxy = best("nested", via.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
+            t_hop = best("one_hop", hop.argv("-p", str(sshd.port), f"{user}@{NODE}", bulk))
+            times = {"direct": t_direct, "jump": t_jump, "nested": t_proxy, "one_hop": t_hop}
+            mbps = {k: args.bulk_mb / v for k, v in times.items()}
             cores = os.cpu_count() or 1
             for k, v in mbps.items():
                 u = usage[k]
                 print(
-                    f"  {k:7s} {v:7.1f} MB/s, machine busy {u['busy']:.2f} of {cores} cores"
+                    f"  {k:7s} {v:7.1f} MB/s, machine busy {u['busy']:.2f} of {cores} cores, "
+                    f"client {u['client_s_per_gb']:.1f} CPU s/GB"
                     + (
                         f"; proxy {u['proxy']:.1f} CPU ms/MB, "
                         f"its extraction child {u['extract']:.1f}"
-                        if k == "proxy"
+                        if k in ("nested", "one_hop")
                         else ""
                     )
                 )
-            ratio = mbps["proxy"] / mbps["direct"]
+            ratio = mbps["nested"] / mbps["direct"]
+            hop_ratio = mbps["one_hop"] / mbps["direct"]
+            hop_gain = mbps["one_hop"] / mbps["nested"]
             print(
-                f"  proxy/direct = {ratio:.2f} (target >= 0.60) "
-                f"{'MET' if ratio >= 0.6 else 'NOT MET'}; "
-                f"proxy/jump = {mbps['proxy'] / mbps['jump']:.2f}"
+                f"  nested/direct = {ratio:.2f}; nested/jump = {mbps['nested'] / mbps['jump']:.2f}"
+            )
+            print(
+                f"  one-hop/direct = {hop_ratio:.2f} (target >= 0.75) "
+                f"{'MET' if hop_ratio >= 0.75 else 'NOT MET'}; one-hop/nested = {hop_gain:.2f}x "
+                f"(target >= 1.4x) {'MET' if hop_gain >= 1.4 else 'NOT MET'}; "
+                f"one-hop/jump = {mbps['one_hop'] / mbps['jump']:.2f}"
             )
             results["bulk_mb_s"] = mbps
             results["bulk_usage"] = usage
             results["bulk_ratio"] = ratio
+            results["one_hop_ratio"] = hop_ratio
+            results["one_hop_over_nested"] = hop_gain
 
             print(f"setup time: `ssh node true`, median of {args.setup_runs}")
-            s_direct = statistics.median(
-                timed(direct.argv(f"{user}@{NODE}", "true"), env) for _ in range(args.setup_runs)
-            )
-            s_proxy = statistics.median(
-                timed(via.argv("-p", str(sshd.port), f"{user}@{NODE}", "true"), env)
-                for _ in range(args.setup_runs)
-            )
-            sratio = s_proxy / s_direct
+            setup_argv = {
+                "direct": direct.argv(f"{user}@{NODE}", "true"),
+                "nested": via.argv("-p", str(sshd.port), f"{user}@{NODE}", "true"),
+                "one_hop": hop.argv("-p", str(sshd.port), f"{user}@{NODE}", "true"),
+            }
+            setup = {
+                k: statistics.median(timed(argv, env) for _ in range(args.setup_runs))
+                for k, argv in setup_argv.items()
+            }
+            sratio = setup["nested"] / setup["direct"]
+            hop_setup = setup["one_hop"] / setup["direct"]
             print(
-                f"  direct {s_direct * 1000:.0f} ms, proxy {s_proxy * 1000:.0f} ms: "
-                f"{sratio:.2f}x (target <= 1.3x) {'MET' if sratio <= 1.3 else 'NOT MET'}"
+                f"  direct {setup['direct'] * 1000:.0f} ms, nested {setup['nested'] * 1000:.0f} ms "
+                f"({sratio:.2f}x, target <= 1.3x {'MET' if sratio <= 1.3 else 'NOT MET'}), "
+                f"one hop {setup['one_hop'] * 1000:.0f} ms ({hop_setup:.2f}x, target <= 1.0x "
+                f"{'MET' if hop_setup <= 1.0 else 'NOT MET'})"
             )
-            results["setup_ms"] = {"direct": s_direct * 1000, "proxy": s_proxy * 1000}
+            results["setup_ms"] = {k: v * 1000 for k, v in setup.items()}
             results["setup_ratio"] = sratio
+            results["one_hop_setup_ratio"] = hop_setup
+
+            starts = []
+            for _ in range(args.setup_runs):
+                start = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "auditor", "connect", "--proxy", "127.0.0.1:1", "x:1"],
+                    stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                )
+                starts.append(time.perf_counter() - start)
+            python_alone = statistics.median(
+                timed([sys.executable, "-c", "pass"], env) for _ in range(args.setup_runs)
+            )
+            connect_ms = statistics.median(starts) * 1000
+            print(
+                f"  auditor connect start-up {connect_ms:.0f} ms (target < 60 ms) "
+                f"{'MET' if connect_ms < 60 else 'NOT MET'}; python -c pass alone "
+                f"{python_alone * 1000:.0f} ms"
+            )
+            results["connect_startup_ms"] = connect_ms
+            results["python_startup_ms"] = python_alone * 1000
 
             n, mb = args.sessions, args.session_mb
             print(f"{n} concurrent sessions printing {mb} MB each")
