@@ -43,6 +43,14 @@ def connect_when_listening(client: Background, address: tuple[str, int] | str) -
     return eventually(attempt, what=f"a listener on {address}")
 
 
+def refused(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def test_remote_forward_on_a_fixed_port(shared_setup: Setup) -> None:
     setup, seen = shared_setup, Since(shared_setup.cli)
     echo = UpperEcho.tcp()
@@ -155,3 +163,33 @@ def test_unix_socket_forward_from_the_node(shared_setup: Setup, tmp_path: Path) 
     assert row["command"] == f"forwarded-streamlocal {remote} from node.example.com"
     assert (row["bytes_in"], row["bytes_out"]) == (14, 14)
     assert [e["listen"] for e in seen.audit_events("remote_forward")] == [str(remote)]
+
+
+def test_remote_forward_added_and_cancelled_through_a_control_master(
+    shared_setup: Setup, tmp_path: Path
+) -> None:
+    setup, seen = shared_setup, Since(shared_setup.cli)
+    echo = UpperEcho.tcp()
+    remote_port = free_port()
+    control = ["-o", f"ControlPath {tmp_path / 'cm'}", "-p", str(setup.node.port)]
+    master = Background(
+        setup.client.argv("-N", "-o", "ControlMaster yes", *control, setup.target()),
+        setup.client.env(),
+    )
+    spec = f"127.0.0.1:{remote_port}:127.0.0.1:{echo.port}"
+    try:
+        eventually(lambda: master.alive() and (tmp_path / "cm").exists(), what="the master")
+        for op in ("forward", "cancel"):
+            out = setup.client.run(*control, "-O", op, "-R", spec, setup.target())
+            assert out.returncode == 0, out.stderr.decode()
+            if op == "forward":
+                sock = connect_when_listening(master, ("127.0.0.1", remote_port))
+                assert round_trip(sock, b"added later") == b"ADDED LATER"
+        # cancel-tcpip-forward reaches the node: soon nothing listens there.
+        eventually(lambda: refused(("127.0.0.1", remote_port)), what="the node's listener gone")
+        master.alive()
+    finally:
+        master.stop()
+        echo.close()
+    [row] = seen.ended(1, kind="forward")
+    assert str(row["command"]).startswith(f"forwarded-tcpip 127.0.0.1:{remote_port} from ")
