@@ -37,6 +37,7 @@ def _files(workdir: Path) -> tuple[Path, Path, Path]:
     notes = workdir / "notes.txt"
     notes.write_text(
         "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(60))
+        + "== end of the notes ==\n"  # text only the last screen shows
     )
     # A page as man's grotty formats it for a pager: bold by overstriking,
     # underline with underscores.
@@ -68,7 +69,7 @@ def record_programs(workdir: Path) -> dict[str, Output]:
             Expect(b"notes.txt"),
             Mark("open"),
             Send(b"G"),
-            Expect(b"Bot"),
+            Expect(b"end of the notes"),
             Mark("end"),
             Send(b":q\r"),
         ],
