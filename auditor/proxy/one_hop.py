@@ -26,7 +26,7 @@ from auditor import onehop
 from auditor.proxy.connection import InnerServer, ProxiedConnection
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.request import BadRequest, parse_subsystem
-from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.sshserver import CertificateServer
 
 if TYPE_CHECKING:
     from auditor.proxy.service import RecordingProxy
@@ -210,16 +210,8 @@ async def _serve(proxy: RecordingProxy, sock: socket.socket, arriving: Arriving)
         sock.close()
         return
     await _answer(sock, onehop.OK)
-    proxy.unauthenticated.pop(arriving, None)
-    proxy.unauthenticated_add(server)
     options = await proxy.inner_options(server.pc, lambda: server)
-    try:
-        conn = await run_server_on_socket(sock, options)
-    except (asyncssh.Error, OSError, TimeoutError) as exc:
-        proxy.unauthenticated.pop(server, None)
-        proxy.auth_failed(server, exc)
-        return
-    proxy.connections.add(conn)
+    await proxy.serve_ssh(sock, server, options, arriving)
 
 
 async def _answer(sock: socket.socket, line: bytes) -> None:

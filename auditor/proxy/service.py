@@ -170,9 +170,19 @@ class RecordingProxy:
             await serve_one_hop(self, client, arriving)
             return
         server = OuterServer(self)
+        options = self._server_options(lambda: server, self.host_key, keepalive_interval=60)
+        await self.serve_ssh(client, server, options, arriving)
+
+    async def serve_ssh(
+        self,
+        client: socket.socket,
+        server: CertificateServer,
+        options: asyncssh.SSHServerConnectionOptions,
+        arriving: Arriving,
+    ) -> None:
+        """Run ``server`` on the client's socket, counted as unauthenticated until it logs in."""
         self.unauthenticated.pop(arriving, None)
         self.unauthenticated_add(server)
-        options = self._server_options(lambda: server, self.host_key, keepalive_interval=60)
         try:
             conn = await run_server_on_socket(client, options)
         except (asyncssh.Error, OSError, TimeoutError) as exc:
