@@ -66,6 +66,16 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: floa
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def turned_away(port: int) -> bool:
+    """A new connection to the sshd on ``port`` gets its ``Exceeded MaxStartups`` line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+        probe.settimeout(5)
+        try:
+            return b"Exceeded MaxStartups" in probe.recv(512)
+        except ConnectionResetError:
+            return False
+
+
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     if proc.poll() is None:
         proc.terminate()

@@ -12,22 +12,12 @@ import pytest
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.eventually import eventually
-from tests.harness.openssh import SshAgent, SshClient, login_name
+from tests.harness.openssh import SshAgent, SshClient, login_name, turned_away
 from tests.proxy.conftest import StartProxy, login_and_route
 
 # Past one unauthenticated connection sshd drops every new one.
 MAXSTARTUPS = {"MaxStartups": "1:100:1", "LoginGraceTime": "60"}
 SESSIONS = 10
-
-
-def node_is_full(port: int) -> bool:
-    """A probe connection is turned away with sshd's MaxStartups line."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
-        probe.settimeout(5)
-        try:
-            return b"Exceeded MaxStartups" in probe.recv(512)
-        except ConnectionResetError:
-            return False
 
 
 @pytest.mark.parametrize("storm", [1.0, 3.0])
@@ -46,7 +36,7 @@ def test_every_session_started_during_a_maxstartups_storm_survives(
     held = [socket.create_connection(("127.0.0.1", node.port)) for _ in range(3)]
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        eventually(lambda: node_is_full(node.port), what="sshd to drop past MaxStartups")
+        eventually(lambda: turned_away(node.port), what="sshd to drop past MaxStartups")
         storm_began = time.monotonic()
         for i in range(SESSIONS):
             argv = ssh_client.argv("-p", str(node.port), f"{login_name()}@{NODE}", f"echo s{i}")
@@ -92,7 +82,7 @@ def test_a_storm_longer_than_dial_timeout_gives_up_at_the_deadline(
     login_and_route(ca, agent, proxy, ssh_client)
     held = socket.create_connection(("127.0.0.1", node.port))
     try:
-        eventually(lambda: node_is_full(node.port), what="sshd to drop past MaxStartups")
+        eventually(lambda: turned_away(node.port), what="sshd to drop past MaxStartups")
         out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "true")
     finally:
         held.close()

@@ -6,12 +6,12 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
-from tests.harness.openssh import SshAgent, SshClient, login_name
+from tests.harness.eventually import eventually
+from tests.harness.openssh import SshAgent, SshClient, login_name, turned_away
 from tests.harness.proxy import PROXY_ALIAS
 from tests.proxy.conftest import StartProxy, login_and_route
 
@@ -22,10 +22,15 @@ def failures(cli: AuditorCli, kind: str) -> list[dict[str, object]]:
     return list(json.loads(cli.run("failures", "--kind", kind, "--json").stdout))
 
 
+def ended_sessions(cli: AuditorCli) -> list[dict[str, object]]:
+    rows = json.loads(cli.run("sessions", "--json").stdout)
+    return [r for r in rows if r["status"] == "ended"]
+
+
 def hold_unauthenticated(port: int, n: int = 2) -> list[socket.socket]:
     """Connections that never authenticate: sshd counts them against MaxStartups."""
     held = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
-    time.sleep(0.2)
+    eventually(lambda: turned_away(port), what="sshd to drop past MaxStartups")
     return held
 
 
@@ -46,17 +51,15 @@ def test_maxstartups_drops_are_retried_until_the_node_has_room(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(1.0)  # long enough for the first tries to be dropped
+    eventually(lambda: "dropped (Exceeded MaxStartups" in proxy.log(), what="a dropped dial")
     for s in held:
         s.close()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     assert out == b"made-it\n"
     assert "Exceeded MaxStartups" in node.log() or "drop connection" in node.log()
-    deadline = time.monotonic() + 10
-    while not (rows := failures(ca, "maxstartups")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert rows and int(str(rows[0]["retries"])) >= 1
+    rows = eventually(lambda: failures(ca, "maxstartups"), what="the maxstartups row")
+    assert int(str(rows[0]["retries"])) >= 1
     assert "succeeded after" in str(rows[0]["message"])
     assert "MaxStartups 50:30:100" in str(rows[0]["hint"])
 
@@ -105,12 +108,7 @@ def test_trusted_cluster_is_reached_through_its_proxy_and_recorded_here(
     out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "echo via-leaf")
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == b"via-leaf\n"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        rows = json.loads(ca.run("sessions", "--json").stdout)
-        if rows and rows[0]["status"] == "ended":
-            break
-        time.sleep(0.1)
+    rows = eventually(lambda: ended_sessions(ca), what="the ended session")
     assert rows[0]["cluster"] == "leaf"
     text = ca.run("export", str(rows[0]["id"]), "--format", "text").stdout
     assert "via-leaf" in text
@@ -129,12 +127,7 @@ def test_recording_off_pipes_to_the_node_and_still_indexes_the_connection(
     out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "echo direct")
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout == b"direct\n"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        rows = json.loads(ca.run("sessions", "--json").stdout)
-        if rows and rows[0]["status"] == "ended":
-            break
-        time.sleep(0.1)
+    rows = eventually(lambda: ended_sessions(ca), what="the ended session")
     assert rows[0]["node"] == NODE and not rows[0].get("recording_path")
     assert int(str(rows[0]["bytes_out"])) > 0
     assert PROXY_ALIAS  # the client verified the node's own host certificate end to end
