@@ -34,7 +34,12 @@ from typing import Any
 
 from auditor.errors import AuditorError
 from auditor.replay.emulator import Terminal
-from auditor.replay.snapshot import SnapshotError, restore_snapshot, take_snapshot
+from auditor.replay.snapshot import (
+    SnapshotError,
+    SnapshotStale,
+    restore_snapshot,
+    take_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +142,8 @@ class KeyframeIndex:
     def terminal_at(self, keyframe: Keyframe) -> Terminal:
         try:
             return restore_snapshot(keyframe.snapshot)
+        except SnapshotStale as exc:
+            raise KeyframeStale(f"keyframe at {keyframe.t:.3f}s: {exc}") from exc
         except SnapshotError as exc:
             raise KeyframeError(f"keyframe at {keyframe.t:.3f}s: {exc}") from exc
 

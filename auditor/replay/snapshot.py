@@ -40,6 +40,10 @@ class SnapshotError(AuditorError):
     """A snapshot that can't be decoded: corrupt or from another version."""
 
 
+class SnapshotStale(SnapshotError):
+    """A snapshot of another format version: not damage, just to be rebuilt."""
+
+
 class _Styles:
     """Distinct cell styles (everything but the character, and whether the
     cell is protected from selective erase), numbered."""
@@ -186,7 +190,7 @@ def restore_snapshot(blob: bytes, *, scrollback: int = 1000) -> Terminal:
     try:
         state = json.loads(zlib.decompress(blob))
         if state["format"] != FORMAT:
-            raise SnapshotError(f"keyframe snapshot format {state['format']} is not {FORMAT}")
+            raise SnapshotStale(f"keyframe snapshot format {state['format']} is not {FORMAT}")
         return _restore(state, scrollback)
     except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
         raise SnapshotError(f"corrupt keyframe snapshot ({type(exc).__name__}: {exc})") from exc

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from pathlib import Path
+
+import pytest
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
 from auditor.recording.asciicast import parse_asciicast
 from auditor.recording.shown import ShownOutput, had_pty, onlcr
+from auditor.replay import snapshot
 from auditor.replay.emulator import Terminal
 from auditor.replay.keyframes import MAGIC, KeyframeIndex, sidecar_path
 from auditor.replay.recorded import recording_keyframes, recording_source
@@ -167,3 +171,18 @@ def test_the_sample_exec_sessions_replay_as_lines(tmp_path: Path) -> None:
     assert len(lines) == 8000
     assert lines[0].startswith("000001 GET /api/v1/items/7 200")
     assert lines[-1].startswith("008000 GET /api/v1/items/0 200")
+
+
+def test_keyframes_of_an_older_snapshot_format_are_rebuilt_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s.rec"
+    _write(path, [(0.0, Stream.MARKER, b"shell"), (0.1, Stream.OUTPUT, b"hello\r\n")])
+    with monkeypatch.context() as m:
+        m.setattr(snapshot, "FORMAT", 1)
+        recording_keyframes(path, every_bytes=1)
+    caplog.set_level(logging.INFO)
+    index = recording_keyframes(path, every_bytes=1)
+    assert index.seek(1.0, recording_source(RecordingReader(path))).text() == "hello"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("rebuilding" in r.getMessage() for r in caplog.records)

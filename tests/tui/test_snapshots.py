@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from auditor.replay.playback import SeekTo
 from auditor.tui.screens.replay import ReplayScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.world import build_world
@@ -43,7 +44,7 @@ def test_replay_vim_on_the_alternate_screen(snap_compare: Any, tmp_path: Path) -
         await pilot.pause()
         screen = pilot.app.screen
         assert isinstance(screen, ReplayScreen)
-        screen.command("seek", 1.0)
+        screen.command(SeekTo(1.0))
         await asyncio.wait_for(screen.until(lambda s: "INSERT" in s.terminal_view.text), 10)
         await pilot.pause()
 
