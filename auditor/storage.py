@@ -47,17 +47,6 @@ def check_sessions_uri(uri: str | None, data_dir: Path) -> None:
         )
 
 
-def check_proxy_storage(events_uri: str | None) -> None:
-    """Refuse to record while the proxy can only write the embedded index but the
-    config names another: sessions recorded where ``auditor sessions`` and the TUI
-    do not look would be as good as unrecorded."""
-    if events_uri:
-        raise StorageError(
-            f"{EVENTS_KEY}: the recording proxy cannot record into {redact(events_uri)} yet, "
-            "only into the data directory's index: leave the key out to run it"
-        )
-
-
 def redact(uri: str) -> str:
     """The URI without its password, fit for an error message or a log."""
     parts = urlsplit(uri.strip())

@@ -10,7 +10,6 @@ from typing import Any
 from auditor.cli.context import Context, common_options
 from auditor.config import parse_host_port
 from auditor.errors import UsageError
-from auditor.storage import check_proxy_storage
 
 
 def register(sub: Any) -> None:
@@ -28,7 +27,6 @@ def cmd_proxy(ctx: Context) -> int:
     from auditor.proxy.service import RecordingProxy
 
     config = ctx.config
-    check_proxy_storage(config.storage.audit_events_uri)
     if ctx.args.listen:
         try:
             config = replace(config, listen_addr=parse_host_port(ctx.args.listen))

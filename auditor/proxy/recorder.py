@@ -29,17 +29,18 @@ BATCH_BYTES = 1 << 20  # queued to the recording thread at this size or on the t
 
 
 class IndexWriter:
-    """Serialises index writes on a worker thread that owns the SQLite connection."""
+    """Serialises index writes on a worker thread that owns the index's connection."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, uri: str | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-index")
         self._index: SessionIndex | None = None
         self.data_dir = data_dir
+        self.uri = uri  # storage.audit_events_uri: None is SQLite in the data dir
         self.submit(self._open).result()
 
     def _open(self) -> None:
         # Text extraction runs in its own process (text_process), not a thread here.
-        self._index = SessionIndex.open(self.data_dir, background_text=False)
+        self._index = SessionIndex.open(self.data_dir, uri=self.uri, background_text=False)
 
     @property
     def index(self) -> SessionIndex:

@@ -72,7 +72,8 @@ class RecordingProxy:
         names = [*self.config.public_addr, proxy_alias(self.config), listen.host, "localhost"]
         issued = mint_host_certificate(self.host_ca, list(dict.fromkeys(names)), 365 * 86400)
         self.host_key = (issued.key, issued.cert)
-        self.index = await asyncio.to_thread(IndexWriter, self.data_dir)
+        uri = self.config.storage.audit_events_uri
+        self.index = await asyncio.to_thread(IndexWriter, self.data_dir, uri)
         recovered = await self.index.acall("recover_interrupted")
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
@@ -88,7 +89,7 @@ class RecordingProxy:
             raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
         self.audit = AuditLog(self.data_dir / "audit.log")
         self.record_thread = RecordingThread()
-        self.text = TextProcess(self.data_dir)
+        self.text = TextProcess(self.data_dir, uri)
         self.text.start()
         sock.listen(512)
         sock.setblocking(False)

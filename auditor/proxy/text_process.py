@@ -27,9 +27,15 @@ INTERVAL = 2.0
 LOG_FILE = "extract.log"
 
 
+# The index's URI reaches the child in its environment, not on its command
+# line, where anyone on the machine could read a password in it.
+URI_ENV = "AUDITOR_EVENTS_URI"
+
+
 class TextProcess:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, uri: str | None = None) -> None:
         self.data_dir = data_dir
+        self.uri = uri
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -42,6 +48,7 @@ class TextProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=fd,
                 close_fds=True,
+                env={**os.environ, URI_ENV: self.uri or ""},
             )
         finally:
             os.close(fd)
@@ -84,7 +91,7 @@ def run(data_dir: Path) -> None:
     except (AttributeError, OSError):
         os.nice(10)
     os.set_blocking(0, False)
-    index = SessionIndex.open(data_dir, background_text=False)
+    index = SessionIndex.open(data_dir, uri=os.environ.get(URI_ENV) or None, background_text=False)
     keyframes = KeyframeUpkeep()  # seeking in replays: built here, never in the proxy
     try:
         while True:

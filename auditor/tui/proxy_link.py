@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from auditor.config import Config
 from auditor.errors import AuditorError
-from auditor.storage import check_proxy_storage
 
 if TYPE_CHECKING:
     from auditor.proxy.service import RecordingProxy
@@ -95,11 +94,6 @@ class ProxyLink:
             return other
         from auditor.proxy.service import RecordingProxy
 
-        try:
-            check_proxy_storage(self.config.storage.audit_events_uri)
-        except AuditorError as exc:
-            self.state = ProxyState("failed", error=str(exc))
-            return self.state
         self._log_to_file()
         proxy = RecordingProxy(self.config, self.data_dir)
         try:

@@ -135,17 +135,6 @@ def test_a_wrong_database_or_password_is_one_line_naming_the_key(
     assert "not-it" not in line
 
 
-def test_the_proxy_refuses_to_record_where_commands_would_not_look(
-    cli: AuditorCli, tmp_path: Path, postgres_uri: str
-) -> None:
-    # Until the proxy writes through the configured engine, recording into the
-    # data directory while `sessions` reads PostgreSQL would hide sessions.
-    pg = postgres_cli(cli, tmp_path, postgres_uri)
-    line = one_line_error(pg, "proxy", "--listen", "127.0.0.1:0")
-    assert "storage.audit_events_uri: the recording proxy cannot record into" in line
-    assert PASSWORD not in line
-
-
 def test_replay_and_tail_live_read_their_sessions_from_postgresql(
     cli: AuditorCli, tmp_path: Path, postgres_uri: str
 ) -> None:
