@@ -127,29 +127,8 @@ class ProxiedConnection:
         try:
             if self.request.cluster:
                 sock = await self._via_cluster(certs)
-                retries = 0
             else:
-                drops: list[str] = []
-                sock, retries = await connect_with_retries(
-                    self.target,
-                    cfg.dial_attempts,
-                    cfg.dial_timeout,
-                    on_drop=lambda n, why: drops.append(why),
-                    backoff=self.proxy.backoff,
-                )
-                if retries:
-                    # Recorded even though a retry got through: the node is at its limit.
-                    self.failure(
-                        ProxyFailure(
-                            "maxstartups"
-                            if any("MaxStartups" in d for d in drops)
-                            else "node_unreachable",
-                            f"connection dropped by {self.target.name}; succeeded after "
-                            f"{retries} retries",
-                            "; ".join(drops),
-                            retries=retries,
-                        )
-                    )
+                sock = await self.node_socket()
             conn = await open_ssh(
                 sock,
                 self.target,
@@ -163,6 +142,29 @@ class ProxiedConnection:
             # The proxy holds the user's agent no longer than it needs it.
             agent.close()
         return conn
+
+    async def node_socket(self) -> socket.socket:
+        """TCP to the node's sshd, dropped connections retried; drops are indexed even then."""
+        cfg = self.proxy.config
+        drops: list[str] = []
+        sock, retries = await connect_with_retries(
+            self.target,
+            cfg.dial_attempts,
+            cfg.dial_timeout,
+            on_drop=lambda n, why: drops.append(why),
+            backoff=self.proxy.backoff,
+        )
+        if retries:
+            # Recorded even though a retry got through: the node is at its limit.
+            self.failure(
+                ProxyFailure(
+                    "maxstartups" if any("MaxStartups" in d for d in drops) else "node_unreachable",
+                    f"connection dropped by {self.target.name}; succeeded after {retries} retries",
+                    "; ".join(drops),
+                    retries=retries,
+                )
+            )
+        return sock
 
     async def _via_cluster(self, certs: list[asyncssh.SSHKeyPair]) -> socket.socket:
         cluster = self.trusted_cluster()
@@ -361,12 +363,7 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
                 "trusted clusters are reached in recording mode only "
                 "(auth_service.session_recording: proxy)",
             )
-        sock, _ = await connect_with_retries(
-            pc.target,
-            self.proxy.config.dial_attempts,
-            self.proxy.config.dial_timeout,
-            backoff=self.proxy.backoff,
-        )
+        sock = await pc.node_socket()
         session_id = await self.proxy.index.acall(
             "start_session", **pc.fields, kind="tcp", recording_path=None
         )

@@ -93,3 +93,35 @@ def test_a_storm_longer_than_dial_timeout_gives_up_at_the_deadline(
     assert 2.0 <= spent < 3.0, err  # retried until the deadline, not past it
     [row] = json.loads(ca.run("failures", "--kind", "maxstartups", "--json").stdout)
     assert row["retries"] >= 2
+
+
+def test_node_mode_rides_out_a_storm_and_indexes_the_drops_too(
+    ca: AuditorCli,
+    agent: SshAgent,
+    start_node: StartNode,
+    ssh_client: SshClient,
+    start_proxy: StartProxy,
+) -> None:
+    node = start_node(extra=MAXSTARTUPS)
+    proxy = start_proxy("auth_service:\n  session_recording: node\n", nodes={NODE: node.port})
+    login_and_route(ca, agent, proxy, ssh_client)
+    held = socket.create_connection(("127.0.0.1", node.port))
+    try:
+        eventually(lambda: turned_away(node.port), what="sshd to drop past MaxStartups")
+        proc = subprocess.Popen(
+            ssh_client.argv("-p", str(node.port), f"{login_name()}@{NODE}", "echo piped"),
+            env=ssh_client.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        eventually(lambda: "dropped (Exceeded MaxStartups" in proxy.log(), what="a dropped dial")
+    finally:
+        held.close()
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (0, b"piped\n"), err.decode()
+    [row] = eventually(
+        lambda: json.loads(ca.run("failures", "--kind", "maxstartups", "--json").stdout),
+        what="the dropped dial in the index",
+    )
+    assert "succeeded after" in row["message"] and row["retries"] >= 1
