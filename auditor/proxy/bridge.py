@@ -1,9 +1,11 @@
 """The inner connection: the user's SSH session terminated here and bridged to the node.
 
-Every channel the client opens is opened on the node first; bytes flow
-straight through with one append to the recording on the way. Output to
-the client is batched per loop turn (or per 128 KiB of bulk output)
-because nested SSH splits packets.
+Every session channel the client opens is opened on the node first; bytes
+flow straight through with one append to the recording on the way. Output
+to the client is batched per loop turn (or per 128 KiB of bulk output)
+because nested SSH splits packets. A refusal from the node ends the channel
+with a line saying what was refused. Forwarded connections are spliced, not
+recorded (forwards.py).
 """
 
 from __future__ import annotations
