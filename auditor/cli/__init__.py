@@ -2,7 +2,7 @@
 
 ``auditor connect`` is the ProxyCommand ssh starts for every connection, so
 it is dispatched before anything else is imported (not even argparse); every
-other command goes through ``auditor.cli.commands``.
+other command goes through ``auditor.cli.dispatch``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from auditor.cli.connect import run
 
         return run(args[1:])
-    from auditor.cli.commands import run_command
+    from auditor.cli.dispatch import run_command
 
     return run_command(args)
 
 
 def build_parser() -> Any:
-    from auditor.cli.commands import build_parser as build
+    from auditor.cli.dispatch import build_parser as build
 
     return build()

@@ -1,104 +1,55 @@
-"""Every command but ``connect``: the parser and the dispatch (DESIGN §2).
-
-Each command group lives in its own module with a ``register(subparsers)``
-function; commands are thin over library calls. A user's mistake ends in one
-line on stderr and a non-zero exit, never a traceback.
-"""
+"""``auditor commands``: who ran which command where, newest first."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import json
 import sys
+from typing import Any
 
-from auditor import __version__
-from auditor.errors import AuditorError, UsageError
-
-# Command groups, in the order `auditor --help` lists them.
-COMMAND_MODULES = (
-    "auditor.cli.app",
-    "auditor.cli.proxy",
-    "auditor.cli.replay",
-    "auditor.cli.store",
-    "auditor.cli.authority",
-    "auditor.cli.ssh",
-)
+from auditor.cli.context import Context, common_options
+from auditor.cli.store import _index, _table, _when, parse_since
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line rather than usage text plus an error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-def build_parser() -> ArgumentParser:
-    from auditor.cli.context import common_options
-
-    parser = ArgumentParser(
-        prog="auditor",
-        description="SSH session auditor: recording proxy, certificates, index, replay, TUI.",
-        epilog="With no command, auditor opens the full-screen app and runs the proxy in it.",
-        parents=[common_options(suppress=False)],
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "commands",
+        help="the commands users ran (newest first); replay one with `replay ID --at OFFSET`",
+        parents=[common_options()],
     )
-    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command group not built yet
-                continue
-            raise
-        module.register(sub)
-        if hasattr(module, "default_handler"):  # what `auditor` alone runs (the app)
-            parser.set_defaults(default_handler=module.default_handler)
-    return parser
+    p.add_argument("--user", metavar="U")
+    p.add_argument("--node", metavar="N")
+    p.add_argument("--since", metavar="T", help="a duration back (2h, 7d) or an ISO date")
+    p.add_argument("--search", metavar="Q", help="only commands with every word (rm*, /etc)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(handler=cmd_commands)
 
 
-def _ssh_command_at(args: list[str]) -> int | None:
-    """Where ``ssh`` stands if it is the command (only global options before it)."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "ssh":
-            return i
-        if arg in ("--data-dir", "--config"):
-            i += 2
-        elif arg.startswith(("--data-dir=", "--config=")):
-            i += 1
-        else:
-            return None
-    return None
+def offset(t: float) -> str:
+    """Seconds into the recording, as `replay --at` takes it."""
+    return f"{t:.3f}"
 
 
-def run_command(args_list: list[str]) -> int:
-    from auditor.cli.context import Context
-
-    parser = build_parser()
-    try:
-        ssh_at = _ssh_command_at(args_list)
-        if ssh_at is not None:
-            # Everything after `auditor ssh` is ssh's, options included.
-            args = parser.parse_args(args_list[: ssh_at + 1])
-            args.ssh_args = args_list[ssh_at + 1 :]
-        else:
-            args = parser.parse_args(args_list)
-        handler = getattr(args, "handler", None)
-        if handler is None:
-            handler = getattr(args, "default_handler", None)
-        if handler is None:
-            parser.print_help()
-            return 0
-        result = handler(Context(args))
-        return int(result or 0)
-    except AuditorError as exc:
-        print(f"auditor: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("auditor: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `auditor sessions | head`: the reader left; nothing to report.
-        sys.stderr.close()
+def cmd_commands(ctx: Context) -> int:
+    a = ctx.args
+    since = parse_since(a.since)
+    with _index(ctx) as index:
+        # Sessions that ended since the last pass (imported ones, or with no
+        # proxy running to read them) are read now, so the list is whole.
+        index.index_pending_commands()
+        found = index.commands(
+            user=a.user, node=a.node, since=since, search=a.search, limit=a.limit
+        )
+    if a.json:
+        json.dump([c.to_json() for c in found], sys.stdout, indent=2)
+        sys.stdout.write("\n")
         return 0
+    if not found:
+        print("no commands" + (" match" if a.search or a.user or a.node or since else ""))
+        return 0
+    table = [["TIME", "USER", "TARGET", "SESSION", "OFFSET", "COMMAND"]]
+    for c in found:
+        target = f"{c.login or '?'}@{c.node}" if c.node else (c.login or "-")
+        table.append([_when(c.time), c.user or "-", target, c.session_id[:8], offset(c.t), c.line])
+    _table(table, sys.stdout)
+    return 0

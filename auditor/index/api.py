@@ -25,6 +25,7 @@ from auditor.index.owner import current_owner, owner_alive
 from auditor.index.rows import (
     FAILURE_COLUMNS,
     SESSION_COLUMNS,
+    CommandRow,
     Failure,
     KindSummary,
     LiveRow,
@@ -352,6 +353,36 @@ class SessionIndex(ABC):
         from auditor.index.extract import extract_pending
 
         return extract_pending(self)
+
+    # Commands (auditor.index.commands drives their extraction)
+    @abstractmethod
+    def store_commands(self, session_id: str, commands: list[CommandRow]) -> None:
+        """A session's commands, replacing any stored before, and the session
+        marked done (also with none: a recording that can't be read)."""
+
+    @abstractmethod
+    def pending_commands(self) -> list[str]:
+        """Sessions that have ended with a recording whose commands are not read yet."""
+
+    @abstractmethod
+    def commands(
+        self,
+        *,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        search: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = 100,
+    ) -> list[CommandRow]:
+        """Commands newest first (a session's in the order they ran); ``search``
+        has the syntax of the sessions' search."""
+
+    def index_pending_commands(self) -> int:
+        """Read the commands of sessions that ended since the last pass."""
+        from auditor.index.commands import extract_pending_commands
+
+        return extract_pending_commands(self)
 
     # Recovery
     def recover_interrupted(self) -> int:

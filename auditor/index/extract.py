@@ -165,9 +165,11 @@ class TextWorker:
                 self._wake.clear()
                 try:
                     index.index_pending_text()
+                    index.index_pending_commands()
                 except Exception:
                     log.exception("text extraction pass failed")
             # A last pass so sessions that just ended are searchable at once.
             index.index_pending_text()
+            index.index_pending_commands()
         finally:
             index.close()

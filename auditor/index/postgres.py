@@ -24,6 +24,7 @@ from auditor.index.postgres_schema import migrate
 from auditor.index.rows import (
     FAILURE_COLUMNS,
     SESSION_COLUMNS,
+    CommandRow,
     Failure,
     KindSummary,
     LiveRow,
@@ -334,6 +335,69 @@ class PostgresIndex(SessionIndex):
 
     def give_up_text(self, session_id: str) -> None:
         self._execute("UPDATE sessions SET text_done = 1 WHERE id = %s", [session_id])
+
+    # Commands
+    def store_commands(self, session_id: str, commands: list[CommandRow]) -> None:
+        with self._transaction():
+            self._execute("DELETE FROM commands WHERE session_id = %s", [session_id])
+            for c in commands:
+                self._execute(
+                    'INSERT INTO commands (session_id, t, "time", line, context, "user", login, '
+                    "node, terms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
+                    [
+                        c.session_id,
+                        c.t,
+                        c.time,
+                        _text(c.line),
+                        _text(c.context),
+                        c.user,
+                        c.login,
+                        c.node,
+                        _tsvector(c.line),
+                    ],
+                )
+            self._execute("UPDATE sessions SET commands_done = 1 WHERE id = %s", [session_id])
+
+    def pending_commands(self) -> list[str]:
+        rows = self._rows(
+            "SELECT id FROM sessions WHERE commands_done = 0 AND status != 'live' "
+            "AND recording_path IS NOT NULL ORDER BY start"
+        )
+        return [str(r[0]) for r in rows]
+
+    def commands(
+        self,
+        *,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        search: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = 100,
+    ) -> list[CommandRow]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (('"user"', user), ("node", node), ("session_id", session_id)):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if since is not None:
+            clauses.append('"time" >= %s')
+            params.append(since)
+        if search is not None:
+            query = _tsquery(terms.parse_query(search))
+            if query is None:
+                return []
+            clauses.append("terms @@ %s::tsquery")
+            params.append(query)
+        order = "t" if session_id is not None else '"time" DESC, id DESC'
+        sql = (
+            'SELECT session_id, t, "time", line, context, "user", login, node FROM commands '
+            f"{_where(clauses)} ORDER BY {order}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [CommandRow(*r) for r in self._rows(sql, params)]
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:

@@ -99,8 +99,39 @@ def _m001_initial(conn: psycopg.Connection) -> None:
     conn.execute("CREATE INDEX session_text_session ON session_text (session_id, id)")
 
 
+def _m002_commands(conn: psycopg.Connection) -> None:
+    # The commands users ran (as in schema.py's 003_commands), with their terms.
+    conn.execute("ALTER TABLE sessions ADD COLUMN commands_done INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "CREATE INDEX sessions_commands_pending ON sessions (id) "
+        "WHERE commands_done = 0 AND status != 'live'"
+    )
+    conn.execute(
+        """
+        CREATE TABLE commands (
+            id BIGSERIAL PRIMARY KEY,
+            session_id TEXT COLLATE "C" NOT NULL,
+            t DOUBLE PRECISION NOT NULL,
+            "time" DOUBLE PRECISION NOT NULL,
+            line TEXT NOT NULL,
+            context TEXT NOT NULL,
+            "user" TEXT,
+            login TEXT,
+            node TEXT,
+            terms TSVECTOR NOT NULL
+        )
+        """
+    )
+    conn.execute('CREATE INDEX commands_time ON commands ("time")')
+    conn.execute("CREATE INDEX commands_session ON commands (session_id, t)")
+    conn.execute('CREATE INDEX commands_user ON commands ("user", "time")')
+    conn.execute('CREATE INDEX commands_node ON commands (node, "time")')
+    conn.execute("CREATE INDEX commands_terms ON commands USING GIN (terms)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
+    ("002_commands", _m002_commands),
 ]
 
 

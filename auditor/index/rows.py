@@ -90,6 +90,23 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class CommandRow:
+    """A command a user ran (``auditor.replay.commands``), where and when."""
+
+    session_id: str
+    t: float  # seconds into the recording: `auditor replay ID --at T` shows it typed
+    time: float  # epoch seconds
+    line: str
+    context: str  # the prompt it was typed at; "" for an exec request
+    user: str | None = None
+    login: str | None = None
+    node: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class LiveRow:
     """A live session as recovery sees it: who writes it, and when it last did."""
 

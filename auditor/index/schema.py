@@ -93,9 +93,41 @@ def _m002_carry_time(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN text_carry_t REAL")
 
 
+def _m003_commands(db: sqlite_utils.Database) -> None:
+    # The commands users ran, read off the screen after a session ends; who and
+    # where are copied in so a filtered, newest-first list needs no join.
+    db.execute("ALTER TABLE sessions ADD COLUMN commands_done INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "CREATE INDEX sessions_commands_pending ON sessions (id) "
+        "WHERE commands_done = 0 AND status != 'live'"
+    )
+    db.execute(
+        """
+        CREATE TABLE commands (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            t REAL NOT NULL,
+            time REAL NOT NULL,
+            line TEXT NOT NULL,
+            context TEXT NOT NULL,
+            user TEXT,
+            login TEXT,
+            node TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX commands_time ON commands (time)")
+    db.execute("CREATE INDEX commands_session ON commands (session_id, t)")
+    db.execute("CREATE INDEX commands_user ON commands (user, time)")
+    db.execute("CREATE INDEX commands_node ON commands (node, time)")
+    # rowid = commands.id
+    db.execute("CREATE VIRTUAL TABLE command_text USING fts5(line, tokenize = 'unicode61')")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
+    ("003_commands", _m003_commands),
 ]
 
 

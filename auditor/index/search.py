@@ -32,7 +32,7 @@ def fts_query(q: str) -> str:
     return " ".join(parts)
 
 
-def _run(conn: sqlite3.Connection, sql: str, params: list[object]) -> sqlite3.Cursor:
+def run(conn: sqlite3.Connection, sql: str, params: list[object]) -> sqlite3.Cursor:
     try:
         return conn.execute(sql, params)
     except sqlite3.OperationalError as exc:
@@ -43,7 +43,7 @@ def _run(conn: sqlite3.Connection, sql: str, params: list[object]) -> sqlite3.Cu
 
 def matching_sessions(conn: sqlite3.Connection, q: str) -> Iterator[list[tuple[str, int]]]:
     """Batches of ``(session id, newest matching rowid)``, newest first, each session once."""
-    cur = _run(
+    cur = run(
         conn,
         "SELECT session_id, rowid FROM session_text WHERE session_text MATCH ? ORDER BY rowid DESC",
         [fts_query(q)],
@@ -71,7 +71,7 @@ def snippets(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, t
     if not rowids:
         return {}
     wanted = ", ".join(str(int(r)) for r in rowids)
-    rows = _run(
+    rows = run(
         conn,
         f"SELECT rowid, t, CASE WHEN rowid IN ({wanted}) "
         "THEN snippet(session_text, 0, ?, ?, '…', 24) END FROM session_text "
@@ -94,7 +94,7 @@ def matching_line(text: str) -> str:
 def session_hits(
     conn: sqlite3.Connection, session_id: str, q: str, limit: int
 ) -> list[tuple[float, str]]:
-    rows = _run(
+    rows = run(
         conn,
         "SELECT t, highlight(session_text, 0, ?, ?) FROM session_text "
         "WHERE session_text MATCH ? AND session_id = ? ORDER BY rowid",

@@ -25,6 +25,7 @@ from auditor.index.failures import FailureKind
 from auditor.index.rows import (
     FAILURE_COLUMNS,
     SESSION_COLUMNS,
+    CommandRow,
     Failure,
     KindSummary,
     LiveRow,
@@ -325,6 +326,66 @@ class SqliteIndex(SessionIndex):
 
     def give_up_text(self, session_id: str) -> None:
         self.conn.execute("UPDATE sessions SET text_done = 1 WHERE id = ?", [session_id])
+
+    # Commands
+    def store_commands(self, session_id: str, commands: list[CommandRow]) -> None:
+        with self.transaction() as conn:
+            old = [
+                r[0]
+                for r in conn.execute("SELECT id FROM commands WHERE session_id = ?", [session_id])
+            ]
+            conn.executemany("DELETE FROM command_text WHERE rowid = ?", [[i] for i in old])
+            conn.execute("DELETE FROM commands WHERE session_id = ?", [session_id])
+            for c in commands:
+                cur = conn.execute(
+                    "INSERT INTO commands (session_id, t, time, line, context, user, login, node) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [c.session_id, c.t, c.time, c.line, c.context, c.user, c.login, c.node],
+                )
+                conn.execute(
+                    "INSERT INTO command_text (rowid, line) VALUES (?, ?)", [cur.lastrowid, c.line]
+                )
+            conn.execute("UPDATE sessions SET commands_done = 1 WHERE id = ?", [session_id])
+
+    def pending_commands(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT id FROM sessions WHERE commands_done = 0 AND status != 'live' "
+            "AND recording_path IS NOT NULL ORDER BY start"
+        )
+        return [str(r[0]) for r in rows]
+
+    def commands(
+        self,
+        *,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        search: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = 100,
+    ) -> list[CommandRow]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("c.user", user), ("c.node", node), ("c.session_id", session_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("c.time >= ?")
+            params.append(since)
+        source = "commands c"
+        if search is not None:
+            source = "command_text f JOIN commands c ON c.id = f.rowid"
+            clauses.append("command_text MATCH ?")
+            params.append(fts.fts_query(search))
+        order = "c.t" if session_id is not None else "c.time DESC, c.id DESC"
+        sql = (
+            "SELECT c.session_id, c.t, c.time, c.line, c.context, c.user, c.login, c.node "
+            f"FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY {order}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [CommandRow(*r) for r in fts.run(self.conn, sql, params)]
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:

@@ -104,10 +104,12 @@ def run(data_dir: Path) -> None:
                     pass
             try:
                 index.index_pending_text()
+                index.index_pending_commands()
                 keyframes.run(index)
             except Exception:
                 log.exception("text extraction pass failed")
         index.index_pending_text()  # sessions that just ended are searchable at once
+        index.index_pending_commands()
     finally:
         index.close()
 
