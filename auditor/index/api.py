@@ -31,6 +31,7 @@ from auditor.index.rows import (
     LiveRow,
     SearchHit,
     Session,
+    TerminationRequest,
     TextState,
 )
 from auditor.recording.format import RecordingError
@@ -39,9 +40,18 @@ from auditor.storage import RECORDINGS_DIR
 
 log = logging.getLogger("auditor.index")
 
-SETTABLE = frozenset(SESSION_COLUMNS) - {"id", "status", "recording_hash"}
+# Who ended a session and why are set by request_termination only.
+SETTABLE = frozenset(SESSION_COLUMNS) - {
+    "id",
+    "status",
+    "recording_hash",
+    "terminated_by",
+    "termination_reason",
+}
 _HEX = re.compile(r"[0-9a-f]+")
 ENDED = ("ended", "interrupted")
+NO_REASON = "no reason given"
+TERMINABLE = ("session",)  # shells, commands, subsystems: what the proxy bridges
 
 
 class SessionIndex(ABC):
@@ -384,6 +394,29 @@ class SessionIndex(ABC):
 
         return extract_pending_commands(self)
 
+    # Terminating a live session (`auditor terminate`, the TUI)
+    def request_termination(self, session_id: str, by: str, reason: str | None = None) -> Session:
+        """Ask whichever proxy carries a live session to end it; returns the row.
+
+        The request is the row itself: every proxy looks for requests among
+        the sessions it carries on its flush timer, so this works from any
+        process on any machine that reaches the index. Once the session has
+        ended the row still says who ended it and why.
+        """
+        session = self.get_session(session_id)
+        _check_terminable(session)
+        if not self._request_termination(session.id, by, reason or NO_REASON):
+            _check_terminable(self._session(session.id))  # it ended meanwhile
+        return self._session(session.id)
+
+    @abstractmethod
+    def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
+        """Only if still live; True if this call recorded it."""
+
+    @abstractmethod
+    def termination_requests(self, session_ids: list[str]) -> list[TerminationRequest]:
+        """The live sessions among ``session_ids`` an auditor asked to end."""
+
     # Recovery
     def recover_interrupted(self) -> int:
         """Sessions left ``live`` by a process that is gone become ``interrupted``.
@@ -424,6 +457,19 @@ class SessionIndex(ABC):
             self._worker.start()
         elif wake:
             self._worker.wake()
+
+
+def _check_terminable(session: Session) -> None:
+    short = session.id[:8]
+    if session.status == "interrupted":
+        raise AuditorError(f"session {short} is not live: it was interrupted")
+    if not session.live:
+        raise AuditorError(f"session {short} is not live: it has already ended")
+    if session.kind not in TERMINABLE:
+        raise AuditorError(
+            f"session {short} is a {session.kind or 'connection'} row, not a session channel: "
+            "only shells, commands and subsystems can be terminated"
+        )
 
 
 def _session_fields(fields: dict[str, Any]) -> dict[str, Any]:

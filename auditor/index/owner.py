@@ -7,6 +7,7 @@ start time from /proc.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 
@@ -45,3 +46,11 @@ def owner_alive(owner: str | None) -> bool:
     except PermissionError:
         pass  # someone else's process exists under that PID
     return not ticks or _start_ticks(pid) in ("", ticks)
+
+
+def os_user() -> str:
+    """Who runs this process, for the record of who did what (a termination)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container) and no $USER
+        return f"uid {os.getuid()}"

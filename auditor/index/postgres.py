@@ -30,6 +30,7 @@ from auditor.index.rows import (
     LiveRow,
     SearchHit,
     Session,
+    TerminationRequest,
     TextState,
 )
 from auditor.storage import EVENTS_KEY, StorageError, redact
@@ -398,6 +399,25 @@ class PostgresIndex(SessionIndex):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [CommandRow(*r) for r in self._rows(sql, params)]
+
+    # Terminations
+    def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
+        cur = self._execute(
+            "UPDATE sessions SET terminated_by = %s, termination_reason = %s "
+            "WHERE id = %s AND status = 'live'",
+            [by, _text(reason), session_id],
+        )
+        return cur.rowcount > 0
+
+    def termination_requests(self, session_ids: list[str]) -> list[TerminationRequest]:
+        if not session_ids:
+            return []
+        rows = self._rows(
+            "SELECT id, terminated_by, termination_reason FROM sessions "
+            "WHERE id = ANY(%s) AND status = 'live' AND terminated_by IS NOT NULL",
+            [session_ids],
+        )
+        return [TerminationRequest(*r) for r in rows]
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:

@@ -129,9 +129,20 @@ def _m002_commands(conn: psycopg.Connection) -> None:
     conn.execute("CREATE INDEX commands_terms ON commands USING GIN (terms)")
 
 
+def _m003_terminations(conn: psycopg.Connection) -> None:
+    # As schema.py's 004_terminations: who asked for a live session to end, and why.
+    conn.execute("ALTER TABLE sessions ADD COLUMN terminated_by TEXT")
+    conn.execute("ALTER TABLE sessions ADD COLUMN termination_reason TEXT")
+    conn.execute(
+        "CREATE INDEX sessions_terminate ON sessions (id) "
+        "WHERE status = 'live' AND terminated_by IS NOT NULL"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
+    ("003_terminations", _m003_terminations),
 ]
 
 

@@ -28,6 +28,10 @@ class Session:
     command: str | None = None
     recording_path: str | None = None
     recording_hash: str | None = None
+    # Set when an auditor asks for the session to end (`auditor terminate`):
+    # a pending request while live, a record of who ended it and why after.
+    terminated_by: str | None = None
+    termination_reason: str | None = None
 
     @property
     def live(self) -> bool:
@@ -104,6 +108,15 @@ class CommandRow:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TerminationRequest:
+    """An auditor's request to end a live session, for the proxy that carries it."""
+
+    session_id: str
+    by: str
+    reason: str
 
 
 @dataclass(frozen=True)

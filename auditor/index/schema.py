@@ -124,10 +124,22 @@ def _m003_commands(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE command_text USING fts5(line, tokenize = 'unicode61')")
 
 
+def _m004_terminations(db: sqlite_utils.Database) -> None:
+    # An auditor's request to end a live session, and after it ended who did and
+    # why; proxies look for requests among their live sessions every flush.
+    db.execute("ALTER TABLE sessions ADD COLUMN terminated_by TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN termination_reason TEXT")
+    db.execute(
+        "CREATE INDEX sessions_terminate ON sessions (id) "
+        "WHERE status = 'live' AND terminated_by IS NOT NULL"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
     ("003_commands", _m003_commands),
+    ("004_terminations", _m004_terminations),
 ]
 
 

@@ -31,6 +31,7 @@ from auditor.index.rows import (
     LiveRow,
     SearchHit,
     Session,
+    TerminationRequest,
     TextState,
 )
 from auditor.index.schema import migrate
@@ -386,6 +387,28 @@ class SqliteIndex(SessionIndex):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [CommandRow(*r) for r in fts.run(self.conn, sql, params)]
+
+    # Terminations
+    def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
+        cur = self.conn.execute(
+            "UPDATE sessions SET terminated_by = ?, termination_reason = ? "
+            "WHERE id = ? AND status = 'live'",
+            [by, reason, session_id],
+        )
+        return cur.rowcount > 0
+
+    def termination_requests(self, session_ids: list[str]) -> list[TerminationRequest]:
+        found: list[TerminationRequest] = []
+        for i in range(0, len(session_ids), 500):
+            batch = session_ids[i : i + 500]
+            rows = self.conn.execute(
+                "SELECT id, terminated_by, termination_reason FROM sessions "
+                f"WHERE id IN ({', '.join('?' * len(batch))}) "
+                "AND status = 'live' AND terminated_by IS NOT NULL",
+                batch,
+            )
+            found += [TerminationRequest(*r) for r in rows]
+        return found
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:
