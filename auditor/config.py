@@ -19,7 +19,7 @@ import yaml
 
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
-from auditor.storage import StorageError, index_scheme
+from auditor.storage import BucketAddress, StorageError, index_scheme
 
 RecordingMode = Literal["proxy", "node", "off"]
 RECORDING_MODES: tuple[str, ...] = ("proxy", "node", "off")
@@ -58,7 +58,7 @@ class Storage:
     """Where the index and the recordings live (DESIGN §11); None is the data directory."""
 
     audit_events_uri: str | None = None  # postgresql://...; default SQLite in the data dir
-    audit_sessions_uri: str | None = None  # file://...; object storage comes later
+    audit_sessions_uri: str | None = None  # s3://BUCKET/PREFIX?endpoint=...; default files
 
 
 @dataclass(frozen=True)
@@ -295,11 +295,17 @@ def _storage(r: _Reader, body: dict[str, Any]) -> Storage:
         key = "storage.audit_sessions_uri"
         sessions = r.string(body[key.partition(".")[2]], key)
         parts = urlsplit(sessions)
+        if parts.scheme.lower() == "s3":
+            try:
+                BucketAddress.parse(sessions)
+            except StorageError as exc:
+                raise r.fail(key, str(exc).removeprefix(f"{key}: ")) from None
+            return Storage(events, sessions)
         if parts.scheme.lower() != "file":
             raise r.fail(
                 key,
-                f"{parts.scheme or 'that'}:// is not supported yet: recordings are files "
-                "in the data directory (file://, the default)",
+                f"{parts.scheme or 'that'}:// is not a place for recordings: expected "
+                "s3://BUCKET/PREFIX?endpoint=URL&region=NAME, or file:// (the default)",
             )
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise r.fail(key, f"expected file:///ABSOLUTE/PATH, got {sessions!r}")

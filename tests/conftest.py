@@ -10,6 +10,8 @@ import pytest
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import MissingTool, SshAgent, SshClient, Sshd
 from tests.harness.postgres import MissingPostgres, PostgresServer
+from tests.harness.s3 import CREDENTIALS as S3_CREDENTIALS
+from tests.harness.s3 import S3Server
 
 NODE = "node.example.com"
 
@@ -31,6 +33,18 @@ def postgres_uri(postgres_server: PostgresServer) -> Iterator[str]:
     name = postgres_server.new_database()
     yield postgres_server.uri(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """An S3-compatible endpoint (moto's server) on a free loopback port, and its
+    credentials in the environment as a user would set them (commands and
+    proxies the test starts inherit them)."""
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    server = S3Server.start_new()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -102,8 +102,16 @@ def test_ipv6_listen_addr(tmp_path: Path) -> None:
         ),
         ("storage: {audit_events_uri: 5432}\n", "storage.audit_events_uri: expected a non-empty"),
         (
-            "storage: {audit_sessions_uri: 's3://recordings/prod?region=us-east-1'}\n",
-            "storage.audit_sessions_uri: s3:// is not supported yet",
+            "storage: {audit_sessions_uri: 'gs://recordings/prod'}\n",
+            "storage.audit_sessions_uri: gs:// is not a place for recordings",
+        ),
+        (
+            "storage: {audit_sessions_uri: 's3://recordings/prod?endpoint=minio:9000'}\n",
+            "storage.audit_sessions_uri: endpoint 'minio:9000' is not an http(s) URL",
+        ),
+        (
+            "storage: {audit_sessions_uri: 's3://recordings/prod?zone=eu'}\n",
+            "storage.audit_sessions_uri: unknown parameter 'zone' (endpoint, region)",
         ),
         (
             "storage: {audit_sessions_uri: 'file://recordings'}\n",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from auditor.config import Config, config_path, load_config
 from auditor.datadir import ensure_private_dir, resolve_data_dir
 from auditor.errors import AuditorError
-from auditor.storage import check_sessions_uri
+from auditor.storage import check_sessions_uri, sessions_bucket
 
 if TYPE_CHECKING:
     from auditor.index import SessionIndex
@@ -73,6 +73,10 @@ class Context:
         else:
             data_dir = self.existing_data_dir()
         check_sessions_uri(storage.audit_sessions_uri, data_dir)
+        if sessions_bucket(storage.audit_sessions_uri) is not None:
+            from auditor.recording.bucket import Bucket
+
+            Bucket(str(storage.audit_sessions_uri)).check()
         return open_index(data_dir, storage.audit_events_uri)
 
     @cached_property

@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from auditor.recording.format import (
     ALL_STREAMS,
     HEADER,
     INDEX_ENTRY,
+    INDEX_SUFFIX,
     MAGIC,
     MAX_DATA,
     MAX_META,
@@ -32,11 +32,9 @@ from auditor.recording.format import (
     RecordingError,
     Stream,
     first_tag,
-    index_path,
     record_tag,
 )
-
-READ_BUFFER = 1 << 20
+from auditor.recording.source import FileSource, RecordingSource, open_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +63,18 @@ class Summary:
 
 
 class RecordingReader:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+    """A recording read from a file or, sealed, from object storage: ``location``
+    is a path or an ``s3://`` URL (``source.open_source`` is the one place that
+    tells them apart)."""
+
+    def __init__(self, location: Path | str | RecordingSource) -> None:
+        if isinstance(location, (str, os.PathLike)):
+            location = open_source(location)
+        self.source: RecordingSource = location
+        # Files keep their path (sidecars are written beside them); objects their URL.
+        self.path = location.path if isinstance(location, FileSource) else Path(location.name)
         try:
-            with open(self.path, "rb") as fh:
+            with self.source.open() as fh:
                 head = fh.read(len(MAGIC) + META_LEN.size)
                 if len(head) < len(MAGIC) + META_LEN.size:
                     raise self.error(len(head), "truncated header")
@@ -79,9 +85,9 @@ class RecordingReader:
                     raise self.error(len(MAGIC), f"metadata length {meta_len} is implausible")
                 meta_bytes = fh.read(meta_len)
         except FileNotFoundError:
-            raise RecordingError(f"{self.path}: recording file not found") from None
+            raise RecordingError(f"{self.source.name}: recording file not found") from None
         except IsADirectoryError:
-            raise RecordingError(f"{self.path}: is a directory, not a recording") from None
+            raise RecordingError(f"{self.source.name}: is a directory, not a recording") from None
         if len(meta_bytes) < meta_len:
             raise self.error(len(head) + len(meta_bytes), "truncated header")
         try:
@@ -95,7 +101,7 @@ class RecordingReader:
         self.first_tag = first_tag(head + meta_bytes)
 
     def error(self, offset: int, message: str) -> RecordingError:
-        return RecordingError(f"{self.path}: offset {offset}: {message}")
+        return RecordingError(f"{self.source.name}: offset {offset}: {message}")
 
     @property
     def start(self) -> float:
@@ -104,11 +110,10 @@ class RecordingReader:
 
     def index(self) -> list[IndexEntry]:
         """The sparse offset index, as far as it agrees with the file."""
-        size = self.path.stat().st_size
+        size = self.source.size()
         entries = [IndexEntry(self.header_len, 0.0, 0)]
-        try:
-            raw = index_path(self.path).read_bytes()
-        except FileNotFoundError:
+        raw = self.source.sidecar(INDEX_SUFFIX)
+        if raw is None:
             return entries
         for i in range(0, len(raw) - INDEX_ENTRY.size + 1, INDEX_ENTRY.size):
             offset, t, seq = INDEX_ENTRY.unpack_from(raw, i)
@@ -166,7 +171,7 @@ class Cursor:
         self.tag = reader.first_tag if entry.seq == 0 else self._tag_before(entry.offset)
 
     def _tag_before(self, offset: int) -> bytes:
-        with open(self.reader.path, "rb") as fh:
+        with self.reader.source.open() as fh:
             fh.seek(offset - TAG_SIZE)
             return fh.read(TAG_SIZE)
 
@@ -175,21 +180,17 @@ class Cursor:
         if self.sealed:
             return
         self._refresh_strict()
-        with open(self.reader.path, "rb", buffering=READ_BUFFER) as fh:
+        with self.reader.source.open() as fh:
             fh.seek(self.offset)
             yield from self._read(fh)
 
     def _refresh_strict(self) -> None:
         # Only the last index entry matters: it is where the writer last finished a flush.
-        path = index_path(self.reader.path)
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as fh:
-                fh.seek(size - size % INDEX_ENTRY.size - INDEX_ENTRY.size)
-                offset, _, _ = INDEX_ENTRY.unpack(fh.read(INDEX_ENTRY.size))
-        except (OSError, struct.error):
+        last = self.reader.source.last_index_entry()
+        if last is None:
             return  # no usable sidecar: nothing more is known to be complete
-        if offset <= os.path.getsize(self.reader.path):
+        offset = last[0]
+        if offset <= self.reader.source.size():
             self._strict_until = max(self._strict_until, offset)
 
     def _read(self, fh: BinaryIO) -> Iterator[Record]:

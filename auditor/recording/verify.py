@@ -7,7 +7,6 @@ it can pick the chain up again and name each damaged record separately.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from auditor.recording.format import (
     RecordingError,
     record_tag,
 )
-from auditor.recording.reader import READ_BUFFER, RecordingReader
+from auditor.recording.reader import RecordingReader
 
 
 @dataclass(frozen=True)
@@ -56,23 +55,23 @@ class Verdict:
         return f"ok: {self.records} records, {state}{notes}"
 
 
-def verify_recording(path: Path, expected_final: str | None = None) -> Verdict:
+def verify_recording(path: Path | str, expected_final: str | None = None) -> Verdict:
     """Check every record of ``path``; ``expected_final`` is the anchor the index kept.
 
     Raises ``RecordingError`` only when the file header itself is unreadable.
     """
     reader = RecordingReader(path)
-    verdict = Verdict(Path(path))
+    verdict = Verdict(reader.path)
     problems = verdict.problems
     stored: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag as written in the file
     computed: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag the content gives
     missing: list[list[int]] = []  # [first seq, last seq, offset where expected]
     expected = 0
-    size = os.path.getsize(path)
+    size = reader.source.size()
     offset = reader.header_len
     # Where the writer last finished a flush, by the sidecar; damage before it is not a tear.
     last_checkpoint = reader.index()[-1].offset
-    with open(path, "rb", buffering=READ_BUFFER) as fh:
+    with reader.source.open() as fh:
         fh.seek(offset)
         while offset < size:
             header = fh.read(HEADER.size)

@@ -16,6 +16,7 @@ from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.postgres import PASSWORD, PostgresServer
+from tests.harness.s3 import S3Server
 
 
 def with_config(cli: AuditorCli, tmp_path: Path, text: str) -> AuditorCli:
@@ -42,8 +43,8 @@ def test_an_unknown_index_scheme_is_one_line_naming_the_key(
     assert "postgresql://" in line
 
 
-def test_recordings_elsewhere_than_the_data_directory_are_not_supported_yet(
-    cli: AuditorCli, tmp_path: Path
+def test_recordings_in_another_directory_are_refused_and_a_bucket_is_checked_at_start(
+    cli: AuditorCli, tmp_path: Path, s3: S3Server
 ) -> None:
     cli.data_dir.mkdir(mode=0o700)
     here = with_config(
@@ -54,10 +55,22 @@ def test_recordings_elsewhere_than_the_data_directory_are_not_supported_yet(
         cli, tmp_path, f"storage: {{audit_sessions_uri: 'file://{tmp_path}/elsewhere'}}\n"
     )
     line = one_line_error(elsewhere, "sessions")
-    assert "storage.audit_sessions_uri:" in line and "not supported yet" in line
-    s3 = with_config(cli, tmp_path, "storage: {audit_sessions_uri: 's3://bucket/prod'}\n")
-    assert "storage.audit_sessions_uri: s3:// is not supported yet" in one_line_error(
-        s3, "failures"
+    assert "storage.audit_sessions_uri:" in line and "is not supported" in line
+    missing = with_config(
+        cli, tmp_path, f"storage: {{audit_sessions_uri: '{s3.uri('no-such-bucket')}'}}\n"
+    )
+    assert one_line_error(missing, "failures") == (
+        f"auditor: storage.audit_sessions_uri: bucket 'no-such-bucket' does not exist at "
+        f"{s3.endpoint}"
+    )
+    s3.create_bucket("recordings")
+    there = with_config(
+        cli, tmp_path, f"storage: {{audit_sessions_uri: '{s3.uri('recordings')}'}}\n"
+    )
+    assert there.run("sessions").stdout.strip() == "no sessions"
+    s3.stop()
+    assert one_line_error(there, "sessions") == (
+        f"auditor: storage.audit_sessions_uri: cannot reach {s3.endpoint} (connection failed)"
     )
 
 
