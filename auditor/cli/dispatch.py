@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "auditor.cli.replay",
     "auditor.cli.store",
     "auditor.cli.commands",
+    "auditor.cli.terminate",
     "auditor.cli.authority",
     "auditor.cli.ssh",
 )

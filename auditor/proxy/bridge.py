@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("auditor.proxy")
 # What OpenSSH's ssh exits with when the node refuses the session straight.
 REFUSED_STATUS = 255
+TERMINATED = "session terminated by an auditor"
 X11_REFUSED = "X11 forwarding is not bridged by the recording proxy; the session goes on without it"
 
 
@@ -97,6 +98,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         channels.hold_client_close(chan, self._client_closed)
         channels.refuse_x11(chan, self._x11_refused)
         self.node_side.bridge = self
+        self.recording.on_terminate = self.terminate
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
         self.node_side.early.clear()
@@ -173,6 +175,20 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         self.conn.failure(failure)
         self._warn(failure.message)
         self.exit_status = REFUSED_STATUS
+        self.closed = True
+        self.chan.exit(REFUSED_STATUS)
+        if self.client_closing:
+            channels.finish_close(self.chan)
+        self.node_chan.close()
+        self._finish()
+
+    def terminate(self, reason: str) -> None:
+        """An auditor ended the session (``auditor terminate``): the user is told
+        why on stderr, then both sides close."""
+        if self.closed:
+            return
+        self._flush()
+        self._warn(f"{TERMINATED}: {reason}")
         self.closed = True
         self.chan.exit(REFUSED_STATUS)
         if self.client_closing:

@@ -100,6 +100,8 @@ class ChannelRecording:
         self.bytes_out = 0
         self.registry = registry
         self.finished = False
+        # Set by the bridge that carries the session: tell the user, close both sides.
+        self.on_terminate: Callable[[str], None] | None = None
         self._last_update = time.monotonic()
         self._batch: list[tuple[Stream, bytes, float]] = []
         self._batch_bytes = 0
@@ -151,6 +153,14 @@ class ChannelRecording:
     def event(self, text: str) -> None:
         if self.writer is not None:
             self._add(Stream.EVENT, text.encode())
+
+    def terminate(self, by: str, reason: str) -> None:
+        """An auditor asked for this session to end: on the record, then ended."""
+        if self.finished or self.on_terminate is None:
+            return
+        self.event(f"terminated by {by}: {reason}")
+        self.audit.write("session_terminated", session_id=self.session_id, by=by, reason=reason)
+        self.on_terminate(reason)
 
     def set_command(self, command: str) -> None:
         self.index.call("update_session", self.session_id, command=command)

@@ -32,7 +32,9 @@ from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.terminations import TerminationWatch
 from auditor.proxy.text_process import TextProcess
+from auditor.proxy.uploads import open_uploads
 from auditor.proxy.upstream import DEFAULT_BACKOFF, SERVER_CIPHERS, Backoff
 from auditor.recording import RecordingWriter
 
@@ -72,8 +74,11 @@ class RecordingProxy:
         names = [*self.config.public_addr, proxy_alias(self.config), listen.host, "localhost"]
         issued = mint_host_certificate(self.host_ca, list(dict.fromkeys(names)), 365 * 86400)
         self.host_key = (issued.key, issued.cert)
+        # A bucket that is missing or away is one line now, not a failure per session later.
+        self.uploads = await asyncio.to_thread(open_uploads, self.config, self.data_dir)
         uri = self.config.storage.audit_events_uri
         self.index = await asyncio.to_thread(IndexWriter, self.data_dir, uri)
+        self.terminations = TerminationWatch(self.index, self.recordings)
         recovered = await self.index.acall("recover_interrupted")
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
@@ -122,6 +127,8 @@ class RecordingProxy:
             rec.finish(None)
         # Recordings sealed and their rows queued before the index closes.
         await asyncio.to_thread(self.record_thread.close)
+        if self.uploads is not None:
+            await self.uploads.drain(self.index)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.audit.close()
         await asyncio.to_thread(self.text.stop)
@@ -319,3 +326,6 @@ class RecordingProxy:
             await asyncio.sleep(FLUSH_INTERVAL)
             for rec in list(self.recordings):
                 rec.tick()
+            if self.uploads is not None:
+                self.uploads.tick(self.index, (r.writer.path for r in self.recordings if r.writer))
+            self.terminations.check()  # `auditor terminate`, from any process or machine
