@@ -59,10 +59,11 @@ class BucketAddress:
 
     def url(self, name: str = "") -> str:
         """The ``s3://`` URL of ``name`` under the prefix, endpoint and region kept,
-        so the index's ``recording_path`` alone says where to read it."""
+        so the index's ``recording_path`` alone says where to read it. The
+        endpoint is percent-encoded: no ``//`` in the query for ``Path()`` to fold."""
         path = "/".join(p for p in (self.prefix, name) if p)
         query = {k: v for k, v in (("endpoint", self.endpoint), ("region", self.region)) if v}
-        return f"s3://{self.bucket}/{path}" + (f"?{urlencode(query, safe=':/')}" if query else "")
+        return f"s3://{self.bucket}/{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 def sessions_bucket(uri: str | None) -> BucketAddress | None:

@@ -41,15 +41,24 @@ class RecordingSource(Protocol):
         ...
 
 
-def is_object_url(location: str | os.PathLike[str]) -> bool:
-    return isinstance(location, str) and location.startswith("s3://")
+def object_url(location: str | os.PathLike[str]) -> str | None:
+    """The ``s3://`` URL ``location`` names, or None for a file. Callers that wrap
+    ``recording_path`` in ``Path()`` fold its ``//`` into ``/``; the URL keeps no
+    other ``//`` (its endpoint is percent-encoded), so it comes back whole."""
+    text = os.fspath(location)
+    if text.startswith("s3://"):
+        return text
+    if text.startswith("s3:/") and isinstance(location, Path):
+        return "s3://" + text.removeprefix("s3:/")
+    return None
 
 
 def open_source(location: str | os.PathLike[str]) -> RecordingSource:
-    if is_object_url(location):
+    url = object_url(location)
+    if url is not None:
         from auditor.recording.bucket import object_source
 
-        return object_source(str(location))
+        return object_source(url)
     return FileSource(Path(location))
 
 
