@@ -8,8 +8,10 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 
 from auditor.index import SessionIndex
+from auditor.index.owner import os_user
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.terminate import TerminateScreen
 from auditor.tui.widgets.session_table import SessionTable
 from tests.tui.conftest import Clock, app_for, settle
 from tests.tui.world import NOW, World
@@ -166,3 +168,48 @@ async def test_scrolling_down_pages_in_older_sessions(world: World) -> None:
         await settle(pilot)
         assert table.row_count == 454
         assert not table.more
+
+
+async def test_t_on_a_live_session_asks_then_records_who_terminated_it_and_why(
+    world: World,
+) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        assert screen.session_table.selected_id == world.live
+        await pilot.press("t")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, TerminateScreen)
+        assert world.live[:8] in str(dialog.query_one("#terminate-box Static").content)
+        await pilot.press("escape")  # no: nothing is asked of the proxy
+        await settle(pilot)
+        assert app.screen is screen
+        with SessionIndex.open(world.data_dir, background_text=False) as index:
+            assert index.get_session(world.live).terminated_by is None
+
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, TerminateScreen)
+        await pilot.press(*"tailing secrets", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "ends it within a second" in str(screen.message.content)
+        with SessionIndex.open(world.data_dir, background_text=False) as index:
+            row = index.get_session(world.live)
+        assert row.live  # until the proxy carrying it acts (tests/proxy/test_terminate.py)
+        assert (row.terminated_by, row.termination_reason) == (os_user(), "tailing secrets")
+
+
+async def test_t_on_a_past_session_says_only_live_ones_end(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await pilot.press("down", "t")
+        await pilot.pause()
+        assert app.screen is screen
+        assert "is not live" in str(screen.message.content)

@@ -12,8 +12,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from auditor.errors import AuditorError
-from auditor.index import Session
+from auditor.index import Session, SessionIndex
+from auditor.index.owner import os_user
 from auditor.tui.data import SessionFilter, SessionPage, session_page
+from auditor.tui.screens.terminate import TerminateScreen
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar
 
@@ -31,6 +33,7 @@ class SessionsScreen(Screen[None]):
         Binding("enter", "open", "Replay", show=True),
         Binding("escape", "clear", "Clear"),
         Binding("r", "reload", "Refresh"),
+        Binding("t", "terminate", "Terminate"),
     ]
 
     def __init__(self) -> None:
@@ -182,3 +185,35 @@ class SessionsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_terminate(self) -> None:
+        s = self.session_table.selected
+        if s is None:
+            return
+        if not s.live:
+            self.message.update(f"session {s.id[:8]} is not live: only live ones can be ended")
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason is not None:
+                self.terminate(s, reason)
+
+        self.app.push_screen(TerminateScreen(s), answered)
+
+    @work(group="terminate", exit_on_error=False)
+    async def terminate(self, session: Session, reason: str) -> None:
+        """The request goes into the index: the proxy carrying the session, in this
+        process or any other, ends it on its next flush."""
+
+        def request(index: SessionIndex) -> Session:
+            return index.request_termination(session.id, by=os_user(), reason=reason or None)
+
+        try:
+            asked = await self.auditor.reader(request)
+        except AuditorError as exc:
+            self.message.update(str(exc))
+            return
+        self.message.update(
+            f"terminating session {asked.id[:8]} ({asked.terminated_by}: "
+            f"{asked.termination_reason}): the proxy carrying it ends it within a second"
+        )
