@@ -62,6 +62,24 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long sessions (by their end) and failures are kept; None keeps them for good.
+
+    ``auditor prune`` applies it, and every proxy once a day.
+    """
+
+    sessions: float | None = None
+    failures: float | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.sessions is not None or self.failures is not None
+
+
+MIN_RETENTION = 3600.0  # shorter is surely a typo (`sessions: 90` is 90 seconds)
+
+
+@dataclass(frozen=True)
 class Config:
     cluster_name: str = "example.com"
     session_recording: RecordingMode = "proxy"
@@ -80,6 +98,7 @@ class Config:
     trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
     nodes: Mapping[str, NodeSpec] = field(default_factory=dict)
     storage: Storage = Storage()
+    retention: Retention = Retention()
     source: Path | None = None
 
     def logins_for(self, user: str) -> tuple[str, ...] | None:
@@ -198,8 +217,17 @@ def _kind(value: Any) -> str:
     return repr(value)
 
 
-_TOP = ("auth_service", "proxy_service", "storage", "users", "trusted_clusters", "nodes")
+_TOP = (
+    "auth_service",
+    "proxy_service",
+    "storage",
+    "retention",
+    "users",
+    "trusted_clusters",
+    "nodes",
+)
 _STORAGE = ("audit_events_uri", "audit_sessions_uri")
+_RETENTION = ("sessions", "failures")
 _AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys")
 _PROXY = (
     "listen_addr",
@@ -252,6 +280,9 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
 
     if "storage" in top:
         kw["storage"] = _storage(r, r.mapping(top["storage"], "storage", _STORAGE))
+
+    if "retention" in top:
+        kw["retention"] = _retention(r, r.mapping(top["retention"], "retention", _RETENTION))
 
     if "users" in top:
         users: dict[str, UserSpec] = {}
@@ -310,6 +341,26 @@ def _storage(r: _Reader, body: dict[str, Any]) -> Storage:
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise r.fail(key, f"expected file:///ABSOLUTE/PATH, got {sessions!r}")
     return Storage(events, sessions)
+
+
+def _retention(r: _Reader, body: dict[str, Any]) -> Retention:
+    kept: dict[str, float] = {}
+    for name in _RETENTION:
+        value = body.get(name)
+        if value is None:
+            continue  # not given, or empty: kept for good
+        key = f"retention.{name}"
+        expected = f"expected how long to keep them, like 90d or 52w; got {value!r}"
+        if not isinstance(value, str) or value.strip().replace(".", "").isdigit():
+            raise r.fail(key, expected)  # a bare number would be seconds
+        try:
+            seconds = parse_duration(value, key)
+        except UsageError:
+            raise r.fail(key, expected) from None
+        if seconds < MIN_RETENTION:
+            raise r.fail(key, f"at least 1h; got {value!r}")
+        kept[name] = seconds
+    return Retention(**kept)
 
 
 def config_path(flag: str | None, data_dir: Path) -> Path | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.config import Config, ConfigError, HostPort, Storage, load_config
+from auditor.config import Config, ConfigError, HostPort, Retention, Storage, load_config
 
 REFERENCE = """
 auth_service:
@@ -117,6 +117,11 @@ def test_ipv6_listen_addr(tmp_path: Path) -> None:
             "storage: {audit_sessions_uri: 'file://recordings'}\n",
             "storage.audit_sessions_uri: expected file:///ABSOLUTE/PATH",
         ),
+        ("retention: {session: 90d}\n", "retention.session: unknown key; allowed: sessions,"),
+        ("retention: {sessions: 90}\n", "retention.sessions: expected how long to keep them"),
+        ("retention: {failures: soon}\n", "retention.failures: expected how long to keep them"),
+        ("retention: {sessions: 10m}\n", "retention.sessions: at least 1h; got '10m'"),
+        ("retention: 90d\n", "retention: expected a mapping"),
     ],
 )
 def test_bad_values_are_refused_naming_file_and_key(
@@ -129,6 +134,15 @@ def test_bad_values_are_refused_naming_file_and_key(
     assert message.startswith(str(path))
     assert expected in message
     assert "\n" not in message
+
+
+def test_retention_keeps_sessions_and_failures_as_long_as_it_says(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "retention: {sessions: 90d, failures: 52w}\n"))
+    assert cfg.retention == Retention(sessions=90 * 86400, failures=52 * 7 * 86400)
+    assert cfg.retention.any
+    kept = load_config(write(tmp_path, "retention: {sessions: 30d, failures:}\n")).retention
+    assert kept == Retention(sessions=30 * 86400, failures=None)
+    assert Config().retention == Retention() and not Config().retention.any  # kept for good
 
 
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
