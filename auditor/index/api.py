@@ -417,6 +417,25 @@ class SessionIndex(ABC):
     def termination_requests(self, session_ids: list[str]) -> list[TerminationRequest]:
         """The live sessions among ``session_ids`` an auditor asked to end."""
 
+    # Retention (auditor.retention drives it)
+    @abstractmethod
+    def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
+        """Sessions that ended (or were interrupted) before ``ended_before``, oldest
+        first; never a live one."""
+
+    @abstractmethod
+    def remove_sessions(self, session_ids: list[str]) -> int:
+        """Rows, text and commands of sessions that are over, in one transaction; a
+        live one among them is left alone. Returns how many rows went."""
+
+    @abstractmethod
+    def count_failures(self, before: float) -> int:
+        """Failures older than ``before``."""
+
+    @abstractmethod
+    def remove_failures(self, before: float) -> int:
+        """Failures older than ``before``; returns how many went."""
+
     # Recovery
     def recover_interrupted(self) -> int:
         """Sessions left ``live`` by a process that is gone become ``interrupted``.

@@ -419,6 +419,39 @@ class PostgresIndex(SessionIndex):
         )
         return [TerminationRequest(*r) for r in rows]
 
+    # Retention
+    def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
+        sql = (
+            f"SELECT {_SESSION} FROM sessions WHERE status != 'live' "
+            'AND coalesce("end", start) < %s ORDER BY coalesce("end", start), id'
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Session(*r) for r in self._rows(sql, [ended_before])]
+
+    def remove_sessions(self, session_ids: list[str]) -> int:
+        if not session_ids:
+            return 0
+        with self._transaction():
+            over = [
+                r[0]
+                for r in self._rows(
+                    "SELECT id FROM sessions WHERE id = ANY(%s) AND status != 'live' FOR UPDATE",
+                    [session_ids],
+                )
+            ]
+            if not over:
+                return 0
+            self._execute("DELETE FROM session_text WHERE session_id = ANY(%s)", [over])
+            self._execute("DELETE FROM commands WHERE session_id = ANY(%s)", [over])
+            return self._execute("DELETE FROM sessions WHERE id = ANY(%s)", [over]).rowcount
+
+    def count_failures(self, before: float) -> int:
+        return int(self._rows('SELECT count(*) FROM failures WHERE "time" < %s', [before])[0][0])
+
+    def remove_failures(self, before: float) -> int:
+        return self._execute('DELETE FROM failures WHERE "time" < %s', [before]).rowcount
+
     # Recovery
     def _live_rows(self) -> list[LiveRow]:
         rows = self._rows(

@@ -410,6 +410,51 @@ class SqliteIndex(SessionIndex):
             found += [TerminationRequest(*r) for r in rows]
         return found
 
+    # Retention
+    def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
+        sql = (
+            f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE status != 'live' "
+            "AND coalesce(end, start) < ? ORDER BY coalesce(end, start), id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Session(*r) for r in self.conn.execute(sql, [ended_before])]
+
+    def remove_sessions(self, session_ids: list[str]) -> int:
+        removed = 0
+        for i in range(0, len(session_ids), 500):
+            batch = session_ids[i : i + 500]
+            marks = ", ".join("?" * len(batch))
+            with self.transaction() as conn:
+                over = [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT id FROM sessions WHERE id IN ({marks}) AND status != 'live'",
+                        batch,
+                    )
+                ]
+                if not over:
+                    continue
+                marks = ", ".join("?" * len(over))
+                conn.execute(f"DELETE FROM session_text WHERE session_id IN ({marks})", over)
+                conn.execute(
+                    "DELETE FROM command_text WHERE rowid IN "
+                    f"(SELECT id FROM commands WHERE session_id IN ({marks}))",
+                    over,
+                )
+                conn.execute(f"DELETE FROM commands WHERE session_id IN ({marks})", over)
+                cur = conn.execute(f"DELETE FROM sessions WHERE id IN ({marks})", over)
+                removed += cur.rowcount
+        return removed
+
+    def count_failures(self, before: float) -> int:
+        row = self.conn.execute("SELECT count(*) FROM failures WHERE time < ?", [before])
+        return int(row.fetchone()[0])
+
+    def remove_failures(self, before: float) -> int:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM failures WHERE time < ?", [before]).rowcount
+
     # Recovery
     def _live_rows(self) -> list[LiveRow]:
         rows = self.conn.execute(
