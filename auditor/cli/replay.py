@@ -21,6 +21,7 @@ from auditor.index.rows import Session
 from auditor.recording import Record, RecordingReader
 from auditor.recording.asciicast import asciicast_lines
 from auditor.recording.shown import ShownOutput
+from auditor.recording.source import FileSource
 from auditor.replay.follow import follow, records_only
 from auditor.replay.keyframes import KeyframeIndex, sidecar_path
 from auditor.replay.playback import Playback
@@ -114,10 +115,11 @@ def _keyframes(reader: RecordingReader) -> KeyframeIndex:
     """The sidecar, built or extended now if the background didn't (an
     imported or old recording); in memory only if it can't be saved."""
     path = reader.path
-    if not sidecar_path(path).exists() and path.stat().st_size > SLOW_KEYFRAMES:
+    local = isinstance(reader.source, FileSource)
+    if local and not sidecar_path(path).exists() and reader.source.size() > SLOW_KEYFRAMES:
         print("auditor: indexing the recording for seeking (once)...", file=sys.stderr)
     try:
-        return recording_keyframes(path)
+        return recording_keyframes(reader.source)
     except OSError:
         return KeyframeIndex.build(recording_source(reader)(0.0))
 

@@ -20,12 +20,15 @@ from typing import Protocol
 
 from auditor.config import Config
 from auditor.recording import RecordingError, RecordingReader
-from auditor.recording.format import INDEX_SUFFIX
+from auditor.recording.format import INDEX_SUFFIX, KEYFRAMES_SUFFIX
 from auditor.storage import RECORDINGS_DIR, StorageError, sessions_bucket
 
 log = logging.getLogger("auditor.proxy")
 RETRY_INTERVAL = 5.0  # between passes while the store is away
-SIDECARS = (INDEX_SUFFIX, ".keyframes")
+# The text child builds a sealed recording's keyframes a moment after it ends; an upload
+# waits that long for them so they travel with it (replay builds them if they don't).
+KEYFRAMES_WAIT = 10.0
+SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX)
 
 
 class IndexCalls(Protocol):
@@ -93,6 +96,9 @@ class Uploads:
         try:
             reader = RecordingReader(path)
             done = reader.summary().sealed or path in (self._leftovers or ())
+            keyframes = path.with_name(path.name + KEYFRAMES_SUFFIX)
+            if done and not keyframes.exists():
+                done = time.time() - path.stat().st_mtime > KEYFRAMES_WAIT
         except (RecordingError, OSError) as exc:
             log.warning("spool: %s", exc)
             return None

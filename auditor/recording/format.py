@@ -43,6 +43,7 @@ MAX_DATA = 1 << 24  # larger appends are split; a bigger length is corruption
 MAX_META = 1 << 20
 SUFFIX = ".rec"
 INDEX_SUFFIX = ".idx"
+KEYFRAMES_SUFFIX = ".keyframes"  # replay's seek points (auditor.replay.keyframes)
 
 
 class Stream(enum.IntEnum):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditorError
+from auditor.recording.format import KEYFRAMES_SUFFIX
 from auditor.replay.emulator import Terminal
 from auditor.replay.snapshot import (
     SnapshotError,
@@ -188,6 +189,11 @@ class KeyframeIndex:
             data = path.read_bytes()
         except OSError as exc:
             raise KeyframeError(f"can't read keyframes {path}: {exc.strerror}") from exc
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str) -> KeyframeIndex:
+        """A sidecar's content (a file's, or an object's beside its recording)."""
         if data.startswith(MAGIC_PREFIX) and not data.startswith(MAGIC):
             raise KeyframeStale(f"{path} is from another version of auditor")
         if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEADER.size:
@@ -268,7 +274,7 @@ class KeyframeBuilder:
 
 
 def sidecar_path(recording: Path) -> Path:
-    return recording.with_name(recording.name + ".keyframes")
+    return recording.with_name(recording.name + KEYFRAMES_SUFFIX)
 
 
 def load_or_update(

@@ -12,6 +12,7 @@ through here.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,16 +20,21 @@ from pathlib import Path
 
 from auditor.recording import Record as RecordingRecord
 from auditor.recording import RecordingReader, Stream, decode_resize
+from auditor.recording.format import KEYFRAMES_SUFFIX
 from auditor.recording.shown import ShownOutput, had_pty
+from auditor.recording.source import FileSource, RecordingSource
 from auditor.replay.keyframes import (
     OUTPUT,
     RESIZE,
+    KeyframeError,
     KeyframeIndex,
     Record,
     RecordSource,
     load_or_update,
     sidecar_path,
 )
+
+log = logging.getLogger("auditor.replay")
 
 
 def replay_record(record: RecordingRecord) -> Record | None:
@@ -62,10 +68,20 @@ def recording_source(reader: RecordingReader) -> RecordSource:
     return records_from
 
 
-def recording_keyframes(path: Path, **kwargs: int) -> KeyframeIndex:
+def recording_keyframes(path: Path | str | RecordingSource, **kwargs: int) -> KeyframeIndex:
     """The recording's keyframes, from its sidecar, extended or rebuilt as
     needed. Slow on a long new recording: call it off the proxy's path."""
-    return load_or_update(sidecar_path(path), recording_source(RecordingReader(path)), **kwargs)
+    reader = RecordingReader(path)
+    if isinstance(reader.source, FileSource):
+        return load_or_update(sidecar_path(reader.path), recording_source(reader), **kwargs)
+    # A sealed object: its keyframes travel beside it, else they are built in memory.
+    raw = reader.source.sidecar(KEYFRAMES_SUFFIX)
+    if raw is not None:
+        try:
+            return KeyframeIndex.from_bytes(raw, reader.source.name + KEYFRAMES_SUFFIX)
+        except KeyframeError as exc:
+            log.info("%s; building them in memory", exc)
+    return KeyframeIndex.build(recording_source(reader)(0.0), **kwargs)
 
 
 class RecordFeed:

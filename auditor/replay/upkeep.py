@@ -18,6 +18,7 @@ from pathlib import Path
 
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
+from auditor.recording.source import object_url
 from auditor.replay.keyframes import KeyframeIndex
 from auditor.replay.recorded import recording_keyframes
 
@@ -50,6 +51,8 @@ class KeyframeUpkeep:
         built = 0
         for ended in self._ended(index):
             self.built_size.pop(ended, None)
+            if object_url(ended) is not None:
+                continue  # uploaded sealed: its keyframes went with it, or replay builds them
             if build_keyframes_for(Path(ended)) is not None:
                 built += 1
         for session in index.live_sessions():

@@ -52,6 +52,7 @@ def test_a_session_is_sealed_into_an_object_and_read_from_there(
     sid = str(row["id"])
     assert f"prod/{sid[:2]}/{sid}.rec" in s3.keys(BUCKET)
     assert f"prod/{sid[:2]}/{sid}.rec.idx" in s3.keys(BUCKET)
+    assert f"prod/{sid[:2]}/{sid}.rec.keyframes" in s3.keys(BUCKET)
     assert spooled(cli) == []  # the local copy went once the object was there
 
     assert "into-the-bucket" in cli.run("replay", sid[:8], "--format", "text").stdout

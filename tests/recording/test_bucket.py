@@ -11,6 +11,7 @@ import pytest
 from auditor.recording import RecordingReader, RecordingWriter, Stream
 from auditor.recording.bucket import Bucket, BucketError, ObjectSource
 from auditor.recording.verify import verify_recording
+from auditor.replay.recorded import recording_keyframes
 from tests.harness.s3 import S3Server, free_port
 from tests.recording.helpers import payloads, write_sample
 
@@ -46,13 +47,19 @@ def test_seeking_in_a_large_object_fetches_a_small_part_of_it(s3: S3Server, tmp_
                 w.flush()
     size = local.stat().st_size
     assert size > 20 * 1024 * 1024
+    built = recording_keyframes(local)  # as the proxy's text child does once it ends
     url = Bucket(s3.uri("recordings")).upload(local, "big.rec")  # multipart: over 5 MiB
+    assert s3.keys("recordings") == ["prod/big.rec", "prod/big.rec.idx", "prod/big.rec.keyframes"]
 
     reader = RecordingReader(url)
     assert isinstance(reader.source, ObjectSource)
     first = next(iter(reader.records(1000.0)))
     assert (first.t, first.data) == (1000.0, chunk)
     # The header, the sidecar's hint and the blocks around the seek point: not the object.
+    assert reader.source.fetched < size // 20, (reader.source.fetched, size)
+    # Replay's seek points travelled with it: read from their object, not rebuilt.
+    keyframes = recording_keyframes(reader.source)
+    assert [k.t for k in keyframes.keyframes] == [k.t for k in built.keyframes]
     assert reader.source.fetched < size // 20, (reader.source.fetched, size)
 
 
