@@ -110,3 +110,32 @@ def test_a_missing_bucket_stops_the_proxy_at_start_in_one_line(
         f"auditor: storage.audit_sessions_uri: bucket 'no-such-bucket' does not exist at "
         f"{s3.endpoint}"
     ), proc.stderr
+
+
+def test_a_restarted_proxy_uploads_what_its_spool_still_holds(
+    ca: AuditorCli,
+    agent: SshAgent,
+    start_node: StartNode,
+    ssh_client: SshClient,
+    start_proxy: StartProxy,
+    s3: S3Server,
+) -> None:
+    s3.create_bucket(BUCKET)
+    node = start_node()
+    config = f"storage:\n  audit_sessions_uri: {s3.uri(BUCKET)}\n"
+    proxy = start_proxy(nodes={NODE: node.port}, config=config)
+    login_and_route(ca, agent, proxy, ssh_client)
+    s3.stop()
+    out = ssh_client.run("-p", str(node.port), f"{login_name()}@{NODE}", "echo before-restart")
+    assert out.returncode == 0, out.stderr
+    index = AuditorCli(ca.data_dir)
+    eventually(lambda: [s for s in sessions(index) if s["status"] == "ended"], timeout=20)
+    proxy.stop()
+    [kept] = spooled(index)
+
+    s3.start()
+    again = start_proxy(nodes={NODE: node.port}, config=config)
+    eventually(lambda: spooled(index) == [], timeout=30, what="the spool uploaded at start")
+    assert f"prod/{kept.parent.name}/{kept.name}" in s3.keys(BUCKET)
+    cli = AuditorCli(ca.data_dir, config=again.config_path)
+    assert "before-restart" in cli.run("export", kept.stem[:8], "--format", "text").stdout
