@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "auditor.cli.store",
     "auditor.cli.commands",
     "auditor.cli.terminate",
+    "auditor.cli.prune",
     "auditor.cli.authority",
     "auditor.cli.ssh",
 )

@@ -31,6 +31,7 @@ from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
+from auditor.proxy.retention import apply_daily
 from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
 from auditor.proxy.terminations import TerminationWatch
 from auditor.proxy.text_process import TextProcess
@@ -104,6 +105,10 @@ class RecordingProxy:
         loop = asyncio.get_running_loop()
         self._accept_task = loop.create_task(self._accept_loop())
         self._flush_task = loop.create_task(self._flush_loop())
+        if self.config.retention.any:  # at start, then daily; stop() cancels it with the rest
+            pruning = loop.create_task(apply_daily(self.config, self.data_dir, self.audit))
+            self._tasks.add(pruning)
+            pruning.add_done_callback(self._tasks.discard)
         self._write_state()
         log.info(
             "auditor proxy listening on %s:%s, recording %s",

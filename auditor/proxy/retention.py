@@ -1,0 +1,42 @@
+"""The retention policy applied by the proxy: once at start, then once a day.
+
+The work (index deletes, file removals) runs on a thread of its own with its
+own index connection, never on the event loop or the index writer's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from auditor.config import Config
+from auditor.errors import AuditorError
+from auditor.index import SessionIndex
+from auditor.proxy.audit_log import AuditLog
+from auditor.retention import PruneReport, prune
+
+log = logging.getLogger("auditor.proxy")
+INTERVAL = 86400.0
+
+
+async def apply_daily(config: Config, data_dir: Path, audit: AuditLog) -> None:
+    while True:
+        try:
+            report = await asyncio.to_thread(_apply, config, data_dir, audit)
+        except (AuditorError, OSError) as exc:  # the index away, a file we may not remove
+            log.warning("retention: %s; trying again in a day", exc)
+        else:
+            if report.sessions or report.failures:
+                log.info(
+                    "retention: removed %s sessions (%s files) and %s failures",
+                    len(report.sessions),
+                    report.files,
+                    report.failures,
+                )
+        await asyncio.sleep(INTERVAL)
+
+
+def _apply(config: Config, data_dir: Path, audit: AuditLog) -> PruneReport:
+    with SessionIndex.open(data_dir, uri=config.storage.audit_events_uri) as index:
+        return prune(index, config.retention, audit)
