@@ -113,6 +113,8 @@ def _duration(s: Session, now: float) -> str:
 
 def _what(s: Session) -> str:
     what = s.command or s.kind or "shell"
+    if s.terminated_by and not s.live:
+        return f"{what} (terminated by {s.terminated_by}: {s.termination_reason})"
     if s.exit_signal:
         return f"{what} (signal {s.exit_signal})"
     if s.exit_status is not None:

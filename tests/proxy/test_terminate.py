@@ -75,3 +75,5 @@ def test_terminate_a_terminal_session_tells_the_user_on_screen(setup: Setup) -> 
         tmux.wait_for_exit(5)
     row = next(r for r in sessions(setup) if r["id"] == sid)
     assert row["status"] == "ended" and row["termination_reason"] == "no reason given"
+    listed = setup.cli.run("sessions").stdout
+    assert f"(terminated by {os_user()}: no reason given)" in listed
