@@ -1,7 +1,7 @@
 """Playback: a terminal at a position in a recording, moved by the clock and by commands.
 
 The one replay core. ``auditor replay`` (``player``) and the TUI's replay
-screen both drive a ``Playback``: they turn keys into ``Command``s, call
+screen both drive a ``Playback``: they turn keys into ``PlaybackCommand``s, call
 ``tick`` as time passes and show what it returns; position, pace (speed,
 idle cap), pause, seek, step, search and following a live session live
 here only.
@@ -79,7 +79,7 @@ class Find:
     word: str = ""
 
 
-Command = TogglePlay | SeekTo | SeekBy | Step | StepBack | SetSpeed | ToggleFollow | Find
+PlaybackCommand = TogglePlay | SeekTo | SeekBy | Step | StepBack | SetSpeed | ToggleFollow | Find
 
 
 class Playback:
@@ -180,7 +180,7 @@ class Playback:
             self._times.append(t)
 
     # Commands
-    def handle(self, command: Command) -> list[Record]:
+    def handle(self, command: PlaybackCommand) -> list[Record]:
         """Act on a command; returns the records it showed (a step's)."""
         match command:
             case TogglePlay():

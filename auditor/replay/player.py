@@ -30,8 +30,8 @@ from types import FrameType
 from auditor.replay import keys
 from auditor.replay.keyframes import OUTPUT, Record
 from auditor.replay.playback import (
-    Command,
     Playback,
+    PlaybackCommand,
     SeekBy,
     SetSpeed,
     Step,
@@ -73,7 +73,7 @@ def at_rest(data: bytes) -> bool:
     return esc < 0 or _COMPLETE.match(data, esc) is not None
 
 
-def _command(key: str, playback: Playback) -> Command | None:
+def _command(key: str, playback: Playback) -> PlaybackCommand | None:
     match key:
         case keys.PAUSE:
             return TogglePlay()

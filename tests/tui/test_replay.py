@@ -173,3 +173,23 @@ async def test_a_missing_recording_is_a_message_not_a_crash(world: World) -> Non
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "recording file not found" in str(screen.hit_line.content)
+
+
+async def test_the_sessions_commands_beside_the_terminal_and_enter_jumps(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = await open_replay(app, world.shell)
+        commands = screen.command_list
+        for _ in range(100):
+            if commands.commands:
+                break
+            await pilot.pause(0.05)
+        assert [(c.line, c.context) for c in commands.commands] == [("ls --color", "joe@web1:~$")]
+        await pilot.press("right")  # a playback key while the list is not focused
+        await until(screen, lambda s: s.state.position == 5.0)
+        await pilot.press("c", "enter")
+        await until(screen, lambda s: s.state.position == 1.0)
+        assert app.focused is None  # back to playback keys
+        await pilot.press("full_stop")
+        await until(screen, lambda s: "notes.txt" in s.terminal_view.text)

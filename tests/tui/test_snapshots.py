@@ -46,6 +46,11 @@ def test_replay_vim_on_the_alternate_screen(snap_compare: Any, tmp_path: Path) -
         assert isinstance(screen, ReplayScreen)
         screen.command(SeekTo(1.0))
         await asyncio.wait_for(screen.until(lambda s: "INSERT" in s.terminal_view.text), 10)
+        # The session's commands are listed beside the terminal (none, for this vim).
+        for _ in range(200):
+            if screen.command_list.option_count:
+                break
+            await pilot.pause(0.05)
         await pilot.pause()
 
     assert snap_compare(world_app(tmp_path), terminal_size=SIZE, run_before=replay)

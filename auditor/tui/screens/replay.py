@@ -20,7 +20,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, ScrollableContainer
+from textual.containers import Center, Horizontal, ScrollableContainer
 from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
@@ -29,11 +29,12 @@ from textual.worker import get_current_worker
 
 from auditor.errors import AuditorError
 from auditor.index import Session
-from auditor.recording import RecordingReader
+from auditor.recording import RecordingError, RecordingReader
+from auditor.replay.commands import Command, session_commands
 from auditor.replay.playback import (
-    Command,
     Find,
     Playback,
+    PlaybackCommand,
     SeekBy,
     SeekTo,
     SetSpeed,
@@ -44,6 +45,7 @@ from auditor.replay.playback import (
 )
 from auditor.replay.timing import next_speed
 from auditor.tui import format as fmt
+from auditor.tui.widgets.command_list import CommandList
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen
 from auditor.tui.widgets.timeline import Timeline, TimelineState
@@ -73,6 +75,7 @@ class ReplayScreen(Screen[None]):
         Binding("N", "hit(-1)", "Prev hit", key_display="N"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("f", "toggle_follow", "Follow"),
+        Binding("c", "commands", "Commands"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -101,7 +104,7 @@ class ReplayScreen(Screen[None]):
         self.ready = False
         self.frames = 0
         self._waiters: list[tuple[Callable[[ReplayScreen], bool], asyncio.Future[None]]] = []
-        self._commands: queue.Queue[Command | None] = queue.Queue()
+        self._commands: queue.Queue[PlaybackCommand | None] = queue.Queue()
 
     @property
     def auditor(self) -> AuditorApp:
@@ -114,6 +117,10 @@ class ReplayScreen(Screen[None]):
     @property
     def timeline(self) -> Timeline:
         return self.query_one(Timeline)
+
+    @property
+    def command_list(self) -> CommandList:
+        return self.query_one(CommandList)
 
     @property
     def hit_line(self) -> Static:
@@ -136,9 +143,11 @@ class ReplayScreen(Screen[None]):
             info.append(f" · exit {fmt.exit_text(s)}")
         info.append(f" · {s.id[:12]}", style="dim")
         yield Static(info, id="replay-info")
-        # Not focusable: its scrolling keys (home, end, arrows) are playback keys here.
-        with ScrollableContainer(id="terminal-box", can_focus=False), Center():
-            yield TerminalView()
+        with Horizontal(id="replay-body"):
+            # Not focusable: its scrolling keys (home, end, arrows) are playback keys here.
+            with ScrollableContainer(id="terminal-box", can_focus=False), Center():
+                yield TerminalView()
+            yield CommandList(id="commands")
         yield Timeline()
         yield Static("", id="hit-line")
         yield Footer()
@@ -147,6 +156,7 @@ class ReplayScreen(Screen[None]):
         self.sub_title = "replay"
         self.timeline.state = self.state
         self.run_playback()
+        self.load_commands()
         if self.search:
             self.load_hits(self.search, jump=True)
 
@@ -154,7 +164,7 @@ class ReplayScreen(Screen[None]):
         self.command(None)
 
     # The playback thread
-    def command(self, command: Command | None) -> None:
+    def command(self, command: PlaybackCommand | None) -> None:
         """Hand a command to the playback thread (None stops it)."""
         self._commands.put(command)
 
@@ -179,7 +189,7 @@ class ReplayScreen(Screen[None]):
         dirty = True
         while not worker.is_cancelled:
             active = pb.playing or pb.following
-            command: Command | Literal[False] | None
+            command: PlaybackCommand | Literal[False] | None
             try:
                 command = self._commands.get(timeout=1 / FPS if active else IDLE_WAIT)
             except queue.Empty:
@@ -207,6 +217,34 @@ class ReplayScreen(Screen[None]):
                 )
                 self.post_message(self.Frame(strips, pb.cols, pb.rows, state))
                 last_frame, dirty = now, False
+
+    @work(thread=True, group="commands", exit_on_error=False)
+    def load_commands(self) -> None:
+        """The session's commands as its screen showed them (so far, for a live one)."""
+        path = self.session.recording_path
+        found: list[Command] = []
+        if path:
+            try:
+                found = list(session_commands(RecordingReader(Path(path)).records()))
+            except (RecordingError, OSError):
+                found = []  # the playback thread reports an unreadable recording
+        self.post_message(self.CommandsLoaded(found))
+
+    class CommandsLoaded(Message):
+        def __init__(self, commands: list[Command]) -> None:
+            super().__init__()
+            self.commands = commands
+
+    @on(CommandsLoaded)
+    def commands_loaded(self, event: CommandsLoaded) -> None:
+        self.command_list.show(event.commands)
+
+    @on(CommandList.Chosen)
+    def command_chosen(self, event: CommandList.Chosen) -> None:
+        self.command(SeekTo(event.command.t))
+
+    def action_commands(self) -> None:
+        self.command_list.enter()
 
     # Messages from the thread
     @on(Loaded)
