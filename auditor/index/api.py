@@ -386,7 +386,9 @@ class SessionIndex(ABC):
         limit: int | None = 100,
     ) -> list[CommandRow]:
         """Commands newest first (a session's in the order they ran); ``search``
-        has the syntax of the sessions' search."""
+        has the syntax of the sessions' search, and its page is of the
+        sessions read most recently (they end in about that order), in time
+        order."""
 
     def index_pending_commands(self) -> int:
         """Read the commands of sessions that ended since the last pass."""

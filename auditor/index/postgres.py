@@ -391,14 +391,22 @@ class PostgresIndex(SessionIndex):
                 return []
             clauses.append("terms @@ %s::tsquery")
             params.append(query)
-        order = "t" if session_id is not None else '"time" DESC, id DESC'
+        if session_id is not None:
+            order = "t"
+        elif search is not None:
+            order = "id DESC"  # the newest indexed first, as the SQLite engine; sorted below
+        else:
+            order = '"time" DESC, id DESC'
         sql = (
             'SELECT session_id, t, "time", line, context, "user", login, node FROM commands '
             f"{_where(clauses)} ORDER BY {order}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [CommandRow(*r) for r in self._rows(sql, params)]
+        found = [CommandRow(*r) for r in self._rows(sql, params)]
+        if search is not None and session_id is None:
+            found.sort(key=lambda c: c.time, reverse=True)
+        return found
 
     # Terminations
     def _request_termination(self, session_id: str, by: str, reason: str) -> bool:

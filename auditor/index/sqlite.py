@@ -379,14 +379,25 @@ class SqliteIndex(SessionIndex):
             source = "command_text f JOIN commands c ON c.id = f.rowid"
             clauses.append("command_text MATCH ?")
             params.append(fts.fts_query(search))
-        order = "c.t" if session_id is not None else "c.time DESC, c.id DESC"
+        if session_id is not None:
+            order = "c.t"
+        elif search is not None:
+            # FTS5 walks its rowids downwards without scoring or sorting every
+            # match: the newest indexed first, so a common word costs no more
+            # than a rare one. The page is put in time order below.
+            order = "f.rowid DESC"
+        else:
+            order = "c.time DESC, c.id DESC"
         sql = (
             "SELECT c.session_id, c.t, c.time, c.line, c.context, c.user, c.login, c.node "
             f"FROM {source} {'WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY {order}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [CommandRow(*r) for r in fts.run(self.conn, sql, params)]
+        found = [CommandRow(*r) for r in fts.run(self.conn, sql, params)]
+        if search is not None and session_id is None:
+            found.sort(key=lambda c: c.time, reverse=True)
+        return found
 
     # Terminations
     def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
