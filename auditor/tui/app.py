@@ -130,13 +130,23 @@ class AuditorApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def open_session(self, session: Session, search: str | None = None) -> None:
-        self.push_screen(ReplayScreen(session, search=search))
+    def open_session(
+        self, session: Session, search: str | None = None, at: float | None = None
+    ) -> None:
+        self.push_screen(ReplayScreen(session, search=search, at=at))
+
+    def action_show_commands(self) -> None:
+        from auditor.tui.screens.commands import CommandsScreen
+
+        self.push_screen(CommandsScreen())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Sessions", "Live and past sessions", self.action_show_sessions)
         yield SystemCommand("Failures", "Failed connections by kind", self.action_show_failures)
+        yield SystemCommand(
+            "Commands", "Who ran which command where, newest first", self.action_show_commands
+        )
         yield SystemCommand("Help", "Key bindings of this screen", self.action_help)
         if self.live_sessions:
             newest = self.live_sessions[0]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index
+from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index, terms
 from auditor.index.rows import KindSummary
 
 T = TypeVar("T")
@@ -101,6 +101,8 @@ def session_page(
             limit=limit,
         )
         kept = [h for h in hits if flt.accepts(h.session)]
+        kept += command_hits(index, flt, search, limit, {h.session.id for h in kept})
+        kept.sort(key=lambda h: h.session.start, reverse=True)
         return SessionPage(
             live=[h.session for h in kept if h.session.live],
             past=[h.session for h in kept if not h.session.live],
@@ -110,6 +112,27 @@ def session_page(
     live = live_sessions(index, flt) if after is None else []
     past = past_sessions(index, flt, after, limit + 1)
     return SessionPage(live, past[:limit], len(past) > limit)
+
+
+COMMAND_MARK = "$ "  # a match in a command the user ran, not in the output
+
+
+def command_hits(
+    index: SessionIndex, flt: SessionFilter, search: str, limit: int, seen: set[str]
+) -> list[SearchHit]:
+    """Sessions whose commands match and whose output did not, each with its
+    newest matching command as the matching line (marked as a command)."""
+    words = terms.parse_query(search)
+    hits: list[SearchHit] = []
+    for c in index.commands(user=flt.user, node=flt.node, search=search, limit=limit):
+        if c.session_id in seen:
+            continue
+        seen.add(c.session_id)
+        session = index.get_session(c.session_id)
+        if flt.accepts(session):
+            line = COMMAND_MARK + terms.first_hit_line(c.line, words)
+            hits.append(SearchHit(session, c.t, line))
+    return hits
 
 
 def session_count(index: SessionIndex) -> int:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from auditor.index import SessionIndex
 from auditor.index.owner import os_user
+from auditor.recording import RecordingWriter, Stream
+from auditor.tui.screens.commands import CommandsScreen
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
 from auditor.tui.screens.terminate import TerminateScreen
@@ -213,3 +217,70 @@ async def test_t_on_a_past_session_says_only_live_ones_end(world: World) -> None
         await pilot.pause()
         assert app.screen is screen
         assert "is not live" in str(screen.message.content)
+
+
+async def test_search_finds_commands_too_and_marks_them(world: World) -> None:
+    """An exec session printed nothing of its command: found through the commands."""
+    with SessionIndex.open(world.data_dir) as index:
+        sid = index.new_session_id()
+        path = index.recording_path(sid)
+        with RecordingWriter.create(path, {"session_id": sid}) as w:
+            w.append(Stream.MARKER, b"exec systemctl restart nginx", 0.0)
+            w.append(Stream.OUTPUT, b"done\n", 0.5)
+        index.insert_ended(
+            sid,
+            start=NOW - 60,
+            end=NOW - 59,
+            user="ann",
+            login="root",
+            node="web1.example.com",
+            command="systemctl restart nginx",
+            recording_path=str(path),
+        )
+        index.index_pending_commands()
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await pilot.press("slash", *"nginx")
+        await settle(pilot)
+        assert [r.key.value for r in screen.session_table.ordered_rows] == [sid]
+        assert column(screen, "match")[0].startswith("$ systemctl restart")
+        await pilot.press("escape")
+        await pilot.press("slash", *"secret-token")
+        await settle(pilot)
+        assert not column(screen, "match")[0].startswith("$ ")  # from the output
+
+
+async def test_the_commands_view_filters_searches_and_replays_from_one(world: World) -> None:
+    with SessionIndex.open(world.data_dir) as index:
+        index.index_pending_commands()  # the world's shell typed `ls --color`
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, CommandsScreen)
+        await settle(pilot)
+        assert [c.line for c in screen.rows] == ["ls --color"]
+        screen.query_one("#commands-filter", Input).value = "user:nobody"
+        await settle(pilot)
+        assert screen.rows == []
+        screen.query_one("#commands-filter", Input).value = "user:joe since:"
+        await settle(pilot)
+        assert "expected user:NAME" in str(screen.message.content)
+        screen.query_one("#commands-filter", Input).value = "user:joe"
+        screen.query_one("#commands-search", Input).value = "colo*"
+        await settle(pilot)
+        assert [c.user for c in screen.rows] == ["joe"]
+        screen.table.focus()
+        await pilot.press("enter")
+        for _ in range(100):
+            if isinstance(app.screen, ReplayScreen):
+                break
+            await pilot.pause(0.05)
+        replay = app.screen
+        assert isinstance(replay, ReplayScreen)
+        # Where it was typed.
+        await asyncio.wait_for(replay.until(lambda s: s.state.position == 1.0), 10)

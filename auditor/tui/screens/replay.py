@@ -95,10 +95,13 @@ class ReplayScreen(Screen[None]):
             super().__init__()
             self.cols, self.rows, self.error = cols, rows, error
 
-    def __init__(self, session: Session, search: str | None = None) -> None:
+    def __init__(
+        self, session: Session, search: str | None = None, at: float | None = None
+    ) -> None:
         super().__init__()
         self.session = session
         self.search = search
+        self.at = at  # open at this moment (a command's offset)
         self.hits: list[tuple[float, str]] = []
         self.state = TimelineState(live=session.live, following=session.live)
         self.ready = False
@@ -253,6 +256,8 @@ class ReplayScreen(Screen[None]):
             self.hit_line.update(Text(event.error, style="bold red"))
             return
         self.ready = True
+        if self.at is not None:
+            self.command(SeekTo(self.at))
 
     @on(Frame)
     def frame(self, event: Frame) -> None:

@@ -34,6 +34,7 @@ class SessionsScreen(Screen[None]):
         Binding("escape", "clear", "Clear"),
         Binding("r", "reload", "Refresh"),
         Binding("t", "terminate", "Terminate"),
+        Binding("c", "app.show_commands", "Commands"),
     ]
 
     def __init__(self) -> None:
