@@ -104,8 +104,10 @@ def run(data_dir: Path) -> None:
                     pass
             try:
                 index.index_pending_text()
-                index.index_pending_commands()
+                # Keyframes before commands: an upload to object storage waits
+                # for a sealed recording's keyframes (a while, not for ever).
                 keyframes.run(index)
+                index.index_pending_commands()
             except Exception:
                 log.exception("text extraction pass failed")
         index.index_pending_text()  # sessions that just ended are searchable at once
