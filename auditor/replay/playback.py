@@ -288,6 +288,13 @@ class Playback:
         done = (self.position - self._from) * (length / gap) if gap > 0 else 0.0
         return max(0.0, length - done)
 
+    def _move_towards(self, until: float, left: float, played: float) -> None:
+        """Part of the way to ``until`` (``left`` capped seconds away) after
+        ``played`` more seconds of playing."""
+        gap = until - self._from
+        done = capped(gap, self.max_idle) - left
+        self.position = self._from + replay_span(gap, done + played, self.max_idle)
+
     def _play(self, played: float) -> list[Record]:
         shown: list[Record] = []
         fed = 0
@@ -299,9 +306,7 @@ class Playback:
                 break
             left = self._left(item[0])
             if played < left:
-                gap = item[0] - self._from
-                done = capped(gap, self.max_idle) - left
-                self.position = self._from + replay_span(gap, done + played, self.max_idle)
+                self._move_towards(item[0], left, played)
                 break
             played -= left
             self.feed.take()
@@ -325,9 +330,7 @@ class Playback:
         if self.ended:
             left = self._left(end)
             if played < left:
-                gap = end - self._from
-                done = capped(gap, self.max_idle) - left
-                self.position = self._from + replay_span(gap, done + played, self.max_idle)
+                self._move_towards(end, left, played)
                 return
             self.position = end
             self.playing = False
