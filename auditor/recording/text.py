@@ -24,7 +24,7 @@ _ESCAPE = re.compile(
 )
 _LINE_END = re.compile(rb"\r+\n")
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
-_CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]+")  # runs: a stream of NULs is one match
 _LONGEST_ESCAPE = 4096  # an unfinished escape longer than this is garbage, not a tail
 MAX_LINE = 1 << 16
 

@@ -429,7 +429,7 @@ _TOKEN = re.compile(
     r"|\x1bP[^\x1b]*(?:\x1b[^\\][^\x1b]*)*\x1b\\"
     r"|\x1b[X^_k][^\x18\x1a\x1b]*(?:\x1b\\|[\x18\x1a]|(?=\x1b))"
     r"|\x1b(?P<escape>[\x30-\x4f\x51-\x57\x59-\x5a\x5c\x60-\x6a\x6c-\x7e])"
-    r"|(?P<ignored>[\x00\x7f\x18\x1a])"
+    r"|(?P<ignored>[\x00\x7f\x18\x1a]+)"  # a run at once: a stream of NULs is one match
 )
 # A sequence cut off by the end of a feed; it waits for the rest. Strings
 # (DCS and the like, or an OSC too long to be a title) are dropped as they
