@@ -3,9 +3,14 @@ and every proxy at start and once a day.
 
 What goes: sessions that ended (or were interrupted) before the policy's
 cut-off, with their rows, text, commands and recording files (the ``.rec``
-and the sidecars named after it: ``.idx``, ``.keyframes``), and failures
-older than theirs. Never a live session, however old. What went is written
-to the audit log: a line per session and one with the counts.
+and the sidecars named after it: ``.idx``, ``.keyframes``), or their objects
+when the recording was uploaded to a bucket, and failures older than theirs.
+Never a live session, however old. What went is written to the audit log: a
+line per session and one with the counts.
+
+A session's objects go before its rows: a bucket that fails part way leaves
+the rows of the sessions it still holds, so the next prune finds them and
+tries again (an object already gone counts as deleted).
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ import glob
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.config import Retention
 from auditor.index import Session, SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.recording.source import object_url
+from auditor.storage import BucketAddress, StorageError
+
+if TYPE_CHECKING:
+    from auditor.recording.bucket import Bucket, StoredObject
 
 BATCH = 500  # sessions per transaction: a long prune never holds the index for long
 
@@ -31,8 +41,8 @@ class PruneReport:
     failures: int = 0
     files: int = 0
     bytes: int = 0
-    # Recordings uploaded to object storage: their objects are the bucket's to expire.
-    objects: list[str] = field(default_factory=list)
+    objects: int = 0  # of recordings uploaded to a bucket (with a dry run: still there)
+    object_bytes: int = 0
 
 
 def recording_files(session: Session) -> list[Path]:
@@ -52,34 +62,26 @@ def prune(
     now: float | None = None,
     dry_run: bool = False,
 ) -> PruneReport:
-    """Remove what the policy no longer keeps; with ``dry_run``, only say what."""
+    """Remove what the policy no longer keeps; with ``dry_run``, only say what.
+
+    A bucket that fails is a ``StorageError`` once the failures are done and the
+    audit log has the counts of what went before it."""
     now = time.time() if now is None else now
     report = PruneReport(
         None if policy.sessions is None else now - policy.sessions,
         None if policy.failures is None else now - policy.failures,
     )
+    objects = RecordingObjects()
+    error: StorageError | None = None
     if report.sessions_before is not None:
         if dry_run:
             for s in index.expired_sessions(report.sessions_before):
-                _count(report, s, remove=False)
+                _count(report, s, objects.stored(s), remove=False)
         else:
-            while batch := index.expired_sessions(report.sessions_before, limit=BATCH):
-                if not index.remove_sessions([s.id for s in batch]):
-                    break  # another pruner took them
-                for s in batch:
-                    _count(report, s, remove=True)
-                    if audit is not None:
-                        audit.write(
-                            "session_pruned",
-                            session_id=s.id,
-                            user=s.user,
-                            login=s.login,
-                            node=s.node,
-                            start=s.start,
-                            end=s.end,
-                            status=s.status,
-                            recording=s.recording_path,
-                        )
+            try:
+                _remove_sessions(index, report.sessions_before, report, objects, audit)
+            except StorageError as exc:
+                error = exc
     if report.failures_before is not None:
         if dry_run:
             report.failures = index.count_failures(report.failures_before)
@@ -92,18 +94,84 @@ def prune(
             failures=report.failures,
             files=report.files,
             bytes=report.bytes,
-            objects_kept=len(report.objects) or None,
+            objects=report.objects,
+            object_bytes=report.object_bytes,
             sessions_before=report.sessions_before,
             failures_before=report.failures_before,
+            error=None if error is None else str(error),
         )
+    if error is not None:
+        raise error
     return report
 
 
-def _count(report: PruneReport, session: Session, remove: bool) -> None:
+def _remove_sessions(
+    index: SessionIndex,
+    before: float,
+    report: PruneReport,
+    objects: RecordingObjects,
+    audit: AuditLog | None,
+) -> None:
+    while batch := index.expired_sessions(before, limit=BATCH):
+        went: list[tuple[Session, list[StoredObject]]] = []
+        error: StorageError | None = None
+        for s in batch:
+            try:
+                went.append((s, objects.delete(s)))
+            except StorageError as exc:
+                error = exc  # this one's rows stay, and the rest of the batch's
+                break
+        if went and not index.remove_sessions([s.id for s, _ in went]):
+            break  # another pruner took them
+        for s, stored in went:
+            _count(report, s, stored, remove=True)
+            if audit is not None:
+                audit.write(
+                    "session_pruned",
+                    session_id=s.id,
+                    user=s.user,
+                    login=s.login,
+                    node=s.node,
+                    start=s.start,
+                    end=s.end,
+                    status=s.status,
+                    recording=s.recording_path,
+                )
+        if error is not None:
+            raise error
+
+
+class RecordingObjects:
+    """The buckets pruned sessions' recordings are in (each ``recording_path``
+    names its own), a client for each, kept for the whole prune."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[BucketAddress, Bucket] = {}
+
+    def stored(self, session: Session) -> list[StoredObject]:
+        found = self._find(session)
+        return [] if found is None else found[0].stored(found[1])
+
+    def delete(self, session: Session) -> list[StoredObject]:
+        found = self._find(session)
+        return [] if found is None else found[0].delete(found[1])
+
+    def _find(self, session: Session) -> tuple[Bucket, str] | None:
+        url = object_url(session.recording_path or "")
+        if url is None:
+            return None
+        from auditor.recording.bucket import Bucket, object_address  # obstore: only for objects
+
+        address, key = object_address(url)
+        if address not in self._buckets:
+            self._buckets[address] = Bucket(address)
+        return self._buckets[address], key
+
+
+def _count(report: PruneReport, session: Session, stored: list[StoredObject], remove: bool) -> None:
     report.sessions.append(session)
-    url = object_url(session.recording_path or "")
-    if url is not None:
-        report.objects.append(url)
+    report.objects += len(stored)
+    report.object_bytes += sum(o.size for o in stored)
     for path in recording_files(session):
         try:
             report.bytes += path.stat().st_size

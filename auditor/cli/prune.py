@@ -19,7 +19,9 @@ def register(sub: Any) -> None:
         parents=[common_options()],
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="list what would be removed and change nothing"
+        "--dry-run",
+        action="store_true",
+        help="list what would be removed (files and objects) and change nothing",
     )
     p.set_defaults(handler=cmd_prune)
 
@@ -52,16 +54,18 @@ def cmd_prune(ctx: Context) -> int:
     verb = "would remove" if dry else "removed"
     parts = []
     if report.sessions_before is not None:
+        stored = []
+        if report.files or not report.objects:
+            stored.append(f"{report.files} recording file(s), {format_size(report.bytes)}")
+        if report.objects:
+            stored.append(
+                f"{report.objects} object(s) in the bucket, {format_size(report.object_bytes)}"
+            )
         parts.append(
             f"{len(report.sessions)} session(s) ended before {_when(report.sessions_before)} "
-            f"({report.files} recording file(s), {format_size(report.bytes)})"
+            f"({'; '.join(stored)})"
         )
     if report.failures_before is not None:
         parts.append(f"{report.failures} failure(s) before {_when(report.failures_before)}")
     print(f"{verb} " + " and ".join(parts))
-    if report.objects:
-        print(
-            f"{len(report.objects)} of those recordings are objects in storage.audit_sessions_uri: "
-            "the bucket's lifecycle rules expire them"
-        )
     return 0

@@ -1,7 +1,8 @@
 """The retention policy applied by the proxy: once at start, then once a day.
 
-The work (index deletes, file removals) runs on a thread of its own with its
-own index connection, never on the event loop or the index writer's thread.
+The work (index deletes, file and object removals) runs on a thread of its own
+with its own index connection, never on the event loop or the index writer's
+thread. A bucket that fails keeps its sessions' rows for the next day's try.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ async def apply_daily(config: Config, data_dir: Path, audit: AuditLog) -> None:
     while True:
         try:
             report = await asyncio.to_thread(_apply, config, data_dir, audit)
-        except (AuditorError, OSError) as exc:  # the index away, a file we may not remove
+        except (AuditorError, OSError) as exc:  # the index or bucket away, a file we may not remove
             log.warning("retention: %s; trying again in a day", exc)
         else:
             if report.sessions or report.failures:
                 log.info(
-                    "retention: removed %s sessions (%s files) and %s failures",
+                    "retention: removed %s sessions (%s files, %s objects) and %s failures",
                     len(report.sessions),
                     report.files,
+                    report.objects,
                     report.failures,
                 )
         await asyncio.sleep(INTERVAL)

@@ -22,6 +22,7 @@ import configparser
 import io
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,6 +45,12 @@ RETRY: dict[str, Any] = {"max_retries": 2, "retry_timeout": timedelta(seconds=10
 
 class BucketError(StorageError):
     """Object storage we cannot use: a missing bucket, an endpoint away, an object gone."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str  # in the bucket, under the prefix
+    size: int
 
 
 def _profile_credentials() -> dict[str, str]:
@@ -94,12 +101,20 @@ def _failure(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-class Bucket:
-    """The recordings' bucket: check it at start, upload sealed recordings, read them."""
+def object_address(url: str) -> tuple[BucketAddress, str]:
+    """The bucket an object's URL names (endpoint and region kept, no prefix) and the
+    object's key in it: the recordings of every prefix in one bucket share a client."""
+    address = BucketAddress.parse(url, "recording")
+    return BucketAddress(address.bucket, "", address.endpoint, address.region), address.prefix
 
-    def __init__(self, uri: str, key: str = SESSIONS_KEY) -> None:
+
+class Bucket:
+    """The recordings' bucket: check it at start, upload sealed recordings, read
+    them, delete them when the retention policy lets them go."""
+
+    def __init__(self, uri: str | BucketAddress, key: str = SESSIONS_KEY) -> None:
         self.key = key
-        self.address = BucketAddress.parse(uri, key)
+        self.address = uri if isinstance(uri, BucketAddress) else BucketAddress.parse(uri, key)
         self.store = _store(self.address)
 
     def describe(self) -> str:
@@ -136,6 +151,34 @@ class Bucket:
         except BaseError as exc:
             raise BucketError(self._what_failed(exc)) from None
         return self.address.url(name)
+
+    def stored(self, name: str) -> list[StoredObject]:
+        """The recording ``name`` and its sidecars as the bucket holds them now."""
+        found = []
+        for key in (name, *(name + suffix for suffix in SIDECARS)):
+            try:
+                found.append(StoredObject(key, int(obstore.head(self.store, key)["size"])))
+            except (NotFoundError, FileNotFoundError):  # obstore raises the latter
+                continue
+            except BaseError as exc:
+                raise BucketError(self._not_deleted(exc, name)) from None
+        return found
+
+    def delete(self, name: str) -> list[StoredObject]:
+        """Delete the recording ``name`` and its sidecars; what went. One gone
+        already counts as deleted, so a prune cut short is finished by the next.
+
+        The recording goes first: an object there still means its sidecars are there."""
+        found = self.stored(name)
+        try:
+            for stored in found:
+                obstore.delete(self.store, stored.key)
+        except BaseError as exc:
+            raise BucketError(self._not_deleted(exc, name)) from None
+        return found
+
+    def _not_deleted(self, exc: BaseException, name: str) -> str:
+        return f"{self._what_failed(exc)}; {self.address.url(name).partition('?')[0]} not deleted"
 
     async def upload_async(self, recording: Path, name: str) -> str:
         try:
