@@ -10,7 +10,6 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from auditor.cli.context import Context, common_options
@@ -27,6 +26,7 @@ from auditor.replay.keyframes import KeyframeIndex, sidecar_path
 from auditor.replay.playback import Playback
 from auditor.replay.player import Player
 from auditor.replay.recorded import recording_keyframes, recording_source
+from auditor.replay.remote import Mirrors
 from auditor.replay.tail import LiveTail
 from auditor.replay.timing import MAX_SPEED, MIN_SPEED, clock
 from auditor.replay.transcript import recording_transcript
@@ -105,12 +105,6 @@ def _index(ctx: Context) -> Iterator[SessionIndex]:
         index.close()
 
 
-def _reader(session: Session) -> RecordingReader:
-    if not session.recording_path:
-        raise AuditorError(f"session {session.id[:8]} has no recording (a node-mode TCP pipe)")
-    return RecordingReader(Path(session.recording_path))
-
-
 def _keyframes(reader: RecordingReader) -> KeyframeIndex:
     """The sidecar, built or extended now if the background didn't (an
     imported or old recording); in memory only if it can't be saved."""
@@ -144,9 +138,9 @@ def cmd_replay(ctx: Context) -> int:
         raise AuditorError(
             "--format play needs a terminal; use --format text to print the transcript"
         )
-    with _index(ctx) as index:
+    with _index(ctx) as index, Mirrors(index) as mirrors:
         session = index.get_session(a.id)
-        reader = _reader(session)
+        reader = mirrors.reader(session)  # another machine's live one: mirrored
         live = session.live and not a.no_follow
         still_live = _still_live(index, session.id)
         if fmt == "text":

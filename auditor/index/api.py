@@ -17,17 +17,18 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from auditor.errors import AuditorError
 from auditor.index.failures import FailureKind
-from auditor.index.owner import current_owner, owner_alive
+from auditor.index.owner import current_owner, owner_alive, owner_host, this_host
 from auditor.index.rows import (
     FAILURE_COLUMNS,
     SESSION_COLUMNS,
     CommandRow,
     Failure,
     KindSummary,
+    LiveChunk,
     LiveRow,
     SearchHit,
     Session,
@@ -45,6 +46,7 @@ SETTABLE = frozenset(SESSION_COLUMNS) - {
     "id",
     "status",
     "recording_hash",
+    "owner",
     "terminated_by",
     "termination_reason",
 }
@@ -52,6 +54,16 @@ _HEX = re.compile(r"[0-9a-f]+")
 ENDED = ("ended", "interrupted")
 NO_REASON = "no reason given"
 TERMINABLE = ("session",)  # shells, commands, subsystems: what the proxy bridges
+# A proxy renews its lease every few seconds; one not renewed for this long is gone.
+LEASE = 30.0
+
+
+class LiveWakeups(Protocol):
+    """Which sessions published output since the last look (``live_listener``)."""
+
+    def poll(self, timeout: float = 0.0) -> set[str]: ...
+
+    def close(self) -> None: ...
 
 
 class SessionIndex(ABC):
@@ -438,18 +450,59 @@ class SessionIndex(ABC):
     def remove_failures(self, before: float) -> int:
         """Failures older than ``before``; returns how many went."""
 
+    # Live sessions seen from other machines (a shared engine only: on one
+    # machine a live recording is a file every reader can follow)
+    shares_live = False
+
+    def publish_live(self, session_id: str, chunk: LiveChunk) -> None:
+        """Bytes a live session's recording gained, for followers elsewhere, and a
+        wake-up for them."""
+        raise NotImplementedError(f"{type(self).__name__} keeps live output on this machine")
+
+    def live_chunks(self, session_id: str, offset: int) -> list[LiveChunk]:
+        """Published chunks of a session's recording from ``offset`` on, in order;
+        a limited batch, so call again until it is empty."""
+        return []
+
+    def live_listener(self) -> LiveWakeups | None:
+        """Wake-ups for published output, on a connection of its own; None without."""
+        return None
+
+    def forget_live(self, ended_before: float) -> int:
+        """Published bytes no follower needs any more: sessions over before
+        ``ended_before`` whose recording can be read where it now is."""
+        return 0
+
+    def renew_lease(self, address: str | None = None, term: float = LEASE) -> None:
+        """This process still carries its live sessions, for ``term`` seconds more.
+
+        On one machine the owner's PID says that (``owner_alive``); a shared
+        engine keeps leases, so a surviving proxy can tell another machine's
+        proxy is gone."""
+        return None
+
+    def _leases(self) -> dict[str, float]:
+        """When each owner's lease runs out."""
+        return {}
+
     # Recovery
     def recover_interrupted(self) -> int:
         """Sessions left ``live`` by a process that is gone become ``interrupted``.
 
-        Their end time is the time of their last record; returns how many.
+        Gone is a PID that no longer runs on this machine, or, for another
+        machine's process, a lease that ran out (or, for one that never took
+        a lease, a row not updated for as long). Their end time is the time
+        of their last record (or last update, for a recording elsewhere);
+        returns how many.
         """
         count = 0
+        leases = self._leases()
+        now = time.time()
         for row in self._live_rows():
-            if row.owner == self._owner or owner_alive(row.owner):
+            if row.owner == self._owner or not self._owner_gone(row, leases, now):
                 continue
             end, anchor = row.updated or row.start, None
-            if row.recording_path:
+            if row.recording_path and not recording_elsewhere(row.recording_path, row.owner):
                 try:
                     summary = RecordingReader(Path(row.recording_path)).summary()
                     end, anchor = row.start + summary.duration, summary.final_hash
@@ -460,6 +513,14 @@ class SessionIndex(ABC):
         if count:
             self._ensure_worker(wake=True)
         return count
+
+    def _owner_gone(self, row: LiveRow, leases: dict[str, float], now: float) -> bool:
+        if owner_host(row.owner) == this_host() or not self.shares_live:
+            return not owner_alive(row.owner)
+        expires = leases.get(str(row.owner))
+        if expires is None:  # never leased: the row's own updates say it is kept up
+            expires = (row.updated or row.start) + LEASE
+        return expires < now
 
     @abstractmethod
     def _live_rows(self) -> list[LiveRow]: ...
@@ -506,3 +567,12 @@ def _final_hash(path: Path) -> str | None:
     except RecordingError as exc:
         log.warning("no hash anchor for %s: %s", path, exc)
         return None
+
+
+def recording_elsewhere(recording_path: str, owner: str | None) -> bool:
+    """A recording in another machine's spool: its file is not here to read."""
+    from auditor.recording.source import object_url
+
+    if object_url(recording_path) is not None:
+        return False
+    return owner_host(owner) not in (None, this_host()) and not Path(recording_path).exists()

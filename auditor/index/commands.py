@@ -26,6 +26,7 @@ log = logging.getLogger("auditor.index")
 
 
 def extract_commands(index: SessionIndex, session_id: str) -> int:
+    from auditor.index.api import recording_elsewhere
     from auditor.replay.commands import session_commands
 
     session = index.get_session(session_id)
@@ -48,6 +49,8 @@ def extract_commands(index: SessionIndex, session_id: str) -> int:
             for c in session_commands(reader.records())
         ]
     except (RecordingError, OSError) as exc:
+        if recording_elsewhere(session.recording_path, session.owner):
+            return 0  # another machine's spool: read once it is uploaded (or by its proxy)
         log.warning("session %s: no commands: %s", session_id, exc)
         found = []
     index.store_commands(session_id, found)

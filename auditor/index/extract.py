@@ -126,12 +126,24 @@ def extract_pending(index: SessionIndex) -> int:
         try:
             added += extract_text(index, sid)
         except RecordingError as exc:
+            if _elsewhere(index, sid):
+                continue  # its own proxy (or a pass after the upload) reads it
             # A missing or damaged file will not get better: stop retrying it.
             log.warning("session %s: no searchable text: %s", sid, exc)
             index.give_up_text(sid)
         except index.TRANSIENT as exc:
             log.warning("session %s: text extraction postponed: %s", sid, exc)
     return added
+
+
+def _elsewhere(index: SessionIndex, session_id: str) -> bool:
+    """In another machine's spool (a fleet's shared index): not ours to give up on."""
+    from auditor.index.api import recording_elsewhere
+
+    session = index.get_session(session_id)
+    return bool(session.recording_path) and recording_elsewhere(
+        str(session.recording_path), session.owner
+    )
 
 
 class TextWorker:

@@ -25,7 +25,16 @@ def _start_ticks(pid: int) -> str:
 
 def current_owner() -> str:
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+    return f"{this_host()}:{pid}:{_start_ticks(pid)}"
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def owner_host(owner: str | None) -> str | None:
+    """The machine an owner runs on (None for a row without one)."""
+    return owner.partition(":")[0] if owner else None
 
 
 def owner_alive(owner: str | None) -> bool:

@@ -10,6 +10,7 @@ sessions here as in SQLite.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import psycopg
 
 from auditor.index import terms
-from auditor.index.api import SessionIndex
+from auditor.index.api import LEASE, SessionIndex
 from auditor.index.failures import FailureKind
 from auditor.index.postgres_schema import migrate
 from auditor.index.rows import (
@@ -27,6 +28,7 @@ from auditor.index.rows import (
     CommandRow,
     Failure,
     KindSummary,
+    LiveChunk,
     LiveRow,
     SearchHit,
     Session,
@@ -36,6 +38,7 @@ from auditor.index.rows import (
 from auditor.storage import EVENTS_KEY, StorageError, redact
 
 CONNECT_TIMEOUT = 10
+LIVE_CHANNEL = "auditor_live"  # NOTIFY payload: the session id that has new output
 
 
 class PostgresIndex(SessionIndex):
@@ -48,6 +51,7 @@ class PostgresIndex(SessionIndex):
         super().__init__(data_dir, background_text)
         self.uri = uri
         self.conn = conn
+        self._depth = 0  # transactions open (savepoints nest)
 
     @classmethod
     def connect(cls, uri: str, data_dir: Path, *, background_text: bool = False) -> PostgresIndex:
@@ -73,9 +77,24 @@ class PostgresIndex(SessionIndex):
     def _close(self) -> None:
         self.conn.close()
 
+    def _connected(self) -> psycopg.Connection:
+        """The connection, made again if the server went away and is back: a
+        proxy outlives a database restart. Never inside a transaction: its
+        statements belong to the connection it began on."""
+        if self.conn.broken and not self._depth:
+            try:
+                self.conn = psycopg.connect(
+                    self.uri, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                )
+            except psycopg.Error as exc:
+                raise StorageError(
+                    f"{EVENTS_KEY}: cannot reach {redact(self.uri)}: {_reason(exc)}"
+                ) from None
+        return self.conn
+
     def _execute(self, sql: Any, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         try:
-            return self.conn.execute(sql, params)
+            return self._connected().execute(sql, params)
         except psycopg.OperationalError as exc:
             raise self._lost(exc) from None
 
@@ -86,8 +105,12 @@ class PostgresIndex(SessionIndex):
     def _transaction(self) -> Iterator[None]:
         """``conn.transaction()``, a savepoint inside another; a lost server is one line."""
         try:
-            with self.conn.transaction():
-                yield
+            with self._connected().transaction():
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
         except psycopg.OperationalError as exc:
             raise self._lost(exc) from None
 
@@ -452,6 +475,7 @@ class PostgresIndex(SessionIndex):
                 return 0
             self._execute("DELETE FROM session_text WHERE session_id = ANY(%s)", [over])
             self._execute("DELETE FROM commands WHERE session_id = ANY(%s)", [over])
+            self._execute("DELETE FROM live_chunks WHERE session_id = ANY(%s)", [over])
             return self._execute("DELETE FROM sessions WHERE id = ANY(%s)", [over]).rowcount
 
     def count_failures(self, before: float) -> int:
@@ -459,6 +483,59 @@ class PostgresIndex(SessionIndex):
 
     def remove_failures(self, before: float) -> int:
         return self._execute('DELETE FROM failures WHERE "time" < %s', [before]).rowcount
+
+    # Live sessions seen from other machines
+    shares_live = True
+
+    def publish_live(self, session_id: str, chunk: LiveChunk) -> None:
+        with self._transaction():
+            # A retry after a lost reply may bring the same bytes again.
+            self._execute(
+                'INSERT INTO live_chunks (session_id, "offset", data, end_t, end_seq) '
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [session_id, chunk.offset, chunk.data, chunk.end_t, chunk.end_seq],
+            )
+            self._execute("SELECT pg_notify(%s, %s)", [LIVE_CHANNEL, session_id])  # on commit
+
+    def live_chunks(self, session_id: str, offset: int) -> list[LiveChunk]:
+        rows = self._rows(
+            'SELECT "offset", data, end_t, end_seq FROM live_chunks WHERE session_id = %s '
+            'AND "offset" >= %s ORDER BY "offset" LIMIT 16',
+            [session_id, offset],
+        )
+        return [LiveChunk(int(o), bytes(d), float(t), int(q)) for o, d, t, q in rows]
+
+    def live_listener(self) -> LiveListener:
+        return LiveListener(self.uri)
+
+    def forget_live(self, ended_before: float) -> int:
+        # An interrupted session's bytes stay until its proxy uploads the spool:
+        # until then they are all another machine can show of it.
+        cur = self._execute(
+            "DELETE FROM live_chunks c USING sessions s WHERE c.session_id = s.id "
+            "AND s.status != 'live' AND s.\"end\" < %s "
+            "AND (s.status = 'ended' OR s.recording_path LIKE 's3:%%')",
+            [ended_before],
+        )
+        return cur.rowcount
+
+    def renew_lease(self, address: str | None = None, term: float = LEASE) -> None:
+        now = time.time()
+        self._execute(
+            "INSERT INTO proxy_leases (owner, address, renewed, expires) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (owner) DO UPDATE SET address = EXCLUDED.address, "
+            "renewed = EXCLUDED.renewed, expires = EXCLUDED.expires",
+            [self._owner, address, now, now + term],
+        )
+
+    def _leases(self) -> dict[str, float]:
+        # Leases long gone, with nothing of theirs left live, are dropped on the way.
+        self._execute(
+            "DELETE FROM proxy_leases l WHERE expires < %s AND NOT EXISTS "
+            "(SELECT 1 FROM sessions s WHERE s.status = 'live' AND s.owner = l.owner)",
+            [time.time() - 86400],
+        )
+        return {str(o): float(e) for o, e in self._rows("SELECT owner, expires FROM proxy_leases")}
 
     # Recovery
     def _live_rows(self) -> list[LiveRow]:
@@ -560,3 +637,26 @@ def _reason(exc: psycopg.Error) -> str:
             first = first.rsplit(sep, 1)[1]
             break
     return first.removeprefix("FATAL:").strip() or type(exc).__name__
+
+
+class LiveListener:
+    """A connection of its own that LISTENs for published live output."""
+
+    def __init__(self, uri: str) -> None:
+        try:
+            self.conn = psycopg.connect(uri, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+            self.conn.execute(f"LISTEN {LIVE_CHANNEL}")
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"{EVENTS_KEY}: cannot connect to {redact(uri)}: {_reason(exc)}"
+            ) from None
+
+    def poll(self, timeout: float = 0.0) -> set[str]:
+        """The sessions that published since the last poll (waits up to ``timeout``)."""
+        try:
+            return {n.payload for n in self.conn.notifies(timeout=timeout)}
+        except psycopg.Error as exc:
+            raise StorageError(f"{EVENTS_KEY}: lost the live wake-ups: {_reason(exc)}") from None
+
+    def close(self) -> None:
+        self.conn.close()

@@ -139,10 +139,47 @@ def _m003_terminations(conn: psycopg.Connection) -> None:
     )
 
 
+def _m004_live(conn: psycopg.Connection) -> None:
+    # Live sessions seen from other machines: each proxy copies the bytes its
+    # live recordings gain into live_chunks (with a NOTIFY), and renews a lease
+    # that tells the others it still runs. Both are transient, so UNLOGGED: no
+    # WAL for a copy of what the spool holds (a crashed server empties them).
+    conn.execute(
+        """
+        CREATE UNLOGGED TABLE live_chunks (
+            session_id TEXT COLLATE "C" NOT NULL,
+            "offset" BIGINT NOT NULL,
+            data BYTEA NOT NULL,
+            -- where the writer's flush ended with these bytes: the .idx entry
+            end_t DOUBLE PRECISION NOT NULL,
+            end_seq BIGINT NOT NULL,
+            PRIMARY KEY (session_id, "offset")
+        )
+        """
+    )
+    # lz4 where the server has it: terminal output compresses well, quickly.
+    if conn.execute(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)"
+    ).fetchone():
+        conn.execute("ALTER TABLE live_chunks ALTER COLUMN data SET COMPRESSION lz4")
+    conn.execute(
+        """
+        CREATE UNLOGGED TABLE proxy_leases (
+            owner TEXT PRIMARY KEY,
+            address TEXT,
+            renewed DOUBLE PRECISION NOT NULL,
+            expires DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
     ("003_terminations", _m003_terminations),
+    ("004_live", _m004_live),
 ]
 
 

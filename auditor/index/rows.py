@@ -32,6 +32,9 @@ class Session:
     # a pending request while live, a record of who ended it and why after.
     terminated_by: str | None = None
     termination_reason: str | None = None
+    # The proxy process writing it (host:pid:start), which a fleet's other
+    # proxies check it against (``recover_interrupted``).
+    owner: str | None = None
 
     @property
     def live(self) -> bool:
@@ -117,6 +120,21 @@ class TerminationRequest:
     session_id: str
     by: str
     reason: str
+
+
+@dataclass(frozen=True)
+class LiveChunk:
+    """Bytes ``offset`` on of a live recording, ending where a flush of its writer
+    did: ``end_t`` and ``end_seq`` are that flush's ``.idx`` entry."""
+
+    offset: int
+    data: bytes
+    end_t: float
+    end_seq: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
 
 
 @dataclass(frozen=True)

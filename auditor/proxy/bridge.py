@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 from asyncssh.packet import String, UInt32
 
+from auditor.errors import AuditorError
 from auditor.proxy import channels, failures
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.sftp_log import SftpLog
@@ -334,5 +335,9 @@ async def open_session_bridge(conn: ProxiedConnection) -> SessionBridge:
         node_chan = await channels.open_session_channel(node, side)
     except Exception as exc:  # the node's refusal reason goes to the client
         raise channels.open_error(exc, f"open failed on {conn.target.name}: {exc}") from None
-    recording = await conn.new_recording("session")
+    try:
+        recording = await conn.new_recording("session")
+    except AuditorError as exc:  # the index is away: no unrecorded sessions
+        node_chan.close()
+        raise channels.open_error(exc, str(exc)) from None
     return SessionBridge(conn, node_chan, side, recording)

@@ -54,19 +54,20 @@ class ForwardAudit:
         index = self.pc.proxy.index
         fields = self.pc.fields
         command = f"{self.channel} {self.target} from {self.origin}"
-        index.submit(
-            lambda: index.index.start_session(
-                self.session_id, **fields, kind="forward", command=command, recording_path=None
-            )
+        index.call(
+            "start_session",
+            self.session_id,
+            **fields,
+            kind="forward",
+            command=command,
+            recording_path=None,
         )
         self.pc.audit_event("port_forward", **self._event)
 
     def closed(self, bytes_up: int, bytes_down: int) -> None:
         index = self.pc.proxy.index
-        index.submit(
-            lambda: index.index.end_session(
-                self.session_id, status="ended", bytes_in=bytes_up, bytes_out=bytes_down
-            )
+        index.call(
+            "end_session", self.session_id, status="ended", bytes_in=bytes_up, bytes_out=bytes_down
         )
         self.pc.audit_event(
             "port_forward_end", **self._event, bytes_up=bytes_up, bytes_down=bytes_down

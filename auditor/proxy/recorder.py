@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -22,20 +23,38 @@ from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.record_thread import RecordingThread
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
+from auditor.storage import StorageError
 
 log = logging.getLogger("auditor.proxy")
 FLUSH_INTERVAL = 0.5
 BATCH_BYTES = 1 << 20  # queued to the recording thread at this size or on the timer
 
 
+# Writes that must not be lost while the database is away: kept in order and
+# written when it is back (a session that ends during an outage ends in the index).
+KEPT_FOR_LATER = frozenset({"update_session", "end_session", "record_failure"})
+BACKLOG_LIMIT = 100_000
+RETRY_EVERY = 2.0
+
+
 class IndexWriter:
-    """Serialises index writes on a worker thread that owns the index's connection."""
+    """Serialises index writes on a worker thread that owns the index's connection.
+
+    A shared index can go away (a database restart, a network cut): writes
+    that record what happened to sessions already under way wait in a
+    backlog and go in order once it is back; ``available`` says whether the
+    last write got through, so the proxy refuses new sessions meanwhile.
+    """
 
     def __init__(self, data_dir: Path, uri: str | None = None) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-index")
         self._index: SessionIndex | None = None
         self.data_dir = data_dir
         self.uri = uri  # storage.audit_events_uri: None is SQLite in the data dir
+        self.available = True
+        self.trouble: str | None = None  # why not, as one line
+        self._backlog: deque[tuple[str, tuple[Any, ...], dict[str, Any]]] = deque()
+        self._next_try = 0.0
         self.submit(self._open).result()
 
     def _open(self) -> None:
@@ -53,7 +72,66 @@ class IndexWriter:
         return fut
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
-        return self.submit(lambda: getattr(self.index, method)(*args, **kwargs))
+        return self.submit(self._call, method, args, kwargs)
+
+    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._backlog and not self._write_backlog():
+            if method in KEPT_FOR_LATER:
+                self._keep(method, args, kwargs)
+                return None
+            raise StorageError(self.trouble or "the index is away")
+        try:
+            result = getattr(self.index, method)(*args, **kwargs)
+        except StorageError as exc:
+            self._away(exc)
+            if method in KEPT_FOR_LATER:
+                self._keep(method, args, kwargs)
+                return None
+            raise
+        self._back()
+        return result
+
+    def _keep(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if len(self._backlog) >= BACKLOG_LIMIT:
+            log.error("index backlog full: %s of a session dropped", method)
+            return
+        self._backlog.append((method, args, kwargs))
+
+    def _write_backlog(self) -> bool:
+        """Write what waited, in order; False if the index is still away."""
+        if time.monotonic() < self._next_try:
+            return False
+        while self._backlog:
+            method, args, kwargs = self._backlog[0]
+            try:
+                getattr(self.index, method)(*args, **kwargs)
+            except StorageError as exc:
+                self._away(exc)
+                return False
+            self._backlog.popleft()
+        self._back()
+        return True
+
+    def _away(self, exc: StorageError) -> None:
+        self._next_try = time.monotonic() + RETRY_EVERY
+        if self.available:
+            log.error("%s: new sessions are refused until it is back", exc)
+        self.available, self.trouble = False, str(exc)
+
+    def _back(self) -> None:
+        if not self.available:
+            log.warning("the index is back: new sessions are accepted again")
+        self.available, self.trouble = True, None
+
+    async def probe(self) -> bool:
+        """Whether the index takes writes now (a new session is about to need it)."""
+        if self.available:
+            return True
+        try:
+            await self.acall("renew_lease")
+        except StorageError:
+            return False
+        return self.available
 
     async def acall(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.wrap_future(self.call(method, *args, **kwargs))
@@ -69,7 +147,9 @@ class IndexWriter:
 
 def _log_error(fut: Future[Any]) -> None:
     exc = fut.exception()
-    if exc is not None:
+    if isinstance(exc, StorageError):
+        log.debug("index write failed: %s", exc)  # said once, when it went away
+    elif exc is not None:
         log.error("index write failed: %r", exc)
 
 
@@ -89,9 +169,12 @@ class ChannelRecording:
         audit: AuditLog,
         thread: RecordingThread,
         on_end: Callable[[], None] = lambda: None,
+        on_sealed: Callable[[str], Future[None]] | None = None,
     ) -> None:
         self.audit = audit
         self.on_end = on_end
+        # With followers elsewhere: the sealed end is published before the row ends.
+        self.on_sealed = on_sealed
         self.index = index
         self.session_id = session_id
         self.writer = writer
@@ -214,7 +297,10 @@ class ChannelRecording:
         try:
             writer.close()
         finally:
-            self._end_session(end)
+            if self.on_sealed is None:
+                self._end_session(end)
+            else:
+                self.on_sealed(self.session_id).add_done_callback(lambda _: self._end_session(end))
 
     def _end_session(self, end: dict[str, Any]) -> None:
         ended = self.index.call("end_session", self.session_id, **end)

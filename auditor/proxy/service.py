@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.channels import WINDOW
 from auditor.proxy.connection import OuterServer
 from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.live import LIVE_FLUSH_INTERVAL, LivePublisher
 from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
@@ -38,11 +40,20 @@ from auditor.proxy.text_process import TextProcess
 from auditor.proxy.uploads import open_uploads
 from auditor.proxy.upstream import DEFAULT_BACKOFF, SERVER_CIPHERS, Backoff
 from auditor.recording import RecordingWriter
+from auditor.recording.format import index_path
+from auditor.storage import StorageError
 
 log = logging.getLogger("auditor.proxy")
 NODE_CERT_TTL = 2 * 3600
 NODE_CERT_RENEW = 15 * 60
 STATE_FILE = "proxy.json"
+LIVE_TICK = 0.1  # the flush timer with followers elsewhere (FLUSH_INTERVAL alone)
+SWEEP_INTERVAL = 5.0  # lease renewed, other proxies' orphans looked for
+LIVE_KEPT = 60.0  # an ended session's published output stays this long for followers
+
+
+class IndexAway(AuditorError):
+    """The index can't take a new session's row: the session is refused."""
 
 
 class RecordingProxy:
@@ -80,9 +91,17 @@ class RecordingProxy:
         uri = self.config.storage.audit_events_uri
         self.index = await asyncio.to_thread(IndexWriter, self.data_dir, uri)
         self.terminations = TerminationWatch(self.index, self.recordings)
+        await self.index.acall("renew_lease", str(self.config.listen_addr))
         recovered = await self.index.acall("recover_interrupted")
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
+        # Followers on other machines (a shared index) get each flush, soon.
+        self.live: LivePublisher | None = None
+        if self.index.index.shares_live:
+            self.live = LivePublisher(self.index.index.reopen)
+            self.live.start()
+        self.flush_interval = FLUSH_INTERVAL if self.live is None else LIVE_TICK
+        self._next_sweep = 0.0
         # Bind first: a taken port must leave nothing running behind it.
         family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -132,6 +151,8 @@ class RecordingProxy:
             rec.finish(None)
         # Recordings sealed and their rows queued before the index closes.
         await asyncio.to_thread(self.record_thread.close)
+        if self.live is not None:
+            await asyncio.to_thread(self.live.stop)  # the last flushes published, rows ended
         if self.uploads is not None:
             await self.uploads.drain(self.index)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
@@ -292,14 +313,29 @@ class RecordingProxy:
         )
 
     async def new_recording(self, fields: dict[str, Any], kind: str) -> ChannelRecording:
+        """A new session's recording and row; an ``IndexAway`` if the index can't
+        take it (a session the index doesn't know of would go unrecorded)."""
+        if not await self.index.probe():
+            raise self._index_away(fields)
         session_id = SessionIndex.new_session_id()
         path = self.index.index.recording_path(session_id)
         writer = await asyncio.to_thread(
             RecordingWriter.create, path, {**fields, "session_id": session_id, "kind": kind}
         )
-        await self.index.acall(
-            "start_session", session_id=session_id, **fields, kind=kind, recording_path=str(path)
-        )
+        try:
+            await self.index.acall(
+                "start_session",
+                session_id=session_id,
+                **fields,
+                kind=kind,
+                recording_path=str(path),
+            )
+        except StorageError:
+            await asyncio.to_thread(_discard, writer)
+            raise self._index_away(fields) from None
+        if self.live is not None:
+            writer.flush_interval = LIVE_FLUSH_INTERVAL
+            self.live.add(session_id, path)
         self.stats["sessions"] += 1
         self.audit.write("session_start", session_id=session_id, **fields)
         return ChannelRecording(
@@ -310,6 +346,24 @@ class RecordingProxy:
             self.audit,
             self.record_thread,
             self.text.wake,
+            None if self.live is None else self.live.final,
+        )
+
+    def _sweep(self) -> None:
+        """Every few seconds: this proxy's lease renewed, the live sessions of
+        proxies that are gone (another machine's: its lease ran out) marked
+        interrupted, and published output nobody follows any more dropped."""
+        self.index.call("renew_lease", str(self.config.listen_addr))
+        self.index.call("recover_interrupted").add_done_callback(_report_recovered)
+        self.index.call("forget_live", time.time() - LIVE_KEPT)
+
+    def _index_away(self, fields: dict[str, Any]) -> IndexAway:
+        reason = self.index.trouble or "the index does not answer"
+        self.audit.write("session_refused", reason=reason, **fields)
+        log.warning("session refused (%s): %s", fields.get("node", "-"), reason)
+        return IndexAway(
+            f"auditor: the audit index is unreachable ({reason}); new sessions are "
+            "refused until it is back, so that none goes unrecorded"
         )
 
     def record_failure(self, failure: ProxyFailure, **fields: Any) -> None:
@@ -328,9 +382,24 @@ class RecordingProxy:
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
+            await asyncio.sleep(self.flush_interval)
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_INTERVAL
+                self._sweep()
             for rec in list(self.recordings):
                 rec.tick()
             if self.uploads is not None:
                 self.uploads.tick(self.index, (r.writer.path for r in self.recordings if r.writer))
             self.terminations.check()  # `auditor terminate`, from any process or machine
+
+
+def _report_recovered(fut: Future[int]) -> None:
+    if not fut.cancelled() and fut.exception() is None and fut.result():
+        log.warning("marked %s live sessions of a proxy that is gone interrupted", fut.result())
+
+
+def _discard(writer: RecordingWriter) -> None:
+    """A refused session's recording: nothing of it was forwarded."""
+    writer.close()
+    writer.path.unlink(missing_ok=True)
+    index_path(writer.path).unlink(missing_ok=True)

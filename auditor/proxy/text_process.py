@@ -82,6 +82,7 @@ class TextProcess:
 def run(data_dir: Path) -> None:
     from auditor.index import SessionIndex
     from auditor.replay.upkeep import KeyframeUpkeep
+    from auditor.storage import StorageError
 
     # Two cores are shared with sshd and ssh: forwarding bytes comes first.
     # SCHED_IDLE runs this only on a core nothing else wants; at nice 10 it
@@ -93,6 +94,7 @@ def run(data_dir: Path) -> None:
     os.set_blocking(0, False)
     index = SessionIndex.open(data_dir, uri=os.environ.get(URI_ENV) or None, background_text=False)
     keyframes = KeyframeUpkeep()  # seeking in replays: built here, never in the proxy
+    away = False
     try:
         while True:
             readable, _, _ = select.select([0], [], [], INTERVAL)
@@ -108,8 +110,14 @@ def run(data_dir: Path) -> None:
                 # for a sealed recording's keyframes (a while, not for ever).
                 keyframes.run(index)
                 index.index_pending_commands()
+            except StorageError as exc:  # a shared index away: the next pass tries again
+                if not away:
+                    log.warning("text extraction waits: %s", exc)
+                away = True
+                continue
             except Exception:
                 log.exception("text extraction pass failed")
+            away = False
         index.index_pending_text()  # sessions that just ended are searchable at once
         index.index_pending_commands()
     finally:

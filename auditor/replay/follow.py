@@ -4,7 +4,8 @@ The reader already tolerates a growing file (an unfinished flush at the end
 is left for the next poll). Following is polling: a ``stat`` every
 ``interval`` and a read only when the file grew, until the writer seals the
 recording or the index says the session is no longer live (a proxy that
-died never seals). Nothing here talks to the proxy.
+died never seals). Nothing here talks to the proxy; a live session of
+another machine is a local mirror file that ``poll`` refreshes first.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class Follower:
     def poll(self, force: bool = False) -> list[Record]:
         """Records completed since the last poll; cheap when nothing changed
         (``force``: read even so, for the last look at an ended session)."""
+        refresh = getattr(self.reader.source, "refresh", None)
+        if refresh is not None:  # a mirror of another machine's spool (replay.remote)
+            refresh(force)
         try:
             size = os.path.getsize(self.reader.path)
         except FileNotFoundError:

@@ -120,6 +120,9 @@ class RecordFeed:
         """The records written since the last look; None if the file did not grow."""
         if self.ended:
             return self.cursor.poll() if self._size < 0 else None
+        refresh = getattr(self.reader.source, "refresh", None)
+        if refresh is not None:  # a mirror of another machine's spool (replay.remote)
+            refresh()
         try:
             size = os.path.getsize(self.reader.path)
         except FileNotFoundError:
@@ -131,6 +134,8 @@ class RecordFeed:
                     self._checked = now
                     if not self._still_live():
                         self.ended = True  # one last read: the final flush may have landed
+                        if refresh is not None:
+                            refresh(True)
                         return self.cursor.poll()
             return None
         self._size = size

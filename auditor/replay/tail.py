@@ -13,18 +13,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import Session
-from auditor.recording import RecordingError, RecordingReader
+from auditor.recording import RecordingError
 from auditor.recording.shown import SHOWN_STREAMS, ShownOutput, had_pty
 from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
 from auditor.replay.redraw import LEAVE_ALT
+from auditor.replay.remote import Mirrors
 
 SCAN_INTERVAL = 0.5
 _SEQUENCE = re.compile(
@@ -86,6 +86,7 @@ class LiveTail:
         self.source: str | None = None  # the session whose output was written last
         self.at_line_start = True
         self.alternate = False  # a named session's program left the terminal there
+        self.mirrors = Mirrors(index)  # live sessions of other machines (a shared index)
         if session_id is not None:
             session = index.get_session(session_id)
             if not session.live:
@@ -105,7 +106,7 @@ class LiveTail:
             self.seen.add(session.id)
             return  # a node-mode pipe: nothing recorded
         try:
-            reader = RecordingReader(Path(session.recording_path))
+            reader = self.mirrors.reader(session)
             follower = Follower.from_time(reader, 0.0) if from_start else Follower.from_end(reader)
         except (RecordingError, OSError):
             if self.named:
@@ -172,6 +173,7 @@ class LiveTail:
 
     def restore(self) -> None:
         """Leave the user's terminal as a named session's programs may not have."""
+        self.mirrors.close()
         if self.raw:
             self.out.write((LEAVE_ALT if self.alternate else b"") + RESTORE)
         self.out.flush()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index, terms
 from auditor.index.rows import KindSummary
+from auditor.replay.remote import Mirrors
 
 T = TypeVar("T")
 STATUSES = ("live", "ended", "interrupted")
@@ -180,6 +181,14 @@ class IndexReader:
         if index is not None:
             index.close()
             self._local.index = None
+
+    def mirrors(self) -> Mirrors | None:
+        """For a thread that follows sessions (a replay): mirrors of other machines'
+        live sessions on a connection of its own, closed with it; None with an
+        index on this machine only."""
+        if self.uri is None:
+            return None
+        return Mirrors(open_index(self.data_dir, self.uri), owns_index=True)
 
     def sync(self, fn: Callable[..., T], *args: Any, lane: str = "main", **kwargs: Any) -> T:
         """Run ``fn(index, ...)`` on a lane's thread and wait: for worker threads."""

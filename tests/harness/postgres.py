@@ -107,8 +107,15 @@ class PostgresServer:
         if init.returncode != 0:
             shutil.rmtree(root, ignore_errors=True)
             raise RuntimeError(f"initdb failed: {init.stderr.strip()}")
-        port = free_port()
-        log = open(root / "server.log", "wb")  # noqa: SIM115 - the server's lifetime
+        server = cls(root, free_port(), None)  # type: ignore[arg-type]
+        server.proc = server._launch()
+        server._wait_ready(timeout)
+        return server
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        bin_dir, root, port = postgres_bin(), self.root, self.port
+        data, sockets = root / "data", root / "sockets"
+        log = open(root / "server.log", "ab")  # noqa: SIM115 - the server's lifetime
         proc = subprocess.Popen(
             _as_postgres(
                 str(bin_dir / "postgres"),
@@ -131,16 +138,26 @@ class PostgresServer:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        server = cls(root, port, proc)
+        return proc
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not server._ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                server.stop()
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(
-                    f"postgres did not start: {(root / 'server.log').read_text()[-2000:]}"
+                    f"postgres did not start: {(self.root / 'server.log').read_text()[-2000:]}"
                 )
             time.sleep(0.05)
-        return server
+
+    def pause(self) -> None:
+        """Shut the server down and keep its data: the database is away."""
+        self._shut_down()
+
+    def resume(self, timeout: float = 60) -> None:
+        """The same server back, on the same port."""
+        self.proc = self._launch()
+        self._wait_ready(timeout)
 
     def _ready(self) -> bool:
         try:
@@ -166,6 +183,10 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown of the postmaster by its PID; then its files go."""
+        self._shut_down()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _shut_down(self) -> None:
         try:
             pid = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -179,4 +200,3 @@ class PostgresServer:
             if pid is not None:
                 os.kill(pid, signal.SIGQUIT)
             self.proc.wait()
-        shutil.rmtree(self.root, ignore_errors=True)

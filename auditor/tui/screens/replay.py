@@ -175,13 +175,27 @@ class ReplayScreen(Screen[None]):
     def run_playback(self) -> None:
         worker = get_current_worker()
         path = self.session.recording_path
+        mirrors = None
         try:
+            mirrors = self.auditor.reader.mirrors()  # another machine's live session, mirrored
             if not path:
                 raise AuditorError("this session has no recording (recording was off)")
-            pb = Playback(RecordingReader(Path(path)), live=self.session.live)
+            reader = (
+                RecordingReader(Path(path)) if mirrors is None else mirrors.reader(self.session)
+            )
+            pb = Playback(reader, live=self.session.live)
         except AuditorError as exc:
+            if mirrors is not None:
+                mirrors.close()
             self.post_message(self.Loaded(0, 0, str(exc)))
             return
+        try:
+            self._play(worker, pb)
+        finally:
+            if mirrors is not None:
+                mirrors.close()
+
+    def _play(self, worker: Any, pb: Playback) -> None:
         self.post_message(self.Loaded(pb.cols, pb.rows))
         if self.session.live:
             pb.seek(pb.duration)
