@@ -470,7 +470,8 @@ class SessionIndex(ABC):
 
     def forget_live(self, ended_before: float) -> int:
         """Published bytes no follower needs any more: sessions over before
-        ``ended_before`` whose recording can be read where it now is."""
+        ``ended_before`` whose recording can be read where it now is. Returns
+        how many chunks went."""
         return 0
 
     def renew_lease(self, address: str | None = None, term: float = LEASE) -> None:

@@ -492,7 +492,7 @@ class PostgresIndex(SessionIndex):
             # A retry after a lost reply may bring the same bytes again.
             self._execute(
                 'INSERT INTO live_chunks (session_id, "offset", data, end_t, end_seq) '
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                "VALUES (%s, %s, %b, %s, %s) ON CONFLICT DO NOTHING",  # %b: binary, not hex
                 [session_id, chunk.offset, chunk.data, chunk.end_t, chunk.end_seq],
             )
             self._execute("SELECT pg_notify(%s, %s)", [LIVE_CHANNEL, session_id])  # on commit
