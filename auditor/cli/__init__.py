@@ -8,8 +8,11 @@ other command goes through ``auditor.cli.dispatch``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported: `auditor connect` starts fast
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:

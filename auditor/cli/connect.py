@@ -1,8 +1,9 @@
 """``auditor connect HOST:PORT[@CLUSTER]``: the one-hop ProxyCommand.
 
 ssh starts it for every connection, so it imports nothing but the standard
-library's socket layer and the preamble's few constants (``auditor.onehop``):
-no argparse, no config, no asyncssh. It connects to the proxy, names the
+library's C socket layer and the preamble's few constants (``auditor.onehop``):
+no argparse, no config, no asyncssh, not even ``socket`` (building its enums
+took a third of the start-up) or ``threading`` unless it relays. It connects to the proxy, names the
 target, and then either hands the connected socket to ssh
 (``ProxyUseFdpass yes``: ssh's end of our stdout is a Unix socket, and no
 process is left relaying bytes) or relays stdin and stdout itself.
@@ -14,12 +15,10 @@ status 255, as ssh's own connection errors are.
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import os
-import socket
 import stat
 import sys
-import threading
 
 from auditor import onehop
 
@@ -84,16 +83,34 @@ def parse_args(argv: list[str]) -> tuple[str, tuple[str, int], float]:
     return _target(target), _split_host_port(proxy, "--proxy"), timeout
 
 
-def open_to_proxy(target: str, proxy: tuple[str, int], timeout: float) -> socket.socket:
+def _connect(address: tuple[str, int], timeout: float) -> _socket.socket:
+    """``socket.create_connection``, on the C layer: each address in turn."""
+    error: OSError | None = None
+    host, port = address
+    # An ASCII name as bytes: a str goes through the idna codec, which imports re.
+    name = host.encode() if host.isascii() else host
+    for family, kind, proto, _, addr in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(addr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"{host}: no address")
+
+
+def open_to_proxy(target: str, proxy: tuple[str, int], timeout: float) -> _socket.socket:
     """A connection to the proxy that has accepted the target: SSH from here on."""
     try:
-        sock = socket.create_connection(proxy, timeout=timeout)
+        sock = _connect(proxy, timeout)
     except OSError as exc:
         raise ConnectError(
             f"cannot reach the proxy at {proxy[0]}:{proxy[1]}: {exc.strerror or exc}"
         ) from None
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         sock.sendall(onehop.preamble(target))
         # Exactly the answer's line: the proxy's SSH version line follows it at
         # once, and it is ssh's to read.
@@ -120,16 +137,19 @@ def open_to_proxy(target: str, proxy: tuple[str, int], timeout: float) -> socket
     )
 
 
-def _relay(sock: socket.socket) -> None:
+def _relay(sock: _socket.socket) -> None:
     """stdin to the proxy, the proxy to stdout, until both ends are done."""
+    import threading  # only here: with ProxyUseFdpass nothing relays
 
     def upstream() -> None:
         # An error here means the proxy closed the connection: the loop below
         # sees that end and reports it.
-        with contextlib.suppress(OSError):
+        try:
             while data := os.read(0, CHUNK):
                 sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
+            sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            pass
 
     threading.Thread(target=upstream, daemon=True).start()
     while data := sock.recv(CHUNK):
@@ -147,8 +167,12 @@ def run(argv: list[str]) -> int:
         return 255
     if stat.S_ISSOCK(os.fstat(1).st_mode):
         # ProxyUseFdpass: ssh waits for the connected socket on our stdout.
-        with socket.socket(fileno=os.dup(1)) as out:
-            socket.send_fds(out, [b"\0"], [sock.fileno()])
+        out = _socket.socket(fileno=os.dup(1))
+        try:
+            rights = sock.fileno().to_bytes(4, sys.byteorder)  # one C int
+            out.sendmsg([b"\0"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+        finally:
+            out.close()
         sock.close()
         return 0
     try:
