@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "auditor.cli.commands",
     "auditor.cli.terminate",
     "auditor.cli.prune",
+    "auditor.cli.migrate",
     "auditor.cli.authority",
     "auditor.cli.ssh",
 )

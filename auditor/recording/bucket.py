@@ -152,6 +152,38 @@ class Bucket:
             raise BucketError(self._what_failed(exc)) from None
         return self.address.url(name)
 
+    def upload_missing(self, recording: Path, name: str) -> tuple[str, int]:
+        """``upload``, sending only the files whose object is not there with the
+        same size (a copy resumed after an interruption); the URL and the bytes sent.
+
+        The recording still goes last, so its object still means its sidecars
+        are there; an upload cut off midway leaves no object (a PUT, or a
+        multipart upload, completes whole or not at all)."""
+        sent = 0
+        try:
+            for path, key in [
+                *((recording.with_name(recording.name + s), name + s) for s in SIDECARS),
+                (recording, name),
+            ]:
+                if path is not recording and not path.exists():
+                    continue
+                size = path.stat().st_size
+                if self.object_size(key) != size:
+                    obstore.put(self.store, key, path)
+                    sent += size
+        except BaseError as exc:
+            raise BucketError(self._what_failed(exc)) from None
+        return self.address.url(name), sent
+
+    def object_size(self, name: str) -> int | None:
+        """The size of the object ``name`` under the prefix; None if there is none."""
+        try:
+            return int(obstore.head(self.store, name)["size"])
+        except (FileNotFoundError, NotFoundError):  # obstore raises the built-in one now
+            return None
+        except BaseError as exc:
+            raise BucketError(self._what_failed(exc)) from None
+
     def stored(self, name: str) -> list[StoredObject]:
         """The recording ``name`` and its sidecars as the bucket holds them now."""
         found = []
