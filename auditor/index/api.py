@@ -56,6 +56,7 @@ NO_REASON = "no reason given"
 TERMINABLE = ("session",)  # shells, commands, subsystems: what the proxy bridges
 # A proxy renews its lease every few seconds; one not renewed for this long is gone.
 LEASE = 30.0
+WATCH_TERM = 15.0  # a follower elsewhere renews its interest every few seconds
 
 
 class LiveWakeups(Protocol):
@@ -464,6 +465,15 @@ class SessionIndex(ABC):
         a limited batch, so call again until it is empty."""
         return []
 
+    def watch_live(self, session_id: str, viewer: str, term: float = WATCH_TERM) -> None:
+        """``viewer`` follows a live session from elsewhere for ``term`` seconds more:
+        its proxy publishes it meanwhile (and nothing nobody follows)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps live output on this machine")
+
+    def watched(self, session_ids: list[str]) -> set[str]:
+        """Those of ``session_ids`` someone follows from elsewhere now."""
+        return set()
+
     def live_listener(self) -> LiveWakeups | None:
         """Wake-ups for published output, on a connection of its own; None without."""
         return None
@@ -540,6 +550,16 @@ class SessionIndex(ABC):
             self._worker.start()
         elif wake:
             self._worker.wake()
+
+    # Migration (auditor migrate)
+    @abstractmethod
+    def copied_sessions(self, session_ids: list[str]) -> dict[str, Session]:
+        """The sessions among ``session_ids`` held here whole: the row, its text and
+        its commands stored (what a resumed ``auditor migrate`` need not copy again)."""
+
+    @abstractmethod
+    def failure_ids(self, failure_ids: list[str]) -> set[str]:
+        """The failures among ``failure_ids`` that are here."""
 
 
 def _check_terminable(session: Session) -> None:

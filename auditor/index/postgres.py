@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from auditor.index import terms
-from auditor.index.api import LEASE, SessionIndex
+from auditor.index.api import LEASE, WATCH_TERM, SessionIndex
 from auditor.index.failures import FailureKind
 from auditor.index.postgres_schema import migrate
 from auditor.index.rows import (
@@ -505,6 +505,23 @@ class PostgresIndex(SessionIndex):
         )
         return [LiveChunk(int(o), bytes(d), float(t), int(q)) for o, d, t, q in rows]
 
+    def watch_live(self, session_id: str, viewer: str, term: float = WATCH_TERM) -> None:
+        self._execute(
+            "INSERT INTO live_watch (session_id, viewer, expires) VALUES (%s, %s, %s) "
+            "ON CONFLICT (session_id, viewer) DO UPDATE SET expires = EXCLUDED.expires",
+            [session_id, viewer, time.time() + term],
+        )
+
+    def watched(self, session_ids: list[str]) -> set[str]:
+        if not session_ids:
+            return set()
+        rows = self._rows(
+            "SELECT DISTINCT session_id FROM live_watch WHERE session_id = ANY(%s) "
+            "AND expires > %s",
+            [session_ids, time.time()],
+        )
+        return {str(r[0]) for r in rows}
+
     def live_listener(self) -> LiveListener:
         return LiveListener(self.uri)
 
@@ -517,6 +534,7 @@ class PostgresIndex(SessionIndex):
             "AND (s.status = 'ended' OR s.recording_path LIKE 's3:%%')",
             [ended_before],
         )
+        self._execute("DELETE FROM live_watch WHERE expires < %s", [time.time()])
         return cur.rowcount
 
     def renew_lease(self, address: str | None = None, term: float = LEASE) -> None:
@@ -551,6 +569,19 @@ class PostgresIndex(SessionIndex):
             [end, anchor, session_id],
         )
         return cur.rowcount > 0
+
+    # Migration (auditor migrate)
+    def copied_sessions(self, session_ids: list[str]) -> dict[str, Session]:
+        rows = self._rows(
+            f"SELECT {_SESSION} FROM sessions WHERE id = ANY(%s) "
+            "AND text_done = 1 AND commands_done = 1",
+            [session_ids],
+        )
+        return {s.id: s for s in (Session(*r) for r in rows)}
+
+    def failure_ids(self, failure_ids: list[str]) -> set[str]:
+        rows = self._rows("SELECT id FROM failures WHERE id = ANY(%s)", [failure_ids])
+        return {str(r[0]) for r in rows}
 
 
 def _cols(names: Sequence[str]) -> str:

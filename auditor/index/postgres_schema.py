@@ -163,6 +163,17 @@ def _m004_live(conn: psycopg.Connection) -> None:
         "AND 'lz4' = ANY(enumvals)"
     ).fetchone():
         conn.execute("ALTER TABLE live_chunks ALTER COLUMN data SET COMPRESSION lz4")
+    # Who follows which live session from elsewhere: only those are published.
+    conn.execute(
+        """
+        CREATE UNLOGGED TABLE live_watch (
+            session_id TEXT COLLATE "C" NOT NULL,
+            viewer TEXT NOT NULL,
+            expires DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (session_id, viewer)
+        )
+        """
+    )
     conn.execute(
         """
         CREATE UNLOGGED TABLE proxy_leases (

@@ -481,6 +481,30 @@ class SqliteIndex(SessionIndex):
         )
         return cur.rowcount > 0
 
+    # Migration (auditor migrate)
+    def copied_sessions(self, session_ids: list[str]) -> dict[str, Session]:
+        found: dict[str, Session] = {}
+        for i in range(0, len(session_ids), 500):
+            batch = session_ids[i : i + 500]
+            rows = self.conn.execute(
+                f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions "
+                f"WHERE id IN ({', '.join('?' * len(batch))}) "
+                "AND text_done = 1 AND commands_done = 1",
+                batch,
+            )
+            found.update((s.id, s) for s in (Session(*r) for r in rows))
+        return found
+
+    def failure_ids(self, failure_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(failure_ids), 500):
+            batch = failure_ids[i : i + 500]
+            rows = self.conn.execute(
+                f"SELECT id FROM failures WHERE id IN ({', '.join('?' * len(batch))})", batch
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
+
 
 def _cols(names: Sequence[str]) -> str:
     return ", ".join(f"[{n}]" for n in names)

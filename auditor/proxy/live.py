@@ -8,6 +8,12 @@ every flush) and publishes each flush's bytes with that entry, so a follower
 rebuilds the same file and the same index entries (``replay.remote``). Only
 whole flushes go out: a follower never sees half a record.
 
+Only sessions someone follows from elsewhere are published (a follower
+says so in ``live_watch``; this looks twice a second): the database does
+not carry a copy of every byte of every session, and a bulk transfer nobody
+watches costs nothing more than on one machine. A session that gains a
+follower is published from its start.
+
 The lease lives here too: renewed every few seconds, it tells the other
 proxies this one still carries its live sessions (``recover_interrupted``).
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,6 +36,7 @@ from auditor.recording.format import INDEX_ENTRY, index_path
 
 log = logging.getLogger("auditor.proxy")
 PUBLISH_INTERVAL = 0.1
+WATCH_LOOK = 0.5  # seconds between looks at which sessions are followed
 CHUNK_BYTES = 1 << 20  # flushes are grouped into chunks up to about this size
 # The writer's flush interval when followers elsewhere wait for output (1 s alone).
 LIVE_FLUSH_INTERVAL = 0.2
@@ -58,6 +66,8 @@ class LivePublisher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._failing = False
+        self._watched: set[str] = set()
+        self._next_look = 0.0
         self._thread = threading.Thread(target=self._run, name="auditor-live", daemon=True)
 
     def start(self) -> None:
@@ -104,8 +114,18 @@ class LivePublisher:
     def _pass(self) -> None:
         with self._lock:
             spools = list(self._spools.items())
+        if spools and time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + WATCH_LOOK
+            try:
+                self._watched = self._connected().watched([sid for sid, _ in spools])
+            except AuditorError as exc:
+                self._trouble(exc)
         for session_id, spool in spools:
             finals = list(spool.final)
+            if session_id not in self._watched:
+                if finals:
+                    self._drop(session_id, spool, finals)
+                continue
             try:
                 self._publish(session_id, spool)
             except (AuditorError, OSError) as exc:

@@ -5,7 +5,9 @@ entry (``proxy.live``). Here the chunks are written, in order, to a private
 temporary file with the same entries beside it, so every reader (``tail
 --live``, ``replay``, the TUI) follows it exactly as it follows a spool file
 on its own machine. A PostgreSQL NOTIFY says when there is more; without
-one for a while, a look anyway (a wake-up lost with a connection).
+one for a while, a look anyway (a wake-up lost with a connection). Its
+proxy publishes only what someone follows: the mirror says it does, and
+keeps saying so while it lasts.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from auditor.errors import AuditorError
 from auditor.index import Session, SessionIndex
 from auditor.index.api import LiveWakeups
+from auditor.index.owner import current_owner
 from auditor.recording import RecordingError, RecordingReader
 from auditor.recording.format import INDEX_ENTRY, index_path
 from auditor.recording.source import FileSource, object_url
 
 UNWOKEN_LOOK = 1.0  # seconds between looks without a wake-up
+WATCH_RENEW = 5.0  # interest renewed this often (it lasts WATCH_TERM)
+FIRST_WAIT = 5.0  # for the proxy to notice a new follower and publish the start
 
 
 class Mirrors:
@@ -37,6 +43,7 @@ class Mirrors:
         self._listener: LiveWakeups | None = None
         self._woken: set[str] = set()
         self._sources: dict[str, MirrorSource] = {}
+        self.viewer = f"{current_owner()}:{uuid.uuid4().hex[:8]}"  # in live_watch
 
     def __enter__(self) -> Mirrors:
         return self
@@ -54,9 +61,16 @@ class Mirrors:
             return RecordingReader(location)
         source = self.source(session.id)
         source.refresh(force=True)
+        deadline = time.monotonic() + (FIRST_WAIT if session.live else 0.0)
+        while source.size() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # its proxy publishes once it sees the interest
+            source.refresh()
         if source.size() == 0:
             if session.live:
-                raise RecordingError(f"session {session.id[:8]}: no output published yet")
+                raise RecordingError(
+                    f"session {session.id[:8]}: its proxy has published nothing of it "
+                    f"within {FIRST_WAIT:g}s (is it running, and on this database?)"
+                )
             return RecordingReader(location)  # published output is kept a while only
         return RecordingReader(source)
 
@@ -118,6 +132,7 @@ class MirrorSource(FileSource):
         self.session_id = session_id
         self.end = 0
         self._looked = 0.0
+        self._watch_renewed = 0.0
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
         os.close(os.open(index_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
@@ -130,6 +145,10 @@ class MirrorSource(FileSource):
         """Add what was published since; a query only when woken, forced, or
         after a while without a wake-up."""
         now = time.monotonic()
+        if now - self._watch_renewed >= WATCH_RENEW:
+            self._watch_renewed = now  # tried, at least: a database away is not retried at once
+            index = self.mirrors.index
+            index.watch_live(self.session_id, self.mirrors.viewer)
         woken = self.mirrors.woken(self.session_id)
         if not (force or woken or now - self._looked >= UNWOKEN_LOOK):
             return
