@@ -252,7 +252,7 @@ class ObjectSource:
         if self._size is None:
             try:
                 self._size = int(obstore.head(self.store, self.key)["size"])
-            except NotFoundError:
+            except (NotFoundError, FileNotFoundError):  # obstore raises the built-in one
                 raise FileNotFoundError(self.name) from None
             except BaseError as exc:
                 raise BucketError(f"{self.name}: {_failure(exc)}") from None
@@ -267,7 +267,7 @@ class ObjectSource:
         start = number * BLOCK
         try:
             got = obstore.get_range(self.store, self.key, start=start, end=start + BLOCK)
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):  # obstore raises the built-in one
             raise FileNotFoundError(self.name) from None
         except BaseError as exc:
             raise BucketError(f"{self.name}: {_failure(exc)}") from None
@@ -285,7 +285,7 @@ class ObjectSource:
         if suffix not in self._sidecars:
             try:
                 self._sidecars[suffix] = bytes(obstore.get(self.store, self.key + suffix).bytes())
-            except NotFoundError:
+            except (NotFoundError, FileNotFoundError):  # obstore raises the built-in one
                 self._sidecars[suffix] = None
             except BaseError as exc:
                 raise BucketError(f"{self.name}{suffix}: {_failure(exc)}") from None

@@ -34,6 +34,11 @@ def test_a_sealed_recording_reads_the_same_from_its_object(s3: S3Server, tmp_pat
     assert verdict.ok and verdict.sealed, verdict.describe()
     # Callers that keep recording_path as a Path read the same object.
     assert RecordingReader(Path(url)).summary() == remote.summary()
+    # No keyframes were uploaded: the sidecar is absent, not an error.
+    assert remote.source.sidecar(".keyframes") is None
+    missing = url.replace("s1.rec", "s2.rec")
+    with pytest.raises(FileNotFoundError, match=r"s2\.rec"):
+        ObjectSource(missing, remote.source.store, "s2.rec").size()  # type: ignore[attr-defined]
 
 
 def test_seeking_in_a_large_object_fetches_a_small_part_of_it(s3: S3Server, tmp_path: Path) -> None:
