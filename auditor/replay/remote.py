@@ -51,9 +51,10 @@ class Mirrors:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def reader(self, session: Session) -> RecordingReader:
+    def reader(self, session: Session, wait: float = FIRST_WAIT) -> RecordingReader:
         """The session's recording: where its row says, or, for a live session of
-        another machine (a shared index), mirrored from the published flushes."""
+        another machine (a shared index), mirrored from the published flushes,
+        waiting up to ``wait`` seconds for its proxy to start publishing."""
         if not session.recording_path:
             raise AuditorError(f"session {session.id[:8]} has no recording (a node-mode TCP pipe)")
         location = str(session.recording_path)
@@ -61,7 +62,7 @@ class Mirrors:
             return RecordingReader(location)
         source = self.source(session.id)
         source.refresh(force=True)
-        deadline = time.monotonic() + (FIRST_WAIT if session.live else 0.0)
+        deadline = time.monotonic() + (wait if session.live else 0.0)
         while source.size() == 0 and time.monotonic() < deadline:
             time.sleep(0.05)  # its proxy publishes once it sees the interest
             source.refresh()
@@ -69,7 +70,7 @@ class Mirrors:
             if session.live:
                 raise RecordingError(
                     f"session {session.id[:8]}: its proxy has published nothing of it "
-                    f"within {FIRST_WAIT:g}s (is it running, and on this database?)"
+                    f"within {wait:g}s (is it running, and on this database?)"
                 )
             return RecordingReader(location)  # published output is kept a while only
         return RecordingReader(source)

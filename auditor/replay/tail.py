@@ -24,7 +24,7 @@ from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
 from auditor.replay.redraw import LEAVE_ALT
-from auditor.replay.remote import Mirrors
+from auditor.replay.remote import FIRST_WAIT, Mirrors
 
 SCAN_INTERVAL = 0.5
 _SEQUENCE = re.compile(
@@ -106,7 +106,8 @@ class LiveTail:
             self.seen.add(session.id)
             return  # a node-mode pipe: nothing recorded
         try:
-            reader = self.mirrors.reader(session)
+            # Following every live session: none waits for its proxy; the next scan looks again.
+            reader = self.mirrors.reader(session, wait=FIRST_WAIT if self.named else 0.0)
             follower = Follower.from_time(reader, 0.0) if from_start else Follower.from_end(reader)
         except (RecordingError, OSError):
             if self.named:
