@@ -275,10 +275,12 @@ def main() -> None:
                 f"= {(cpu1 - cpu0) / total_gb:.1f} CPU s/GB, peak RSS {hwm / 1024:.0f} MiB"
             )
             time.sleep(2)
-            rows = json.loads(cli.run("sessions", "--json", "--since", "1h").stdout)
+            rows = json.loads(
+                cli.run("sessions", "--json", "--since", "1h", "--limit", "1000").stdout
+            )
             rows = [r for r in rows if r.get("command") == payload]
             exact = verify_recordings(rows, errors, mb * 1000 * 1000)
-            print(f"  recorded byte-exact: {exact}/{n}")
+            print(f"  recorded byte-exact: {exact}/{n} ({len(rows)} sessions in the index)")
             results["concurrent"] = {
                 "sessions": n,
                 "mb_each": mb,
