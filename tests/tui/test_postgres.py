@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 
 from auditor.config import Config, Storage
+from auditor.index import SessionIndex
+from auditor.proxy.live import LivePublisher
+from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.tui.screens.sessions import SessionsScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.test_failures import open_failures
+from tests.tui.test_replay import open_replay, until
 from tests.tui.test_sessions import column
-from tests.tui.world import World, build_world
+from tests.tui.world import NOW, World, build_world
 
 
 @pytest.fixture
@@ -57,3 +61,37 @@ async def test_sessions_search_and_failures_from_postgresql(
         assert failures.failure_table.row_count == 3
     # No embedded index was made beside the shared one.
     assert not (world.data_dir / "index.db").exists()
+
+
+async def test_a_live_session_of_another_machine_follows_through_the_database(
+    pg_world: tuple[World, Config], tmp_path: Path, postgres_uri: str
+) -> None:
+    world, config = pg_world
+    # Another machine's proxy: its own data dir (its spool), the same database.
+    proxy_index = SessionIndex.open(tmp_path / "proxy-a", uri=postgres_uri)
+    publisher = LivePublisher(proxy_index.reopen)
+    publisher.start()
+    session_id = "f7" * 16
+    path = proxy_index.recording_path(session_id)
+    writer = RecordingWriter.create(path, {"session_id": session_id, "start": NOW})
+    try:
+        writer.append(Stream.RESIZE, encode_resize(50, 10), 0.0)
+        writer.append(Stream.OUTPUT, b"$ journalctl -f\r\n", 0.1)
+        writer.flush()
+        proxy_index.start_session(
+            session_id, user="ann", node="db1.example.com", start=NOW, recording_path=str(path)
+        )
+        publisher.add(session_id, path)
+        app = app_for(world.data_dir, config=config)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            screen = await open_replay(app, session_id)
+            assert screen.state.following
+            await until(screen, lambda s: "journalctl -f" in s.terminal_view.text)
+            writer.append(Stream.OUTPUT, b"sshd accepted a key\r\n", 0.5)
+            writer.flush()
+            await until(screen, lambda s: "sshd accepted a key" in s.terminal_view.text)
+    finally:
+        writer.close()
+        publisher.stop()
+        proxy_index.close()
