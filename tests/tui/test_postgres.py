@@ -11,6 +11,7 @@ from auditor.index import SessionIndex
 from auditor.proxy.live import LivePublisher
 from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.tui.screens.sessions import SessionsScreen
+from tests.harness.eventually import eventually
 from tests.tui.conftest import app_for, settle
 from tests.tui.test_failures import open_failures
 from tests.tui.test_replay import open_replay, until
@@ -82,6 +83,11 @@ async def test_a_live_session_of_another_machine_follows_through_the_database(
             session_id, user="ann", node="db1.example.com", start=NOW, recording_path=str(path)
         )
         publisher.add(session_id, path)
+        # Its spool is out of this machine's reach: published first (someone
+        # watches), then moved away; the writer and the publisher keep their files.
+        proxy_index.watch_live(session_id, "test", 60)
+        eventually(lambda: proxy_index.live_chunks(session_id, 0), what="the first flush")
+        (tmp_path / "proxy-a").rename(tmp_path / "elsewhere")
         app = app_for(world.data_dir, config=config)
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
