@@ -67,6 +67,8 @@ class LivePublisher:
         self._stop = threading.Event()
         self._failing = False
         self._watched: set[str] = set()
+        # Which sessions are followed, for the proxy's loop (replaced whole, never mutated).
+        self.watched_now: frozenset[str] = frozenset()
         self._next_look = 0.0
         self._thread = threading.Thread(target=self._run, name="auditor-live", daemon=True)
 
@@ -118,6 +120,7 @@ class LivePublisher:
             self._next_look = time.monotonic() + WATCH_LOOK
             try:
                 self._watched = self._connected().watched([sid for sid, _ in spools])
+                self.watched_now = frozenset(self._watched)
             except AuditorError as exc:
                 self._trouble(exc)
         for session_id, spool in spools:
