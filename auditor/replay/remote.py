@@ -31,6 +31,7 @@ from auditor.recording.source import FileSource, object_url
 UNWOKEN_LOOK = 1.0  # seconds between looks without a wake-up
 WATCH_RENEW = 5.0  # interest renewed this often (it lasts WATCH_TERM)
 FIRST_WAIT = 5.0  # for the proxy to notice a new follower and publish the start
+LISTEN_AGAIN = 5.0  # after the wake-ups' connection failed
 
 
 class Mirrors:
@@ -41,6 +42,7 @@ class Mirrors:
         self._owns_index = owns_index  # closed with the mirrors
         self._dir: Path | None = None
         self._listener: LiveWakeups | None = None
+        self._listen_again = 0.0
         self._woken: set[str] = set()
         self._sources: dict[str, MirrorSource] = {}
         self.viewer = f"{current_owner()}:{uuid.uuid4().hex[:8]}"  # in live_watch
@@ -94,17 +96,19 @@ class Mirrors:
 
     def woken(self, session_id: str) -> bool:
         """Whether the session published since it last looked (and forget it)."""
-        if self._listener is None:
+        if self._listener is None and time.monotonic() >= self._listen_again:
             try:
                 self._listener = self.index.live_listener()
-            except AuditorError:
-                return False  # no wake-ups: the unwoken looks still come
+            except AuditorError:  # no wake-ups for now: the unwoken looks still come
+                self._listen_again = time.monotonic() + LISTEN_AGAIN
         if self._listener is not None:
             try:
-                self._woken |= self._listener.poll()
+                # Every session of the fleet that publishes says so: keep ours only.
+                self._woken |= self._listener.poll() & self._sources.keys()
             except AuditorError:
                 self._listener.close()
                 self._listener = None
+                self._listen_again = time.monotonic() + LISTEN_AGAIN
         if session_id in self._woken:
             self._woken.discard(session_id)
             return True
@@ -144,16 +148,22 @@ class MirrorSource(FileSource):
 
     def refresh(self, force: bool = False) -> None:
         """Add what was published since; a query only when woken, forced, or
-        after a while without a wake-up."""
+        after a while without a wake-up. With the database away the mirror
+        just does not grow: a later refresh catches up."""
         now = time.monotonic()
-        if now - self._watch_renewed >= WATCH_RENEW:
-            self._watch_renewed = now  # tried, at least: a database away is not retried at once
-            index = self.mirrors.index
-            index.watch_live(self.session_id, self.mirrors.viewer)
         woken = self.mirrors.woken(self.session_id)
         if not (force or woken or now - self._looked >= UNWOKEN_LOOK):
             return
         self._looked = now
+        try:
+            if now - self._watch_renewed >= WATCH_RENEW:
+                self.mirrors.index.watch_live(self.session_id, self.mirrors.viewer)
+                self._watch_renewed = now
+            self._fetch()
+        except AuditorError:
+            return
+
+    def _fetch(self) -> None:
         while True:
             chunks = self.mirrors.index.live_chunks(self.session_id, self.end)
             if not chunks:
