@@ -155,21 +155,26 @@ class SessionIndex(ABC):
         status: str = "ended",
         exit_status: int | None = None,
         end: float | None = None,
+        anchor: str | None = None,
         **fields: Any,
     ) -> None:
-        """Close the row; the recording's last hash is kept as verify's anchor."""
+        """Close the row; the recording's last hash is kept as verify's anchor
+        (``anchor``, from the writer that sealed it, else read off the file)."""
         if status not in ENDED:
             raise ValueError(f"end_session: status must be ended or interrupted, not {status!r}")
         row = _session_fields(fields)
         row.update(status=status, end=end if end is not None else time.time())
         if exit_status is not None:
             row["exit_status"] = exit_status
-        try:
-            path = self._session(session_id).recording_path
-        except AuditorError:
-            path = None
-        if path:
-            row["recording_hash"] = _final_hash(Path(path))
+        if anchor is not None:
+            row["recording_hash"] = anchor
+        else:
+            try:
+                path = self._session(session_id).recording_path
+            except AuditorError:
+                path = None
+            if path:
+                row["recording_hash"] = _final_hash(Path(path))
         row["updated"] = time.time()
         self._update_session(session_id, row)
         self._ensure_worker(wake=True)

@@ -296,6 +296,9 @@ class ChannelRecording:
     def _close_and_end(self, writer: RecordingWriter, end: dict[str, Any]) -> None:
         try:
             writer.close()
+            # The anchor as the writer knows it: by the time the row is written (the
+            # index away a while), the file may be in the bucket and gone from here.
+            end["anchor"] = writer.final_hash
         finally:
             if self.on_sealed is None:
                 self._end_session(end)

@@ -124,3 +124,16 @@ def test_the_embedded_index_trusts_other_hosts_and_publishes_nothing(tmp_path: P
             "UPDATE sessions SET owner = 'far:1:1', updated = 0 WHERE id = ?", [sid]
         )
         assert index.recover_interrupted() == 0
+
+
+def test_a_session_ended_late_keeps_its_writers_anchor(index: SessionIndex, tmp_path: Path) -> None:
+    """The row's end can be written after the index was away a while, when the
+    spool file is already in the bucket and gone from here."""
+    path = tmp_path / "spool" / "late.rec"
+    writer = RecordingWriter.create(path, {"session_id": "late"})
+    writer.append(Stream.OUTPUT, b"done\r\n")
+    writer.close()
+    sid = index.start_session(recording_path=str(path))
+    path.unlink()
+    index.end_session(sid, anchor=writer.final_hash)
+    assert index.get_session(sid).recording_hash == writer.final_hash
