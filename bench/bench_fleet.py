@@ -47,7 +47,7 @@ BUCKET = "fleet-bench"
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -129,7 +129,9 @@ def live_follow(
 ) -> dict[str, float]:
     print(f"live follow across proxies: {samples} lines, 0.1 s apart, via tail --live elsewhere")
     marker = f"bench-{os.getpid()}"
-    script = f"sleep 1; for i in $(seq 1 {samples}); do echo {marker} $(date +%s.%N); sleep 0.1; done"
+    script = (
+        f"sleep 1; for i in $(seq 1 {samples}); do echo {marker} $(date +%s.%N); sleep 0.1; done"
+    )
     session = subprocess.Popen(
         client.argv(*target, script),
         env=client.env(),
@@ -212,9 +214,7 @@ def bulk(
         times[name] = min(runs)
         print(f"  {name:8s} {mb / times[name]:7.1f} MB/s")
     ratio = times["embedded"] / times["shared"]
-    print(
-        f"  shared/embedded = {ratio:.2f} (target >= 0.9) {'MET' if ratio >= 0.9 else 'NOT MET'}"
-    )
+    print(f"  shared/embedded = {ratio:.2f} (target >= 0.9) {'MET' if ratio >= 0.9 else 'NOT MET'}")
     return {
         "embedded_mb_s": mb / times["embedded"],
         "shared_mb_s": mb / times["shared"],

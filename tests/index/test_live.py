@@ -109,9 +109,7 @@ def test_another_machines_sessions_end_when_its_lease_runs_out(
         assert status == {"leased": "live", "lapsed": "interrupted", "unleased": "interrupted"}
         # This machine's own live sessions are judged by their PID, not a lease.
         mine = index.start_session(user="mine")
-        conn.execute(
-            "UPDATE sessions SET owner = %s WHERE id = %s", [f"{this_host()}:1:1", mine]
-        )
+        conn.execute("UPDATE sessions SET owner = %s WHERE id = %s", [f"{this_host()}:1:1", mine])
         index.recover_interrupted()
         assert index.get_session(mine).status == "interrupted"
 

@@ -45,8 +45,7 @@ def test_two_proxies_share_one_index_and_one_bucket(
 ) -> None:
     s3.create_bucket(BUCKET)
     storage = (
-        f"storage:\n  audit_events_uri: {postgres_uri}\n"
-        f"  audit_sessions_uri: {s3.uri(BUCKET)}\n"
+        f"storage:\n  audit_events_uri: {postgres_uri}\n  audit_sessions_uri: {s3.uri(BUCKET)}\n"
     )
     # Proxy B gets proxy A's authorities the documented way: one bundle, 0600.
     bundle = tmp_path / "authorities.bundle"
