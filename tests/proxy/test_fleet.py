@@ -88,7 +88,9 @@ def test_two_proxies_share_one_index_and_one_bucket(
 
     # A live session on A, followed from the third data dir within a second.
     ticker = subprocess.Popen(
-        ssh_client.argv(*target, "for i in $(seq 1 200); do echo tick-$i; sleep 0.2; done"),
+        ssh_client.argv(
+            *target, "for i in $(seq 1 200); do echo tick-$i $(date +%s.%N); sleep 0.2; done"
+        ),
         env=ssh_client.env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -114,15 +116,16 @@ def test_two_proxies_share_one_index_and_one_bucket(
             assert tail.stdout is not None
             line = tail.stdout.readline().decode()
             assert line.startswith("tick-"), line
-            # Every line within a second of the node printing it: ticks are 0.2 s apart.
-            first = int(line.split("-")[1])
-            started = time.monotonic()
-            for _ in range(10):
+            # Each line shown soon after the node printed it (the time it says; one
+            # machine, one clock): under a second as a rule, bench/bench_fleet.py
+            # measures the 99th percentile; the slack is for a loaded CI machine.
+            first, lags = int(line.split()[0].split("-")[1]), []
+            for n in range(1, 11):
                 line = tail.stdout.readline().decode()
-                assert line.startswith("tick-"), line
-            elapsed = time.monotonic() - started
-            assert int(line.split("-")[1]) == first + 10
-            assert elapsed < 10 * 0.2 + 1.0, elapsed
+                tick, printed = line.split()
+                assert tick == f"tick-{first + n}", line
+                lags.append(time.time() - float(printed))
+            assert sorted(lags)[5] < 1.0 and max(lags) < 3.0, lags
             # It follows through the database: a mirror of its own, not A's file.
             mirrored = list(scratch.glob(f"auditor-live-*/{live[0]['id']}.rec"))
             assert mirrored and mirrored[0].stat().st_size > 0, list(scratch.rglob("*"))
