@@ -17,10 +17,9 @@ Everything goes in through ``SessionIndex``: ``start_session`` for the row,
 ``store_text`` for the text (escape sequences stripped by the extractor's own
 ``TerminalText``, cut into rows of whole lines as the extractor cuts them,
 without writing recordings), ``store_commands`` for the commands typed at the
-prompts. SQLite loads 500 sessions per transaction (``index.transaction()``,
-as bench_store.py does); PostgreSQL takes each call in its own
-transaction (the engine has no public batch), then ``ANALYZE``, as
-autovacuum would after a load this size.
+prompts. Both load 500 sessions per transaction (``index.transaction()``,
+as bench_store.py does), then PostgreSQL gets ``ANALYZE``, as autovacuum
+would after a load this size.
 
 Without ``--postgres`` a throwaway server is started from Debian's package
 (``tests/harness/postgres.py``: default settings, fsync off), in a temp dir.
@@ -362,10 +361,8 @@ def block_flags(pool: list[Block]) -> list[set[str]]:
 
 
 def load(index: SessionIndex, s: Generated) -> None:
-    # Not insert_ended: on SQLite its replace of earlier text scans the whole FTS
-    # table (session_id is UNINDEXED there), 4 us a row already indexed, which makes
-    # a 100,000-session load quadratic. A row inserted as ended, then its text, is
-    # what an import of new sessions amounts to.
+    # Not insert_ended, which reads the text from a recording: a row inserted as
+    # ended, then its text, is what an import of new sessions amounts to.
     index.start_session(s.id, status="ended", **s.fields)
     state = index.text_state(s.id)
     assert state is not None
@@ -375,7 +372,7 @@ def load(index: SessionIndex, s: Generated) -> None:
 
 
 def batch(index: SessionIndex) -> contextlib.AbstractContextManager[Any]:
-    """A transaction around a batch where the engine offers one (SQLite)."""
+    """A transaction around a batch (both engines offer one)."""
     transaction = getattr(index, "transaction", None)
     return transaction() if transaction is not None else contextlib.nullcontext()
 

@@ -96,9 +96,9 @@ def build_index(data_dir: Path, n: int) -> None:
             text = " ".join(rng.choice(WORDS) for _ in range(40))
             if i % 997 == 0:
                 text += " needle"
-            c.execute(
-                "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)", [text, sid, 1.0]
-            )
+            state = index.text_state(sid)
+            assert state is not None
+            index.store_text(sid, state.offset, state, [(1.0, text)])
 
 
 async def wait_loaded(screen: SessionsScreen, before: int, pilot: object) -> None:

@@ -271,10 +271,10 @@ class SessionIndex(ABC):
         search: str | None = None,
         limit: int | None = 100,
     ) -> list[Session]:
-        """Newest first. With ``search``, only sessions whose text matches."""
+        """Newest first. With ``search``, only sessions whose text matches, in the
+        order ``search`` gives them."""
         if search:
-            hits = self.search(search, live=live, user=user, node=node, since=since, limit=limit)
-            return [h.session for h in hits]
+            return self._search_sessions(search, live, user, node, since, limit)
         return self._sessions(live, user, node, since, limit)
 
     @abstractmethod
@@ -286,6 +286,19 @@ class SessionIndex(ABC):
         since: float | None,
         limit: int | None,
     ) -> list[Session]: ...
+
+    @abstractmethod
+    def _search_sessions(
+        self,
+        q: str,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]:
+        """``search``'s sessions without their matching lines, which cost more to find
+        than the sessions do."""
 
     def live_sessions(self, *, user: str | None = None, node: str | None = None) -> list[Session]:
         return self.sessions(live=True, user=user, node=node, limit=None)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from auditor.index import postgres_search as text_search
 from auditor.index import terms
 from auditor.index.api import LEASE, WATCH_TERM, SessionIndex
 from auditor.index.failures import FailureKind
@@ -38,6 +39,9 @@ from auditor.index.rows import (
 from auditor.storage import EVENTS_KEY, StorageError, redact
 
 CONNECT_TIMEOUT = 10
+# The session's columns each text row keeps a copy of, for filtered searches.
+TEXT_ROW_COPIES = ("user", "node", "start")
+MAX_POSITION = 16383  # a tsvector's highest word position: later words share it
 LIVE_CHANNEL = "auditor_live"  # NOTIFY payload: the session id that has new output
 
 
@@ -101,6 +105,11 @@ class PostgresIndex(SessionIndex):
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._execute(sql, params).fetchall()
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """Many writes committed as one, as ``SqliteIndex.transaction``: a bulk load
+        (the benches') pays for one commit, not one a call."""
+        return self._transaction()
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """``conn.transaction()``, a savepoint inside another; a lost server is one line."""
@@ -124,10 +133,18 @@ class PostgresIndex(SessionIndex):
 
     def _update_session(self, session_id: str, row: dict[str, Any]) -> None:
         sets = ", ".join(f'"{k}" = %s' for k in row)
-        self._execute(
-            f"UPDATE sessions SET {sets} WHERE id = %s",
-            [*row.values(), session_id],
-        )
+        sql = f"UPDATE sessions SET {sets} WHERE id = %s"
+        copied = {k: row[k] for k in TEXT_ROW_COPIES if k in row}
+        if not copied:
+            self._execute(sql, [*row.values(), session_id])
+            return
+        with self._transaction():  # and the copies a filtered search reads
+            self._execute(sql, [*row.values(), session_id])
+            sets = ", ".join(f'"{k}" = %s' for k in copied)
+            self._execute(
+                f"UPDATE session_text SET {sets} WHERE session_id = %s",
+                [*copied.values(), session_id],
+            )
 
     def _insert_ended(self, row: dict[str, Any]) -> None:
         from auditor.index.extract import extract_text
@@ -260,28 +277,16 @@ class PostgresIndex(SessionIndex):
         limit: int | None = 50,
     ) -> list[SearchHit]:
         words = terms.parse_query(q)
-        query = _tsquery(words)
-        if query is None:
-            return []
-        clauses, params = _filters(live, user, node, since, table="s.")
-        clauses.append("s.id = m.session_id")
-        sql = (
-            "SELECT m.session_id, m.newest FROM (SELECT session_id, max(id) AS newest "
-            "FROM session_text WHERE terms @@ %s::tsquery GROUP BY session_id) m, sessions s "
-            f"{_where(clauses)} ORDER BY m.newest DESC"
-        )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        found = self._rows(sql, [query, *params])
+        found = self._newest_matches(words, live, user, node, since, limit)
         if not found:
             return []
         texts = {
             rid: (t, text)
             for rid, t, text in self._rows(
-                "SELECT id, t, text FROM session_text WHERE id = ANY(%s)", [[r[1] for r in found]]
+                "SELECT id, t, text FROM session_text WHERE id = ANY(%s)", [[r for _, r in found]]
             )
         }
-        sessions = self._sessions_by_id([str(r[0]) for r in found])
+        sessions = self._sessions_by_id([sid for sid, _ in found])
         hits = []
         for sid, rid in found:
             if sid not in sessions or rid not in texts:
@@ -289,6 +294,44 @@ class PostgresIndex(SessionIndex):
             t, text = texts[rid]
             hits.append(SearchHit(sessions[sid], float(t), terms.first_hit_line(text, words)))
         return hits
+
+    def _search_sessions(
+        self,
+        q: str,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]:
+        found = self._newest_matches(terms.parse_query(q), live, user, node, since, limit)
+        sessions = self._sessions_by_id([sid for sid, _ in found])
+        return [sessions[sid] for sid, _ in found if sid in sessions]
+
+    def _newest_matches(
+        self,
+        words: list[terms.Word],
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[tuple[str, int]]:
+        query = _tsquery(words)
+        candidates = _tsquery(words, phrases=False)
+        if query is None or candidates is None:
+            return []
+        equal = tuple((c, v) for c, v in (('"user"', user), ("node", node)) if v is not None)
+        filters = text_search.Filters(equal, since, live)
+        found: dict[str, int] = {}
+        for page in text_search.newest_first(
+            self, text_search.TEXT, "session_id", query, candidates, filters, limit
+        ):
+            for sid, rid in page:
+                found.setdefault(sid, rid)
+                if limit is not None and len(found) >= limit:
+                    return list(found.items())
+        return list(found.items())
 
     def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]:
         words = terms.parse_query(q)
@@ -326,15 +369,18 @@ class PostgresIndex(SessionIndex):
     ) -> bool:
         with self._transaction():
             now = self._rows(
-                "SELECT text_offset FROM sessions WHERE id = %s FOR UPDATE", [session_id]
+                f"SELECT text_offset, {_cols(TEXT_ROW_COPIES)} FROM sessions "
+                "WHERE id = %s FOR UPDATE",
+                [session_id],
             )
             if not now or now[0][0] != expected:
                 return False
+            copied = now[0][1:]
             with self.conn.cursor() as cur:
                 cur.executemany(  # inside _transaction: a lost server is one line
-                    "INSERT INTO session_text (session_id, t, text, terms) "
-                    "VALUES (%s, %s, %s, %s::tsvector)",
-                    [(session_id, t, _text(text), _tsvector(text)) for t, text in rows],
+                    f"INSERT INTO session_text (session_id, t, text, terms, "
+                    f"{_cols(TEXT_ROW_COPIES)}) VALUES (%s, %s, %s, %s::tsvector, %s, %s, %s)",
+                    [(session_id, t, _text(text), _tsvector(text), *copied) for t, text in rows],
                 )
             self._execute(
                 "UPDATE sessions SET text_offset = %s, text_seq = %s, text_t = %s, "
@@ -364,20 +410,23 @@ class PostgresIndex(SessionIndex):
     def store_commands(self, session_id: str, commands: list[CommandRow]) -> None:
         with self._transaction():
             self._execute("DELETE FROM commands WHERE session_id = %s", [session_id])
-            for c in commands:
-                self._execute(
+            with self.conn.cursor() as cur:  # one round trip, not one a command
+                cur.executemany(
                     'INSERT INTO commands (session_id, t, "time", line, context, "user", login, '
                     "node, terms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
                     [
-                        c.session_id,
-                        c.t,
-                        c.time,
-                        _text(c.line),
-                        _text(c.context),
-                        c.user,
-                        c.login,
-                        c.node,
-                        _tsvector(c.line),
+                        (
+                            c.session_id,
+                            c.t,
+                            c.time,
+                            _text(c.line),
+                            _text(c.context),
+                            c.user,
+                            c.login,
+                            c.node,
+                            _tsvector(c.line),
+                        )
+                        for c in commands
                     ],
                 )
             self._execute("UPDATE sessions SET commands_done = 1 WHERE id = %s", [session_id])
@@ -399,37 +448,43 @@ class PostgresIndex(SessionIndex):
         session_id: str | None = None,
         limit: int | None = 100,
     ) -> list[CommandRow]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (('"user"', user), ("node", node), ("session_id", session_id)):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
+        columns = 'session_id, t, "time", line, context, "user", login, node'
+        equal = tuple(
+            (column, value)
+            for column, value in (('"user"', user), ("node", node), ("session_id", session_id))
+            if value is not None
+        )
+        if search is not None:
+            words = terms.parse_query(search)
+            query, candidates = _tsquery(words), _tsquery(words, phrases=False)
+            if query is None or candidates is None:
+                return []
+            if session_id is None:
+                # The newest indexed first, as the SQLite engine; the page in time order.
+                filters = text_search.Filters(equal, since)
+                found: list[CommandRow] = []
+                for page in text_search.newest_first(
+                    self, text_search.COMMANDS, columns, query, candidates, filters, limit
+                ):
+                    found += [CommandRow(*r[:-1]) for r in page]
+                    if limit is not None and len(found) >= limit:
+                        break
+                found = found[:limit]
+                found.sort(key=lambda c: c.time, reverse=True)
+                return found
+        clauses = [f"{column} = %s" for column, _ in equal]
+        params: list[Any] = [value for _, value in equal]
         if since is not None:
             clauses.append('"time" >= %s')
             params.append(since)
         if search is not None:
-            query = _tsquery(terms.parse_query(search))
-            if query is None:
-                return []
             clauses.append("terms @@ %s::tsquery")
             params.append(query)
-        if session_id is not None:
-            order = "t"
-        elif search is not None:
-            order = "id DESC"  # the newest indexed first, as the SQLite engine; sorted below
-        else:
-            order = '"time" DESC, id DESC'
-        sql = (
-            'SELECT session_id, t, "time", line, context, "user", login, node FROM commands '
-            f"{_where(clauses)} ORDER BY {order}"
-        )
+        order = "t" if session_id is not None else '"time" DESC, id DESC'
+        sql = f"SELECT {columns} FROM commands {_where(clauses)} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        found = [CommandRow(*r) for r in self._rows(sql, params)]
-        if search is not None and session_id is None:
-            found.sort(key=lambda c: c.time, reverse=True)
-        return found
+        return [CommandRow(*r) for r in self._rows(sql, params)]
 
     # Terminations
     def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
@@ -634,24 +689,25 @@ def _tsvector(text: str) -> str:
     """The tsvector literal of a stretch of text, from our own tokens: no parser,
     no dictionary, so it holds exactly what ``terms`` makes of the text."""
     positions: dict[str, list[int]] = {}
-    for n, (token, _, _) in enumerate(terms.tokens(text), 1):
-        seen = positions.setdefault(token, [])
-        if len(seen) < terms.MAX_POSITIONS:
-            seen.append(min(n, 16383))
-    return " ".join(
-        f"{_lexeme(tok)}:{','.join(map(str, sorted(set(pos))))}" for tok, pos in positions.items()
-    )
+    for n, token in enumerate(terms.token_list(text), 1):
+        seen = positions.get(token)
+        if seen is None:
+            positions[token] = [min(n, MAX_POSITION)]
+        elif len(seen) < terms.MAX_POSITIONS and seen[-1] < MAX_POSITION:
+            seen.append(min(n, MAX_POSITION))  # ascending, each once
+    return " ".join(f"{_lexeme(tok)}:{','.join(map(str, pos))}" for tok, pos in positions.items())
 
 
-def _tsquery(words: list[terms.Word]) -> str | None:
+def _tsquery(words: list[terms.Word], phrases: bool = True) -> str | None:
     """Every word a phrase (``<->``), the last token a prefix (``:*``) for ``foo*``;
-    None when no word has a token (nothing can match)."""
+    None when no word has a token (nothing can match). Without ``phrases`` a
+    word's tokens need only all be there: what the GIN index answers exactly."""
     parts = []
     for word in terms.searchable(words):
         lexemes = [_lexeme(t) for t in word.tokens]
         if word.prefix:
             lexemes[-1] += ":*"
-        parts.append("(" + " <-> ".join(lexemes) + ")")
+        parts.append("(" + (" <-> " if phrases else " & ").join(lexemes) + ")")
     return " & ".join(parts) if parts else None
 
 

@@ -186,11 +186,30 @@ def _m004_live(conn: psycopg.Connection) -> None:
     )
 
 
+def _m005_text_filters(conn: psycopg.Connection) -> None:
+    # As schema.py's 005_text_rows: who, where and when beside each stretch of
+    # text, copied from its session, so a filtered search is one scan of
+    # session_text (the planner may AND the text's GIN index with one of these,
+    # or walk a filter's rows newest first) and never a join after matching.
+    conn.execute(
+        'ALTER TABLE session_text ADD COLUMN "user" TEXT, ADD COLUMN node TEXT, '
+        "ADD COLUMN start DOUBLE PRECISION"
+    )
+    conn.execute(
+        'UPDATE session_text t SET "user" = s."user", node = s.node, start = s.start '
+        "FROM sessions s WHERE s.id = t.session_id"
+    )
+    conn.execute('CREATE INDEX session_text_user ON session_text ("user", id)')
+    conn.execute("CREATE INDEX session_text_node ON session_text (node, id)")
+    conn.execute("CREATE INDEX session_text_start ON session_text (start)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
     ("003_terminations", _m003_terminations),
     ("004_live", _m004_live),
+    ("005_text_filters", _m005_text_filters),
 ]
 
 

@@ -135,11 +135,37 @@ def _m004_terminations(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_text_rows(db: sqlite_utils.Database) -> None:
+    # Whose each stretch of text is, where an index can find it: FTS5 stores
+    # session_id but cannot index it, so replacing or removing a session's text
+    # and listing its hits read the whole table, and a filtered search read the
+    # text of every match to learn its session. Who, where and when are copied
+    # from the session so a filter costs one lookup by rowid per match.
+    db.execute(
+        """
+        CREATE TABLE session_text_rows (
+            id INTEGER PRIMARY KEY,  -- session_text's rowid
+            session_id TEXT NOT NULL,
+            user TEXT,
+            node TEXT,
+            start REAL
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO session_text_rows (id, session_id, user, node, start) "
+        "SELECT f.rowid, f.session_id, s.user, s.node, s.start "
+        "FROM session_text f LEFT JOIN sessions s ON s.id = f.session_id"
+    )
+    db.execute("CREATE INDEX session_text_rows_session ON session_text_rows (session_id, id)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
     ("003_commands", _m003_commands),
     ("004_terminations", _m004_terminations),
+    ("005_text_rows", _m005_text_rows),
 ]
 
 

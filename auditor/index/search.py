@@ -7,13 +7,14 @@ tokens ``etc passwd`` in a row) and all of them must match; a trailing
 
 Hits come newest first by walking the FTS rowids downwards, which FTS5 does
 without scoring or sorting every match: a word found in every session costs
-no more than a rare one.
+no more than a rare one. Whose each match is, and the session's user, node
+and start a filter asks about, come from ``session_text_rows`` by rowid:
+reading them from the FTS table would read each match's text first.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 from auditor.errors import UsageError
 from auditor.index.terms import MARK_END, MARK_START
@@ -41,22 +42,30 @@ def run(conn: sqlite3.Connection, sql: str, params: list[object]) -> sqlite3.Cur
         raise
 
 
-def matching_sessions(conn: sqlite3.Connection, q: str) -> Iterator[list[tuple[str, int]]]:
-    """Batches of ``(session id, newest matching rowid)``, newest first, each session once."""
+def newest_matches(
+    conn: sqlite3.Connection, q: str, clauses: list[str], params: list[object], limit: int | None
+) -> list[tuple[str, int]]:
+    """``(session id, newest matching rowid)``, newest first, each session once, of the
+    matches whose ``session_text_rows r`` pass ``clauses``.
+
+    One pass down the matches, one lookup by rowid each (about a microsecond
+    at 100,000 sessions), ending at the page: a narrow filter under a word
+    every session holds reads thousands of matches, not their text.
+    """
+    where = "".join(f" AND {c}" for c in clauses)
     cur = run(
         conn,
-        "SELECT session_id, rowid FROM session_text WHERE session_text MATCH ? ORDER BY rowid DESC",
-        [fts_query(q)],
+        "SELECT r.session_id, r.id FROM session_text f CROSS JOIN session_text_rows r "
+        f"ON r.id = f.rowid WHERE f.session_text MATCH ?{where} ORDER BY f.rowid DESC",
+        [fts_query(q), *params],
     )
-    seen: set[str] = set()
+    found: dict[str, int] = {}
     while rows := cur.fetchmany(BATCH):
-        batch = []
         for sid, rowid in rows:
-            if sid not in seen:
-                seen.add(sid)
-                batch.append((sid, rowid))
-        if batch:
-            yield batch
+            found.setdefault(sid, rowid)
+            if limit is not None and len(found) >= limit:
+                return list(found.items())
+    return list(found.items())
 
 
 def snippets(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, tuple[float, str]]:
@@ -71,9 +80,10 @@ def snippets(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, t
     if not rowids:
         return {}
     wanted = ", ".join(str(int(r)) for r in rowids)
+    # ``t`` inside the CASE too: reading it for a row between reads its text first.
     rows = run(
         conn,
-        f"SELECT rowid, t, CASE WHEN rowid IN ({wanted}) "
+        f"SELECT rowid, CASE WHEN rowid IN ({wanted}) THEN t END, CASE WHEN rowid IN ({wanted}) "
         "THEN snippet(session_text, 0, ?, ?, '…', 24) END FROM session_text "
         "WHERE session_text MATCH ? AND rowid BETWEEN ? AND ?",
         [MARK_START, MARK_END, fts_query(q), min(rowids), max(rowids)],
@@ -94,11 +104,19 @@ def matching_line(text: str) -> str:
 def session_hits(
     conn: sqlite3.Connection, session_id: str, q: str, limit: int
 ) -> list[tuple[float, str]]:
+    bounds = conn.execute(
+        "SELECT min(id), max(id) FROM session_text_rows WHERE session_id = ?", [session_id]
+    ).fetchone()
+    if bounds[0] is None:
+        return []
+    # The matches in the session's rowid range, kept if they are the session's:
+    # MATCH once, where ``rowid IN (...)`` would evaluate it again for each row.
     rows = run(
         conn,
-        "SELECT t, highlight(session_text, 0, ?, ?) FROM session_text "
-        "WHERE session_text MATCH ? AND session_id = ? ORDER BY rowid",
-        [MARK_START, MARK_END, fts_query(q), session_id],
+        "SELECT f.t, highlight(f.session_text, 0, ?, ?) FROM session_text f "
+        "CROSS JOIN session_text_rows r ON r.id = f.rowid WHERE f.session_text MATCH ? "
+        "AND f.rowid BETWEEN ? AND ? AND r.session_id = ? ORDER BY f.rowid",
+        [MARK_START, MARK_END, fts_query(q), *bounds, session_id],
     )
     hits: list[tuple[float, str]] = []
     for t, text in rows:

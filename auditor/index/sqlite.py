@@ -38,6 +38,8 @@ from auditor.index.schema import migrate
 
 INDEX_FILE = "index.db"
 BUSY_TIMEOUT_MS = 5000
+# The session's columns each text row keeps a copy of, for filtered searches.
+TEXT_ROW_COPIES = ("user", "node", "start")
 
 
 class SqliteIndex(SessionIndex):
@@ -111,14 +113,25 @@ class SqliteIndex(SessionIndex):
 
     def _update_session(self, session_id: str, row: dict[str, Any]) -> None:
         sets = ", ".join(f"[{k}] = :{k}" for k in row)
-        self.conn.execute(f"UPDATE sessions SET {sets} WHERE id = :id", {**row, "id": session_id})
+        sql = f"UPDATE sessions SET {sets} WHERE id = :id"
+        copied = {k: row[k] for k in TEXT_ROW_COPIES if k in row}
+        if not copied:
+            self.conn.execute(sql, {**row, "id": session_id})
+            return
+        with self.transaction() as conn:  # and the copies a filtered search reads
+            conn.execute(sql, {**row, "id": session_id})
+            sets = ", ".join(f"[{k}] = :{k}" for k in copied)
+            conn.execute(
+                f"UPDATE session_text_rows SET {sets} WHERE session_id = :id",
+                {**copied, "id": session_id},
+            )
 
     def _insert_ended(self, row: dict[str, Any]) -> None:
         from auditor.index.extract import extract_text
 
         session_id = str(row["id"])
         with self.transaction() as conn:
-            conn.execute("DELETE FROM session_text WHERE session_id = ?", [session_id])
+            _remove_text(conn, [session_id])
             conn.execute(
                 f"INSERT OR REPLACE INTO sessions ({_cols(list(row))}) "
                 f"VALUES ({', '.join('?' * len(row))})",
@@ -254,20 +267,7 @@ class SqliteIndex(SessionIndex):
         since: float | None = None,
         limit: int | None = 50,
     ) -> list[SearchHit]:
-        where, params = _filters(live, user, node, since)
-        found: list[tuple[str, int]] = []
-        for batch in fts.matching_sessions(self.conn, q):
-            ids = [sid for sid, _ in batch]
-            rows = self.conn.execute(
-                f"SELECT id FROM sessions {where} {'AND' if where else 'WHERE'} "
-                f"id IN ({', '.join('?' * len(ids))})",
-                [*params, *ids],
-            ).fetchall()
-            keep = {r[0] for r in rows}
-            found.extend((sid, rowid) for sid, rowid in batch if sid in keep)
-            if limit is not None and len(found) >= limit:
-                found = found[:limit]
-                break
+        found = self._newest_matches(q, live, user, node, since, limit)
         lines = fts.snippets(self.conn, q, [rowid for _, rowid in found])
         sessions = self._sessions_by_id([sid for sid, _ in found])
         return [
@@ -275,6 +275,44 @@ class SqliteIndex(SessionIndex):
             for sid, rowid in found
             if sid in sessions
         ]
+
+    def _search_sessions(
+        self,
+        q: str,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[Session]:
+        found = self._newest_matches(q, live, user, node, since, limit)
+        sessions = self._sessions_by_id([sid for sid, _ in found])
+        return [sessions[sid] for sid, _ in found if sid in sessions]
+
+    def _newest_matches(
+        self,
+        q: str,
+        live: bool | None,
+        user: str | None,
+        node: str | None,
+        since: float | None,
+        limit: int | None,
+    ) -> list[tuple[str, int]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if live is not None:  # live sessions are few: the subquery runs once
+            clauses.append(
+                f"r.session_id {'' if live else 'NOT '}IN "
+                "(SELECT id FROM sessions WHERE status = 'live')"
+            )
+        for column, value in (("r.user", user), ("r.node", node)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("r.start >= ?")
+            params.append(since)
+        return fts.newest_matches(self.conn, q, clauses, params, limit)
 
     def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]:
         return fts.session_hits(self.conn, session_id, q, limit)
@@ -296,14 +334,22 @@ class SqliteIndex(SessionIndex):
     ) -> bool:
         with self.transaction() as conn:
             now = conn.execute(
-                "SELECT text_offset FROM sessions WHERE id = ?", [session_id]
+                f"SELECT text_offset, {_cols(TEXT_ROW_COPIES)} FROM sessions WHERE id = ?",
+                [session_id],
             ).fetchone()
             if now is None or now[0] != expected:
                 return False
-            conn.executemany(
-                "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
-                [(text, session_id, t) for t, text in rows],
-            )
+            copied = now[1:]
+            for t, text in rows:
+                rowid = conn.execute(
+                    "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
+                    [text, session_id, t],
+                ).lastrowid
+                conn.execute(
+                    f"INSERT INTO session_text_rows (id, session_id, {_cols(TEXT_ROW_COPIES)}) "
+                    f"VALUES (?, ?, {', '.join('?' * len(TEXT_ROW_COPIES))})",
+                    [rowid, session_id, *copied],
+                )
             conn.execute(
                 "UPDATE sessions SET text_offset = ?, text_seq = ?, text_t = ?, text_carry = ?, "
                 "text_carry_t = ?, text_done = ? WHERE id = ?",
@@ -447,7 +493,7 @@ class SqliteIndex(SessionIndex):
                 if not over:
                     continue
                 marks = ", ".join("?" * len(over))
-                conn.execute(f"DELETE FROM session_text WHERE session_id IN ({marks})", over)
+                _remove_text(conn, over)
                 conn.execute(
                     "DELETE FROM command_text WHERE rowid IN "
                     f"(SELECT id FROM commands WHERE session_id IN ({marks}))",
@@ -504,6 +550,18 @@ class SqliteIndex(SessionIndex):
             )
             found.update(str(r[0]) for r in rows)
         return found
+
+
+def _remove_text(conn: sqlite3.Connection, session_ids: list[str]) -> None:
+    """The sessions' text, found by their rows in session_text_rows: a DELETE by
+    session_id on the FTS table would read every row's text to find theirs."""
+    marks = ", ".join("?" * len(session_ids))
+    conn.execute(
+        "DELETE FROM session_text WHERE rowid IN "
+        f"(SELECT id FROM session_text_rows WHERE session_id IN ({marks}))",
+        session_ids,
+    )
+    conn.execute(f"DELETE FROM session_text_rows WHERE session_id IN ({marks})", session_ids)
 
 
 def _cols(names: Sequence[str]) -> str:

@@ -16,6 +16,8 @@ path tokenizes inside the database the same way.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ MAX_TOKEN = 500  # longer tokens (a hex blob) are cut: PostgreSQL refuses lexeme
 MAX_POSITIONS = 256  # PostgreSQL keeps at most this many positions of one lexeme
 
 _TOKEN = re.compile(r"[^\W_]+")
+_NON_ASCII = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit of a token, not ASCII
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,18 @@ def normalize(token: str) -> str:
     return token.lower()[:MAX_TOKEN]
 
 
-def tokens(text: str) -> Iterator[tuple[str, int, int]]:
-    """``(token, start, end)`` for each token of ``text``, in order."""
-    for m in _TOKEN.finditer(text):
+def tokens(text: str, at: int = 0) -> Iterator[tuple[str, int, int]]:
+    """``(token, start, end)`` for each token of ``text`` from ``at`` on, in order."""
+    for m in _TOKEN.finditer(text, at):
         yield normalize(m.group()), m.start(), m.end()
+
+
+def token_list(text: str) -> list[str]:
+    """``tokens``' tokens without their places, for indexing a whole stretch of
+    output: ASCII text is lower-cased and split in one go."""
+    if text.isascii():
+        return [t[:MAX_TOKEN] for t in _TOKEN.findall(text.lower())]
+    return [normalize(t) for t in _TOKEN.findall(text)]
 
 
 def parse_query(q: str) -> list[Word]:
@@ -111,22 +122,99 @@ def hit_lines(text: str, words: list[Word]) -> list[str]:
 
 def first_hit_line(text: str, words: list[Word]) -> str:
     """The line of the first match, at most about SNIPPET_TOKENS tokens of it, as the
-    CLI and the TUI show a search hit."""
-    spans = marked_spans(text, words)
-    if not spans:
+    CLI and the TUI show a search hit.
+
+    A stretch of output is up to 32,000 characters: tokenizing all of it for
+    one line cost milliseconds a hit. Only the tokens from the first match on
+    are read (``_first_span``), and then the line itself.
+    """
+    span = _first_span(text, searchable(words))
+    if span is None:
         return ""
-    start, end = spans[0]
+    start, end = span
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line = text[line_start : line_end if line_end >= 0 else len(text)]
-    toks = list(tokens(line))
+    toks = [m.span() for m in _TOKEN.finditer(line)]
     if len(toks) > SNIPPET_TOKENS:
-        first = next(i for i, (_, s, _) in enumerate(toks) if s >= start - line_start)
+        first = next(i for i, (s, _) in enumerate(toks) if s >= start - line_start)
         lo = max(0, min(first - 2, len(toks) - SNIPPET_TOKENS))
         hi = lo + SNIPPET_TOKENS - 1
-        cut_start = toks[lo][1] if lo else 0
-        cut_end = toks[hi][2] if hi < len(toks) - 1 else len(line)
+        cut_start = toks[lo][0] if lo else 0
+        cut_end = toks[hi][1] if hi < len(toks) - 1 else len(line)
         window = line[cut_start:cut_end]
         marked = highlight(window, words)
         return (("…" if lo else "") + marked + ("…" if cut_end < len(line) else "")).strip()
     return highlight(line, words).strip()
+
+
+def _first_span(text: str, words: list[Word]) -> tuple[int, int] | None:
+    """``marked_spans(text, words)[0]``, reading tokens from the first match on only:
+    the spans that overlap it, one after another, merged into it."""
+    at = _first_match(text, words) if words else None
+    if at is None:
+        return None
+    longest = max(len(w.tokens) for w in words)
+    stream = tokens(text, at)
+    toks: list[tuple[str, int, int]] = []
+    span: tuple[int, int] | None = None
+    i = 0
+    while True:
+        while len(toks) < i + longest and (tok := next(stream, None)) is not None:
+            toks.append(tok)
+        if i >= len(toks) or (span is not None and toks[i][1] >= span[1]):
+            return span  # no later match starts inside the span
+        for word in words:
+            n = len(word.tokens)
+            if i + n <= len(toks) and all(_matches(word, toks[i + k][0], k) for k in range(n)):
+                end = toks[i + n - 1][2]
+                span = (toks[i][1], end) if span is None else (span[0], max(span[1], end))
+        i += 1
+
+
+def _first_match(text: str, words: list[Word]) -> int | None:
+    """Where the first match of any word starts: each candidate token start, in
+    order, confirmed on its tokens."""
+    longest = max(len(w.tokens) for w in words)
+    for at in _candidates(text, words):
+        toks = list(itertools.islice(tokens(text, at), longest))
+        for word in words:
+            n = len(word.tokens)
+            if n <= len(toks) and all(_matches(word, toks[k][0], k) for k in range(n)):
+                return at
+    return None
+
+
+def _candidates(text: str, words: list[Word]) -> Iterator[int]:
+    """Token starts, in order, where a match may start: every one of them.
+
+    An ASCII token normalizes to itself in lower case, so where one may
+    match, the lower-cased text holds the word's first token (``str.find``,
+    no tokenizing). A token with a non-ASCII letter may normalize to anything
+    (accents removed, compatibility forms folded): each is a candidate.
+    """
+    folded = text.lower()
+    if len(folded) != len(text):  # "İ" lower-cases to two characters: no shortcut
+        yield from (m.start() for m in _TOKEN.finditer(text))
+        return
+    streams = [_found(folded, t) for t in {w.tokens[0] for w in words if w.tokens[0].isascii()}]
+    if not text.isascii():
+        streams.append(_token_start(text, m.start()) for m in _NON_ASCII.finditer(text))
+    last = -1
+    for at in heapq.merge(*streams):
+        if at != last and (at == 0 or not _TOKEN.match(text, at - 1)):
+            yield at
+        last = at
+
+
+def _found(folded: str, token: str) -> Iterator[int]:
+    at = folded.find(token)
+    while at >= 0:
+        yield at
+        at = folded.find(token, at + 1)
+
+
+def _token_start(text: str, at: int) -> int:
+    while at > 0 and _TOKEN.match(text, at - 1):
+        at -= 1
+    return at
