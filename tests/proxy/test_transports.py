@@ -20,6 +20,7 @@ from asyncssh.encryption import get_encryption
 from asyncssh.logging import logger as asyncssh_logger
 from asyncssh.packet import String, UInt32
 
+from auditor.proxy import gcm_send
 from auditor.proxy.gcm_send import send_channel_data
 from auditor.proxy.sshserver import AuditedServerConnection
 from auditor.proxy.transports import (
@@ -183,7 +184,9 @@ def _established(conn: Any, sent: list[bytes]) -> Any:
 def test_short_data_path_puts_the_same_bytes_on_the_wire(
     monkeypatch: pytest.MonkeyPatch, pkttype: int
 ) -> None:
-    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))  # same padding both ways
+    # The same padding both ways: asyncssh's from os.urandom, ours from its pool.
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))
+    monkeypatch.setattr(gcm_send._padding, "take", lambda n: bytes(range(n)))
     args = (
         (UInt32(3), String(b"x" * 32768))
         if pkttype == MSG_CHANNEL_DATA
@@ -199,6 +202,23 @@ def test_short_data_path_puts_the_same_bytes_on_the_wire(
     assert ours == theirs
     assert fast._send_seq == plain._send_seq == 44
     assert fast._rekey_bytes_sent == plain._rekey_bytes_sent
+
+
+def test_padding_comes_from_a_pool_not_a_system_call_per_packet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def urandom(n: int) -> bytes:
+        calls.append(n)
+        return bytes(n)
+
+    monkeypatch.setattr(os, "urandom", urandom)
+    monkeypatch.setattr(gcm_send, "_padding", gcm_send._Padding())
+    conn = _established(object.__new__(AuditedServerConnection), [])
+    for _ in range(200):
+        assert send_channel_data(conn, MSG_CHANNEL_DATA, (UInt32(3), String(b"x" * 100)), None)
+    assert calls == [gcm_send.POOL]  # 200 packets' padding, each byte used once
 
 
 def test_short_data_path_leaves_key_exchange_and_other_packets_to_asyncssh() -> None:
