@@ -54,7 +54,7 @@ MB = 1_000_000
 SECTION = "## Terminal emulator and seek"
 THROUGHPUT_TARGET = 3.0  # x stock pyte
 SEEK_TARGET_MS = 100.0
-CORPUS = ROOT.parent / "shared" / "corpus" / "pyte-captured"
+CORPUS = ROOT / "tests" / "corpus" / "pyte-captured"
 GENERATED_SIZE = (40, 12)
 # This bench run on the emulator as it was before issue 10 made it follow
 # tmux (commit 31dc8dc), on the same machine the same day.

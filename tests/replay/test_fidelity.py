@@ -23,7 +23,7 @@ from tests.harness.programs import Output, record_programs
 from tests.harness.reference_terminal import ReferenceTerminal
 from tests.replay.strategies import chunked, terminal_stream
 
-CORPUS = Path(__file__).parents[2] / ".." / "shared" / "corpus" / "pyte-captured"
+CORPUS = Path(__file__).parents[1] / "corpus" / "pyte-captured"
 CORPUS_CASES = ["cat-gpl3", "find-etc", "htop", "ls", "mc", "top", "vi"]
 COLS, ROWS = 23, 7  # small, so wrapping and scrolling happen often
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from auditor.config import Config, Storage
+from auditor.config import Config, HostPort, Storage
 from auditor.index import SessionIndex
 from auditor.proxy.live import LivePublisher
 from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.tui.screens.sessions import SessionsScreen
 from tests.harness.eventually import eventually
+from tests.harness.openssh import free_port
 from tests.tui.conftest import app_for, settle
 from tests.tui.test_failures import open_failures
 from tests.tui.test_replay import open_replay, until
@@ -22,7 +23,9 @@ from tests.tui.world import NOW, World, build_world
 @pytest.fixture
 def pg_world(tmp_path: Path, postgres_uri: str) -> tuple[World, Config]:
     world = build_world(tmp_path / "home", uri=postgres_uri)
-    return world, Config(storage=Storage(audit_events_uri=postgres_uri))
+    # A free port: the app runs a proxy, and 3023 may be taken on this machine.
+    listen = HostPort("127.0.0.1", free_port())
+    return world, Config(listen_addr=listen, storage=Storage(audit_events_uri=postgres_uri))
 
 
 async def test_sessions_search_and_failures_from_postgresql(
