@@ -8,6 +8,7 @@ config (``proxy_check_host_keys: no``) is worse than a refusal.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from auditor.storage import BucketAddress, StorageError, index_scheme
 
 RecordingMode = Literal["proxy", "node", "off"]
 RECORDING_MODES: tuple[str, ...] = ("proxy", "node", "off")
+# How the recording proxy logs in to nodes (DESIGN §13): a certificate it
+# mints per session, or the one in the agent the user forwarded.
+UpstreamAuth = Literal["certificate", "agent"]
+UPSTREAM_AUTH_MODES: tuple[str, ...] = ("certificate", "agent")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class Config:
     cluster_name: str = "example.com"
     session_recording: RecordingMode = "proxy"
     proxy_checks_host_keys: bool = True
+    upstream_auth: UpstreamAuth = "certificate"
+    # The source-address option of the certificates the proxy mints for nodes.
+    upstream_source_addresses: tuple[str, ...] = ()
     listen_addr: HostPort = HostPort("127.0.0.1", 3023)
     public_addr: tuple[str, ...] = ()
     # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
@@ -228,7 +236,7 @@ _TOP = (
 )
 _STORAGE = ("audit_events_uri", "audit_sessions_uri")
 _RETENTION = ("sessions", "failures")
-_AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys")
+_AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys", "upstream_auth")
 _PROXY = (
     "listen_addr",
     "public_addr",
@@ -237,6 +245,7 @@ _PROXY = (
     "dial_attempts",
     "dial_timeout",
     "one_hop",
+    "upstream_source_addresses",
 )
 
 
@@ -263,6 +272,14 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         kw["proxy_checks_host_keys"] = r.boolean(
             auth["proxy_checks_host_keys"], "auth_service.proxy_checks_host_keys"
         )
+    if "upstream_auth" in auth:
+        upstream = auth["upstream_auth"]
+        if upstream not in UPSTREAM_AUTH_MODES:
+            raise r.fail(
+                "auth_service.upstream_auth",
+                f"expected one of {', '.join(UPSTREAM_AUTH_MODES)}; got {upstream!r}",
+            )
+        kw["upstream_auth"] = upstream
 
     proxy = r.mapping(top.get("proxy_service"), "proxy_service", _PROXY)
     readers: dict[str, Callable[[Any, str], Any]] = {
@@ -273,6 +290,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         "dial_attempts": lambda v, k: r.integer(v, k, 1, 1000),
         "dial_timeout": r.duration,
         "one_hop": r.boolean,
+        "upstream_source_addresses": lambda v, k: _source_addresses(r, v, k),
     }
     for key, read in readers.items():
         if key in proxy:
@@ -311,6 +329,19 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         nodes[name.lower()] = NodeSpec(name, addr, labels)
     kw["nodes"] = nodes
     return Config(source=Path(source) if source != "<config>" else None, **kw)
+
+
+def _source_addresses(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
+    """Addresses and CIDR blocks, as sshd reads a certificate's source-address."""
+    out: list[str] = []
+    for i, text in enumerate(r.string_list(value, key)):
+        try:
+            out.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise r.fail(
+                f"{key}[{i}]", f"expected an address or CIDR block like 10.0.0.0/8, got {text!r}"
+            ) from None
+    return tuple(out)
 
 
 def _storage(r: _Reader, body: dict[str, Any]) -> Storage:
