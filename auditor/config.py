@@ -41,8 +41,28 @@ class HostPort:
 
 @dataclass(frozen=True)
 class UserSpec:
+    """A user: ``logins`` alone (every node, the form before roles) or ``roles``."""
+
     name: str
     logins: tuple[str, ...]
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """Which logins reach which nodes (``auditor/access.py`` decides with it).
+
+    ``node_labels`` maps a label to the values it may have (``*`` for any,
+    ``{'*': '*'}`` for every node of the inventory); ``nodes`` holds name
+    patterns for names outside the inventory; ``clusters`` the trusted
+    clusters whose nodes the role reaches (their own proxies decide which).
+    """
+
+    name: str
+    logins: tuple[str, ...]
+    node_labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    nodes: tuple[str, ...] = ()
+    clusters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,7 @@ class Config:
     # The one-hop path (`auditor connect`) beside the nested one (DESIGN §12).
     one_hop: bool = True
     users: Mapping[str, UserSpec] | None = None
+    roles: Mapping[str, RoleSpec] = field(default_factory=dict)
     trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
     nodes: Mapping[str, NodeSpec] = field(default_factory=dict)
     storage: Storage = Storage()
@@ -114,7 +135,13 @@ class Config:
         if self.users is None:
             return None
         spec = self.users.get(user)
-        return spec.logins if spec else ()
+        if spec is None:
+            return ()
+        if not spec.roles:
+            return spec.logins
+        # A user with roles: the union of its roles' logins, in the order given.
+        logins = (login for role in spec.roles for login in self.roles[role].logins)
+        return tuple(dict.fromkeys(logins))
 
 
 class ConfigError(AuditorError):
@@ -231,6 +258,7 @@ _TOP = (
     "storage",
     "retention",
     "users",
+    "roles",
     "trusted_clusters",
     "nodes",
 )
@@ -302,14 +330,9 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     if "retention" in top:
         kw["retention"] = _retention(r, r.mapping(top["retention"], "retention", _RETENTION))
 
+    kw["roles"] = _roles(r, top.get("roles"))
     if "users" in top:
-        users: dict[str, UserSpec] = {}
-        for name, spec in r.mapping(top["users"], "users", None).items():
-            body = r.mapping(spec, f"users.{name}", ("logins",))
-            if "logins" not in body:
-                raise r.fail(f"users.{name}.logins", "required: the logins this user may use")
-            users[name] = UserSpec(name, r.string_list(body["logins"], f"users.{name}.logins"))
-        kw["users"] = users
+        kw["users"] = _users(r, top["users"], kw["roles"])
 
     clusters: dict[str, TrustedCluster] = {}
     for name, spec in r.mapping(top.get("trusted_clusters"), "trusted_clusters", None).items():
@@ -319,6 +342,14 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         proxy_addr = r.host_port(body["proxy_addr"], f"trusted_clusters.{name}.proxy_addr", 3023)
         clusters[name] = TrustedCluster(name, proxy_addr)
     kw["trusted_clusters"] = clusters
+    for role in kw["roles"].values():
+        for i, cluster in enumerate(role.clusters):
+            if cluster != "*" and cluster not in clusters:
+                known = ", ".join(sorted(clusters)) or "none configured"
+                raise r.fail(
+                    f"roles.{role.name}.clusters[{i}]",
+                    f"unknown cluster {cluster!r} (trusted_clusters: {known})",
+                )
 
     nodes: dict[str, NodeSpec] = {}
     for name, spec in r.mapping(top.get("nodes"), "nodes", None).items():
@@ -342,6 +373,67 @@ def _source_addresses(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
                 f"{key}[{i}]", f"expected an address or CIDR block like 10.0.0.0/8, got {text!r}"
             ) from None
     return tuple(out)
+
+
+_ROLE = ("logins", "node_labels", "nodes", "clusters")
+
+
+def _roles(r: _Reader, value: Any) -> dict[str, RoleSpec]:
+    roles: dict[str, RoleSpec] = {}
+    for name, spec in r.mapping(value, "roles", None).items():
+        key = f"roles.{name}"
+        body = r.mapping(spec, key, _ROLE)
+        if "logins" not in body:
+            raise r.fail(f"{key}.logins", "required: the logins this role allows")
+        labels: dict[str, tuple[str, ...]] = {}
+        for label, allowed in r.mapping(
+            body.get("node_labels"), f"{key}.node_labels", None
+        ).items():
+            where = f"{key}.node_labels.{label}"
+            # YAML reads `env: 1` or `debug: yes` as a number or a bool: labels are strings.
+            if isinstance(allowed, int | float | bool):
+                allowed = str(allowed).lower() if isinstance(allowed, bool) else str(allowed)
+            labels[label] = r.string_list(allowed, where)
+            if label == "*" and labels[label] != ("*",):
+                raise r.fail(where, "'*' takes '*' only: {'*': '*'} matches every node")
+        roles[name] = RoleSpec(
+            name,
+            r.string_list(body["logins"], f"{key}.logins"),
+            labels,
+            r.string_list(body.get("nodes", []), f"{key}.nodes"),
+            r.string_list(body.get("clusters", []), f"{key}.clusters"),
+        )
+    return roles
+
+
+def _users(r: _Reader, value: Any, roles: Mapping[str, RoleSpec]) -> dict[str, UserSpec]:
+    users: dict[str, UserSpec] = {}
+    for name, spec in r.mapping(value, "users", None).items():
+        body = r.mapping(spec, f"users.{name}", ("logins", "roles"))
+        if "logins" in body and "roles" in body:
+            # Either would be read as widening the other; a reviewer must not have to guess.
+            raise r.fail(
+                f"users.{name}",
+                "give logins (every node, as before roles) or roles, not both: "
+                "put the logins in a role",
+            )
+        if "roles" in body:
+            names = r.string_list(body["roles"], f"users.{name}.roles")
+            for i, role in enumerate(names):
+                if role not in roles:
+                    known = ", ".join(sorted(roles)) or "none defined"
+                    raise r.fail(
+                        f"users.{name}.roles[{i}]", f"unknown role {role!r} (roles: {known})"
+                    )
+            users[name] = UserSpec(name, (), names)
+            continue
+        if "logins" not in body:
+            raise r.fail(
+                f"users.{name}.logins",
+                "required: the logins this user may use (every node), or roles",
+            )
+        users[name] = UserSpec(name, r.string_list(body["logins"], f"users.{name}.logins"))
+    return users
 
 
 def _storage(r: _Reader, body: dict[str, Any]) -> Storage:
