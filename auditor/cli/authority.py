@@ -144,6 +144,9 @@ def cmd_login(ctx: Context) -> int:
         logins = (user,)
     elif not logins:
         where = ctx.config.source or "the config"
+        if ctx.config.users is not None and user in ctx.config.users:
+            roles = ", ".join(ctx.config.users[user].roles)
+            raise AuditorError(f"user {user!r} has no logins: its roles ({roles}) list none")
         raise AuditorError(f"unknown user {user!r}: not in the users section of {where}")
     ca = load_authority(ctx.data_dir_path, "user")
     issued = mint_user_certificate(ca, user, list(logins), ttl)

@@ -46,6 +46,8 @@ def cmd_proxy(ctx: Context) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Role and inventory changes for new connections; open sessions are not cut.
+        loop.add_signal_handler(signal.SIGHUP, proxy.reload_access)
         try:
             await stop.wait()
         finally:

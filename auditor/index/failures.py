@@ -26,6 +26,7 @@ class FailureKind(enum.StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     SUBSYSTEM_REFUSED = "subsystem_refused"
     REQUEST_REFUSED = "request_refused"
+    ACCESS_DENIED = "access_denied"
 
     @property
     def hint(self) -> str:
@@ -94,6 +95,11 @@ HINTS: dict[FailureKind, str] = {
     FailureKind.REQUEST_REFUSED: (
         "the node's sshd refused a shell, command or pty: its log says why (ForceCommand, "
         "PermitTTY no, a Match block, MaxSessions)"
+    ),
+    FailureKind.ACCESS_DENIED: (
+        "no role of the user reaches this node as this login: `auditor access USER NODE` "
+        "says which role would and why not; change roles (node_labels, nodes, clusters, "
+        "logins) or the user's roles, then reload the proxy (SIGHUP)"
     ),
 }
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from auditor.access import Target
 from auditor.config import TrustedCluster
 from auditor.proxy import bridge, forwards
 from auditor.proxy.channels import set_agent_forward_path
@@ -55,6 +56,7 @@ class ProxiedConnection:
         self.target = NodeTarget(request.host, node.addr if node else request.host, request.port)
         self._upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self.node_conn: asyncssh.SSHClientConnection | None = None
+        self._access: dict[str, ProxyFailure | None] = {}  # login -> refusal, decided once
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -74,6 +76,23 @@ class ProxiedConnection:
     def audit_event(self, event: str, **fields: Any) -> None:
         self.proxy.audit.write(event, **self.fields, **fields)
 
+    # Who may reach the node (auditor/access.py), decided before anything is dialled
+    def authorize(self, login: str) -> ProxyFailure | None:
+        """The refusal of ``login`` on this node, or None. Indexed and audited once,
+        however often it is asked (the outer login, the inner one, the dial)."""
+        if login not in self._access:
+            target = Target(self.request.host, self.request.cluster)
+            decision = self.proxy.access.decide(self.user, login, target)
+            fields = {**self.fields, "login": login}
+            refusal = None
+            if decision.allowed:
+                self.proxy.audit.write("access_allowed", **fields, role=decision.role)
+            else:
+                refusal = ProxyFailure("access_denied", decision.reason, decision.detail)
+                self.proxy.record_failure(refusal, **fields)
+            self._access[login] = refusal
+        return self._access[login]
+
     # The node
     def upstream_connection(self) -> asyncio.Task[asyncssh.SSHClientConnection]:
         if self._upstream is None:
@@ -81,6 +100,11 @@ class ProxiedConnection:
         return self._upstream
 
     async def _dial_reporting(self) -> asyncssh.SSHClientConnection:
+        refusal = self.authorize(self.login)
+        if refusal is not None:  # refused at authentication already: never dialled
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, f"auditor: {refusal.message}"
+            )
         try:
             conn = await self._dial()
         except ProxyFailure as failure:
@@ -228,7 +252,20 @@ class InnerServer(CertificateServer):
         if ok and self.user != self.pc.user:
             self.cert_problem = "the inner connection presented another user's certificate"
             return False
+        if ok and not self.access_allowed(username):
+            return False
         return ok
+
+    def access_allowed(self, login: str) -> bool:
+        """The roles' verdict on this login and node, a refusal told in an auth banner."""
+        self.pc.user = self.user or self.pc.user
+        refusal = self.pc.authorize(login)
+        if refusal is None:
+            return True
+        self.login_refused = True  # indexed as access_denied, not as a failed certificate
+        if self.conn is not None:
+            self.conn.send_auth_banner(f"auditor: {refusal.message}\r\n")
+        return False
 
     def auth_completed(self) -> None:
         self.pc.login = self.login or self.pc.login
@@ -334,6 +371,12 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
             self._refuse(failure.message)
             return
         pc = ProxiedConnection(self.proxy, self.outer, self.request)
+        # Decided before the inner handshake or the TCP dial. The outer login is the
+        # inner one (`%r` in the ProxyCommand); node and off modes see no other.
+        refusal = pc.authorize(pc.login)
+        if refusal is not None:
+            self._refuse(refusal.message)
+            return
         try:
             if self.link is not None:
                 await self._terminate(pc, self.link)

@@ -144,7 +144,7 @@ class OneHopServer(InnerServer):
 
     def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
         ok = CertificateServer.certificate_checked(self, username, cert, accepted)
-        return self.proxy.check_login(self, ok)
+        return self.proxy.check_login(self, ok) and self.access_allowed(username)
 
     def auth_completed(self) -> None:
         self.proxy.authenticated(self)

@@ -14,14 +14,16 @@ import socket
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
+from auditor.access import AccessPolicy
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
-from auditor.config import Config
+from auditor.config import Config, ConfigError, load_config
 from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
@@ -280,6 +282,36 @@ class RecordingProxy:
         if server.conn is not None:
             server.conn.send_auth_banner(f"auditor: {message}\r\n")
         return False
+
+    # Who may reach what (auditor/access.py), and a reload of it
+    @property
+    def access(self) -> AccessPolicy:
+        return AccessPolicy(self.config)
+
+    def reload_access(self) -> bool:
+        """SIGHUP: users, roles, nodes and trusted clusters reread from the config
+        file for new connections (open ones keep their verdict and are not cut); a
+        bad file leaves the running config as it was."""
+        path = self.config.source
+        if path is None:
+            log.warning("reload: the proxy was started without a config file; nothing to reread")
+            return False
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("config not reloaded, the running one stays: %s", exc)
+            self.audit.write("config_reload_failed", error=str(exc))
+            return False
+        self.config = replace(
+            self.config,
+            users=new.users,
+            roles=new.roles,
+            nodes=new.nodes,
+            trusted_clusters=new.trusted_clusters,
+        )
+        log.info("reloaded users, roles, nodes and trusted_clusters from %s", path)
+        self.audit.write("config_reloaded", path=str(path))
+        return True
 
     # What connections need
     def node_host_key(self, name: str) -> tuple[asyncssh.SSHKey, asyncssh.SSHCertificate]:
