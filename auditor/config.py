@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
-
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
 from auditor.storage import BucketAddress, StorageError, index_scheme
@@ -506,6 +504,8 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    import yaml  # here, not at the top: commands without a config file start faster
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -10,23 +10,58 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor.errors import AuditorError, UsageError
 
-# Command groups, in the order `auditor --help` lists them.
-COMMAND_MODULES = (
-    "auditor.cli.app",
-    "auditor.cli.proxy",
-    "auditor.cli.replay",
-    "auditor.cli.store",
-    "auditor.cli.commands",
-    "auditor.cli.terminate",
-    "auditor.cli.prune",
-    "auditor.cli.migrate",
-    "auditor.cli.authority",
-    "auditor.cli.ssh",
-)
+if TYPE_CHECKING:
+    from auditor.cli.context import Context
+
+# Every command: the module that registers it and its one-line help, in the
+# order `auditor --help` lists them. `auditor --help` is built from this table
+# alone, and a command imports only its own module (whose imports reach the SSH
+# stack, the emulator, the index ...): both start in a fraction of the time
+# that importing every module took. tests/cli/test_dispatch.py checks the
+# table against the modules' own registrations.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "proxy": ("auditor.cli.proxy", "run the recording proxy in the foreground"),
+    "replay": (
+        "auditor.cli.replay",
+        "play a session in this terminal (or print it); follows live ones",
+    ),
+    "tail": ("auditor.cli.replay", "follow live sessions' output as it happens"),
+    "sessions": ("auditor.cli.store", "list recorded sessions"),
+    "failures": ("auditor.cli.store", "list failed connections and their fixes"),
+    "export": ("auditor.cli.store", "a session as asciicast or plain text"),
+    "import": ("auditor.cli.store", "asciicast v1, v2 or v3 files into the index"),
+    "verify": ("auditor.cli.store", "check recordings' hash chains"),
+    "commands": (
+        "auditor.cli.commands",
+        "the commands users ran (newest first); replay one with `replay ID --at OFFSET`",
+    ),
+    "terminate": (
+        "auditor.cli.terminate",
+        "end a live session on whichever proxy carries it (the user is told why)",
+    ),
+    "prune": ("auditor.cli.prune", "remove sessions and failures older than the retention policy"),
+    "migrate": (
+        "auditor.cli.migrate",
+        "copy this machine's sessions, failures and recordings into a shared store",
+    ),
+    "ca": ("auditor.cli.authority", "certificate authorities"),
+    "login": ("auditor.cli.authority", "put a user certificate into the running ssh-agent"),
+    "config": ("auditor.cli.authority", "client configuration snippets"),
+    "ssh": (
+        "auditor.cli.ssh",
+        "OpenSSH's ssh through the recording proxy, one hop (like `tsh ssh`)",
+    ),
+    "connect": (
+        "auditor.cli.ssh",
+        "the one-hop ProxyCommand: auditor connect --proxy HOST:PORT %%h:%%p",
+    ),
+}
+APP_MODULE = "auditor.cli.app"  # what `auditor` alone runs
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,7 +71,9 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(command: str | None = None, full: bool = True) -> ArgumentParser:
+    """The parser; ``full=False`` registers only ``command``'s module for real
+    (the others are named, with their help, and parse nothing)."""
     from auditor.cli.context import common_options
 
     parser = ArgumentParser(
@@ -47,42 +84,67 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command group not built yet
-                continue
-            raise
-        module.register(sub)
-        if hasattr(module, "default_handler"):  # what `auditor` alone runs (the app)
-            parser.set_defaults(default_handler=module.default_handler)
+    wanted = {module for module, _ in COMMANDS.values()} if full else set()
+    if command in COMMANDS:
+        wanted.add(COMMANDS[command][0])
+    registered: set[str] = set()
+    for name, (module_name, help_text) in COMMANDS.items():
+        if name in registered:
+            continue
+        if module_name in wanted:
+            wanted.discard(module_name)
+            before = set(sub.choices)
+            importlib.import_module(module_name).register(sub)
+            registered |= set(sub.choices) - before
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
+            registered.add(name)
+    parser.set_defaults(default_handler=_run_app)
     return parser
 
 
-def _ssh_command_at(args: list[str]) -> int | None:
-    """Where ``ssh`` stands if it is the command (only global options before it)."""
+def _subparser(parser: ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    raise LookupError(name)
+
+
+def _run_app(ctx: Context) -> int:
+    module = importlib.import_module(APP_MODULE)
+    return int(module.default_handler(ctx) or 0)
+
+
+def _command_at(args: list[str]) -> int | None:
+    """Where the command stands (only global options before it), if there is one."""
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "ssh":
-            return i
         if arg in ("--data-dir", "--config"):
             i += 2
         elif arg.startswith(("--data-dir=", "--config=")):
             i += 1
-        else:
+        elif arg.startswith("-"):
             return None
+        else:
+            return i
     return None
 
 
 def run_command(args_list: list[str]) -> int:
     from auditor.cli.context import Context
 
-    parser = build_parser()
+    at = _command_at(args_list)
+    command = args_list[at] if at is not None else None
+    parser = build_parser(command, full=False)
     try:
-        ssh_at = _ssh_command_at(args_list)
-        if ssh_at is not None:
+        if command == "ssh" and at is not None and args_list[at + 1 : at + 2] == ["--help"]:
+            # OpenSSH has no --help (it would say `unknown option -- -`): ours.
+            _subparser(parser, "ssh").print_help()
+            return 0
+        if command == "ssh" and at is not None:
+            ssh_at = at
             # Everything after `auditor ssh` is ssh's, options included.
             args = parser.parse_args(args_list[: ssh_at + 1])
             args.ssh_args = args_list[ssh_at + 1 :]

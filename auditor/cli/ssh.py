@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "ssh",
         help="OpenSSH's ssh through the recording proxy, one hop (like `tsh ssh`)",
+        usage="auditor ssh [ssh options] [user@]host [command]",
         description="auditor ssh [ssh options] [user@]host [command]: every option is ssh's; "
         "--port=N is -p N.",
         parents=[common_options()],

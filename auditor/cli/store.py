@@ -16,13 +16,8 @@ from auditor.cli.context import Context, common_options
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
 from auditor.index import FailureKind, SessionIndex
-from auditor.index.importer import import_asciicast
 from auditor.index.rows import SearchHit, Session
 from auditor.recording import RecordingError, RecordingReader
-from auditor.recording.asciicast import write_asciicast
-from auditor.recording.shown import ShownOutput
-from auditor.recording.verify import verify_recording
-from auditor.replay.transcript import recording_transcript
 from auditor.sizes import format_size
 
 
@@ -208,6 +203,11 @@ def _reader(session: Session) -> RecordingReader:
 
 
 def cmd_export(ctx: Context) -> int:
+    # Here, not at the top: `auditor sessions` starts without the emulator.
+    from auditor.recording.asciicast import write_asciicast
+    from auditor.recording.shown import ShownOutput
+    from auditor.replay.transcript import recording_transcript
+
     a = ctx.args
     with _index(ctx) as index:
         session = index.get_session(a.id)
@@ -246,6 +246,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def cmd_import(ctx: Context) -> int:
+    from auditor.index.importer import import_asciicast
+
     failed = 0
     with _index(ctx, write=True) as index:
         for name in ctx.args.files:
@@ -261,6 +263,8 @@ def cmd_import(ctx: Context) -> int:
 
 
 def cmd_verify(ctx: Context) -> int:
+    from auditor.recording.verify import verify_recording
+
     bad = 0
     one = ctx.args.id is not None
     with _index(ctx) as index:

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite3
 
-Migration = Callable[[sqlite_utils.Database], None]
+    # Imported only when a migration runs: sqlite-utils (with click and
+    # pluggy behind it) is a third of `auditor sessions`' start-up otherwise.
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -169,15 +175,19 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
+def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply the migrations this database has not seen; returns their names."""
-    conn = db.conn
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
     applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     ran = []
+    db: sqlite_utils.Database | None = None
     for name, step in MIGRATIONS:
         if name in applied:
             continue
+        if db is None:
+            import sqlite_utils
+
+            db = sqlite_utils.Database(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have migrated while we waited for the lock.

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from auditor.errors import AuditorError
 from auditor.index import search as fts
 from auditor.index.api import SessionIndex
@@ -45,10 +43,9 @@ TEXT_ROW_COPIES = ("user", "node", "start")
 class SqliteIndex(SessionIndex):
     TRANSIENT = (sqlite3.OperationalError,)
 
-    def __init__(self, data_dir: Path, db: sqlite_utils.Database, background_text: bool) -> None:
+    def __init__(self, data_dir: Path, conn: sqlite3.Connection, background_text: bool) -> None:
         super().__init__(data_dir, background_text)
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+        self.conn = conn
         self._depth = 0  # open transactions: store_text joins one it is called inside
 
     @classmethod
@@ -66,11 +63,10 @@ class SqliteIndex(SessionIndex):
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            db = sqlite_utils.Database(conn)
-            migrate(db)
+            migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise AuditorError(f"{path}: cannot open the index: {exc}") from None
-        return cls(Path(data_dir), db, background_text)
+        return cls(Path(data_dir), conn, background_text)
 
     def reopen(self) -> SqliteIndex:
         return SqliteIndex.connect(self.data_dir, background_text=False)
