@@ -2,9 +2,10 @@
 
 Recording mode runs an inner SSH server with the subsystem channel as its
 transport, authenticates the user a second time with the same
-certificate, and dials the node with the certificate from the agent the user
-forwarded to the proxy. Node and off modes pipe the subsystem straight to the
-node's TCP port.
+certificate, and dials the node with a certificate the proxy mints for the
+session (``upstream_auth: certificate``, ``upstream_cert``) or with the one in
+the agent the user forwarded to the proxy (``upstream_auth: agent``). Node and
+off modes pipe the subsystem straight to the node's TCP port.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncssh
 
 from auditor.access import Target
 from auditor.config import TrustedCluster
+from auditor.index.api import SessionIndex
 from auditor.proxy import bridge, forwards
 from auditor.proxy.channels import set_agent_forward_path
 from auditor.proxy.failures import ProxyFailure
@@ -28,6 +30,7 @@ from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
 from auditor.proxy.sshserver import CertificateServer, run_server_on_transport
 from auditor.proxy.transports import ChannelTransport
 from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh
+from auditor.proxy.upstream_cert import client_keys, mint_upstream_certificate
 
 if TYPE_CHECKING:
     from auditor.proxy.service import RecordingProxy
@@ -57,6 +60,17 @@ class ProxiedConnection:
         self._upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self.node_conn: asyncssh.SSHClientConnection | None = None
         self._access: dict[str, ProxyFailure | None] = {}  # login -> refusal, decided once
+        # The certificate the client proved (its extensions bound the minted one).
+        self.user_cert: Any = None
+        # The first session's ID, known before the dial: the minted certificate's
+        # key ID names it, so the node's auth log line leads to the recording.
+        self._reserved_session_id: str | None = SessionIndex.new_session_id()
+        self.first_session_id = self._reserved_session_id
+
+    def claim_session_id(self) -> str:
+        """The reserved ID for this connection's first session, a new one after."""
+        sid, self._reserved_session_id = self._reserved_session_id, None
+        return sid or SessionIndex.new_session_id()
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -145,27 +159,47 @@ class ProxiedConnection:
             )
         return agent, certs
 
+    def _minted_certificates(self) -> list[asyncssh.SSHKeyPair]:
+        """A certificate for this session, signed by the user CA (``upstream_cert``)."""
+        cfg = self.proxy.config
+        issued = mint_upstream_certificate(
+            self.proxy.user_ca,
+            getattr(self.user_cert, "options", None) or {},
+            self.user,
+            self.login,
+            self.first_session_id,
+            cfg.public_addr[0] if cfg.public_addr else socket.gethostname(),
+            cfg.upstream_source_addresses,
+        )
+        return client_keys(issued)
+
     async def _dial(self) -> asyncssh.SSHClientConnection:
         cfg = self.proxy.config
+        if cfg.upstream_auth == "certificate":
+            # The user's agent is not touched: no agent channel the client did not offer.
+            return await self._dial_with(self._minted_certificates())
         agent, certs = await self._agent_certificates()
         try:
-            if self.request.cluster:
-                sock = await self._via_cluster(certs)
-            else:
-                sock = await self.node_socket()
-            conn = await open_ssh(
-                sock,
-                self.target,
-                self.login,
-                certs,
-                self.proxy.host_ca_public,
-                cfg.proxy_checks_host_keys,
-                cfg.dial_timeout,
-            )
+            return await self._dial_with(certs)
         finally:
             # The proxy holds the user's agent no longer than it needs it.
             agent.close()
-        return conn
+
+    async def _dial_with(self, certs: list[asyncssh.SSHKeyPair]) -> asyncssh.SSHClientConnection:
+        cfg = self.proxy.config
+        if self.request.cluster:
+            sock = await self._via_cluster(certs)
+        else:
+            sock = await self.node_socket()
+        return await open_ssh(
+            sock,
+            self.target,
+            self.login,
+            certs,
+            self.proxy.host_ca_public,
+            cfg.proxy_checks_host_keys,
+            cfg.dial_timeout,
+        )
 
     async def node_socket(self) -> socket.socket:
         """TCP to the node's sshd, dropped connections retried; drops are indexed even then."""
@@ -237,7 +271,7 @@ class ProxiedConnection:
             set_agent_forward_path(self.node_conn, path)
 
     async def new_recording(self, kind: str) -> ChannelRecording:
-        return await self.proxy.new_recording(self.fields, kind)
+        return await self.proxy.new_recording(self.fields, kind, self.claim_session_id())
 
 
 class InnerServer(CertificateServer):
@@ -254,6 +288,8 @@ class InnerServer(CertificateServer):
             return False
         if ok and not self.access_allowed(username):
             return False
+        if ok:
+            self.pc.user_cert = cert
         return ok
 
     def access_allowed(self, login: str) -> bool:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from auditor.index import SessionIndex
 from auditor.proxy import channels
 from auditor.proxy.channels import WINDOW
 
@@ -39,7 +38,7 @@ class ForwardAudit:
         self.channel = channel  # the SSH channel type, e.g. forwarded-tcpip
         self.target = target  # where it goes (-L, -D) or the node's listener (-R)
         self.origin = origin
-        self.session_id = SessionIndex.new_session_id()
+        self.session_id = pc.claim_session_id()  # the first may be named in the node's log
 
     @property
     def _event(self) -> dict[str, Any]:

@@ -5,8 +5,9 @@ a preamble (``auditor.onehop``) and hands the socket to ssh, whose handshake
 the proxy then terminates with the host certificate it mints for the
 target's name, exactly as recording mode does inside the nested path's
 ``proxy:`` channel. Everything after the handshake is the recording path's:
-the same ``ProxiedConnection`` dials the node with the certificate from the
-agent the user forwarded (on this one connection), the same bridges record
+the same ``ProxiedConnection`` dials the node (with a certificate it mints
+for the session, or in ``upstream_auth: agent`` with the certificate from the
+agent the user forwarded on this one connection), the same bridges record
 the channels, the same login policy, failures, unauthenticated cap and
 grace time apply. One SSH layer instead of two: no client encrypts twice,
 no process relays the bytes.
@@ -144,6 +145,8 @@ class OneHopServer(InnerServer):
 
     def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
         ok = CertificateServer.certificate_checked(self, username, cert, accepted)
+        if ok:
+            self.pc.user_cert = cert  # its extensions bound the certificate minted for the node
         return self.proxy.check_login(self, ok) and self.access_allowed(username)
 
     def auth_completed(self) -> None:

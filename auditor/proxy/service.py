@@ -345,12 +345,14 @@ class RecordingProxy:
             **extra,
         )
 
-    async def new_recording(self, fields: dict[str, Any], kind: str) -> ChannelRecording:
+    async def new_recording(
+        self, fields: dict[str, Any], kind: str, session_id: str | None = None
+    ) -> ChannelRecording:
         """A new session's recording and row; an ``IndexAway`` if the index can't
         take it (a session the index doesn't know of would go unrecorded)."""
         if not await self.index.probe():
             raise self._index_away(fields)
-        session_id = SessionIndex.new_session_id()
+        session_id = session_id or SessionIndex.new_session_id()
         path = self.index.index.recording_path(session_id)
         writer = await asyncio.to_thread(
             RecordingWriter.create, path, {**fields, "session_id": session_id, "kind": kind}

@@ -96,9 +96,14 @@ async def run_server_on_transport(
 
 
 def user_from_key_id(key_id: str) -> str:
-    """``auditor:user:joe`` → ``joe``; a foreign key ID is kept whole."""
+    """``auditor:user:joe`` → ``joe``; a foreign key ID is kept whole.
+
+    A certificate a proxy minted for its session (``upstream_cert``) says more
+    after a space (``auditor:user:joe session=... proxy=...``): a trusted
+    cluster's proxy reads the user from it as well.
+    """
     prefix = "auditor:user:"
-    return key_id[len(prefix) :] if key_id.startswith(prefix) else key_id
+    return key_id[len(prefix) :].split(" ", 1)[0] if key_id.startswith(prefix) else key_id
 
 
 class CertificateServer(asyncssh.SSHServer):

@@ -32,6 +32,11 @@ def wait_failure(cli: AuditorCli, kind: str, timeout: float = 10) -> dict[str, o
     raise AssertionError(f"no {kind} failure recorded; all: {cli.run('failures', '--json').stdout}")
 
 
+# The proxy logs in to nodes with the certificate in the user's forwarded
+# agent (the reference's way); the agent failures are this mode's.
+AGENT_MODE = "auth_service:\n  upstream_auth: agent\n"
+
+
 def through_proxy(
     ca: AuditorCli,
     agent: SshAgent,
@@ -134,7 +139,7 @@ def test_agent_not_forwarded(
     start_proxy: StartProxy,
 ) -> None:
     node = start_node()
-    out = through_proxy(ca, agent, ssh_client, start_proxy, node.port, agent_fwd=False)
+    out = through_proxy(ca, agent, ssh_client, start_proxy, node.port, AGENT_MODE, agent_fwd=False)
     assert out.returncode == 255
     assert "ForwardAgent yes" in out.stderr.decode()
     wait_failure(ca, "agent_not_forwarded")
@@ -151,7 +156,7 @@ def test_agent_without_certificate(
     # The proxy hop authenticates from one agent but forwards another that
     # holds only a plain key: the proxy cannot reach the node.
     node = start_node()
-    proxy = start_proxy(nodes={NODE: node.port})
+    proxy = start_proxy(AGENT_MODE, nodes={NODE: node.port})
     ca.env.update(agent.env)
     ca.run("login", f"--user={login_name()}")
     (tmp_path / "plain").mkdir()

@@ -142,11 +142,10 @@ def test_pty_session_sftp_and_a_local_forward(
     source.write_text("over sftp\n")
     batch = tmp_path / "batch"
     batch.write_text(f"put {source} {tmp_path}/got.txt\n")
-    # sftp turns agent forwarding off unless asked (-A); one hop needs the agent.
+    # sftp turns agent forwarding off; the proxy mints its own certificate for the node.
     sftp = subprocess.run(
         [
             require("sftp"),
-            "-A",
             "-F",
             str(ssh_client.config_path),
             "-P",
@@ -200,7 +199,11 @@ def test_refusals_say_what_the_nested_path_says(
     assert b"remote host presented a public key, expected a host certificate" in out.stderr
     assert failures(ca, "host_cert_missing")
 
-    route_one_hop(proxy, ssh_client, agent=False)
+    # With upstream_auth: agent, the agent is needed and its absence is named first.
+    agent_mode = start_proxy(
+        "auth_service:\n  upstream_auth: agent\n", nodes={"plain.example.com": plain.port}
+    )
+    route_one_hop(agent_mode, ssh_client, agent=False)
     out = ssh_client.run("-p", str(plain.port), f"{login_name()}@plain.example.com", "true")
     assert out.returncode == 255
     assert b"the recording proxy needs your agent" in out.stderr
