@@ -388,9 +388,10 @@ def _roles(r: _Reader, value: Any) -> dict[str, RoleSpec]:
             body.get("node_labels"), f"{key}.node_labels", None
         ).items():
             where = f"{key}.node_labels.{label}"
-            # YAML reads `env: 1` or `debug: yes` as a number or a bool: labels are strings.
+            # YAML reads `tier: 1` or `debug: yes` as a number or a bool: labels are
+            # strings, read as the nodes section reads them.
             if isinstance(allowed, int | float | bool):
-                allowed = str(allowed).lower() if isinstance(allowed, bool) else str(allowed)
+                allowed = str(allowed)
             labels[label] = r.string_list(allowed, where)
             if label == "*" and labels[label] != ("*",):
                 raise r.fail(where, "'*' takes '*' only: {'*': '*'} matches every node")

@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ca": ("auditor.cli.authority", "certificate authorities"),
     "login": ("auditor.cli.authority", "put a user certificate into the running ssh-agent"),
     "config": ("auditor.cli.authority", "client configuration snippets"),
+    "access": (
+        "auditor.cli.access",
+        "what a user may reach as which login, and the role that allows it",
+    ),
     "ssh": (
         "auditor.cli.ssh",
         "OpenSSH's ssh through the recording proxy, one hop (like `tsh ssh`)",
