@@ -26,6 +26,9 @@ RECORDING_MODES: tuple[str, ...] = ("proxy", "node", "off")
 # mints per session, or the one in the agent the user forwarded.
 UpstreamAuth = Literal["certificate", "agent"]
 UPSTREAM_AUTH_MODES: tuple[str, ...] = ("certificate", "agent")
+# What of the user's typing is recorded (DESIGN §13, auditor/proxy/redact.py).
+RecordingInput = Literal["redacted", "all", "none"]
+RECORDING_INPUT_MODES: tuple[str, ...] = ("redacted", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ MIN_RETENTION = 3600.0  # shorter is surely a typo (`sessions: 90` is 90 seconds
 class Config:
     cluster_name: str = "example.com"
     session_recording: RecordingMode = "proxy"
+    session_recording_input: RecordingInput = "redacted"
     proxy_checks_host_keys: bool = True
     upstream_auth: UpstreamAuth = "certificate"
     # The source-address option of the certificates the proxy mints for nodes.
@@ -120,6 +124,9 @@ class Config:
     dial_timeout: float = 10.0
     # The one-hop path (`auditor connect`) beside the nested one (DESIGN §12).
     one_hop: bool = True
+    # Seconds a live recording's written bytes may wait for the disk (fdatasync):
+    # 0 after every flush, None (`off`) never (the page cache decides).
+    recording_sync: float | None = 1.0
     users: Mapping[str, UserSpec] | None = None
     roles: Mapping[str, RoleSpec] = field(default_factory=dict)
     trusted_clusters: Mapping[str, TrustedCluster] = field(default_factory=dict)
@@ -232,6 +239,19 @@ class _Reader:
         except ValueError as exc:
             raise self.fail(key, f"{exc}; expected HOST:PORT, got {value!r}") from None
 
+    def listen_addr(self, value: Any, key: str) -> HostPort:
+        """Where a listener binds: always with its host, since a port alone
+        (``3023``, ``:3023``) would quietly open it to every interface."""
+        bare = str(value).strip() if isinstance(value, int | str) else ""
+        port = bare.removeprefix(":")
+        if not isinstance(value, bool) and port.isdigit():
+            raise self.fail(
+                key,
+                f"a port alone would listen on every interface; write 127.0.0.1:{port} "
+                f"(this machine only) or 0.0.0.0:{port} (reachable from other machines)",
+            )
+        return self.host_port(value, key)
+
     def string_list(self, value: Any, key: str) -> tuple[str, ...]:
         if isinstance(value, str):
             value = [value]
@@ -262,7 +282,13 @@ _TOP = (
 )
 _STORAGE = ("audit_events_uri", "audit_sessions_uri")
 _RETENTION = ("sessions", "failures")
-_AUTH = ("cluster_name", "session_recording", "proxy_checks_host_keys", "upstream_auth")
+_AUTH = (
+    "cluster_name",
+    "session_recording",
+    "proxy_checks_host_keys",
+    "upstream_auth",
+    "session_recording_input",
+)
 _PROXY = (
     "listen_addr",
     "public_addr",
@@ -272,6 +298,7 @@ _PROXY = (
     "dial_timeout",
     "one_hop",
     "upstream_source_addresses",
+    "recording_sync",
 )
 
 
@@ -306,10 +333,18 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
                 f"expected one of {', '.join(UPSTREAM_AUTH_MODES)}; got {upstream!r}",
             )
         kw["upstream_auth"] = upstream
+    if "session_recording_input" in auth:
+        typed = auth["session_recording_input"]
+        if typed not in RECORDING_INPUT_MODES:
+            raise r.fail(
+                "auth_service.session_recording_input",
+                f"expected one of {', '.join(RECORDING_INPUT_MODES)}; got {typed!r}",
+            )
+        kw["session_recording_input"] = typed
 
     proxy = r.mapping(top.get("proxy_service"), "proxy_service", _PROXY)
     readers: dict[str, Callable[[Any, str], Any]] = {
-        "listen_addr": lambda v, k: r.host_port(v, k),
+        "listen_addr": r.listen_addr,
         "public_addr": r.string_list,
         "max_unauthenticated": lambda v, k: r.integer(v, k, 1, 100_000),
         "login_grace_time": r.duration,
@@ -317,6 +352,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         "dial_timeout": r.duration,
         "one_hop": r.boolean,
         "upstream_source_addresses": lambda v, k: _source_addresses(r, v, k),
+        "recording_sync": lambda v, k: _recording_sync(r, v, k),
     }
     for key, read in readers.items():
         if key in proxy:
@@ -483,6 +519,27 @@ def _retention(r: _Reader, body: dict[str, Any]) -> Retention:
             raise r.fail(key, f"at least 1h; got {value!r}")
         kept[name] = seconds
     return Retention(**kept)
+
+
+MAX_RECORDING_SYNC = 30.0  # the kernel writes dirty pages back within about 30 s on its own
+
+
+def _recording_sync(r: _Reader, value: Any, key: str) -> float | None:
+    """``1s``, ``500ms``, ``0`` (every flush) or ``off`` (never); None is off."""
+    if value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None  # YAML 1.1 reads a bare `off` as false
+    expected = f"expected a duration like 1s or 500ms, 0 (every flush) or off; got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise r.fail(key, expected)
+    if str(value).strip().lower() in ("0", "0.0", "0s", "0ms"):
+        return 0.0
+    try:
+        seconds = parse_duration(value, key)
+    except UsageError:
+        raise r.fail(key, expected) from None
+    if seconds > MAX_RECORDING_SYNC:
+        raise r.fail(key, f"at most 30s (the kernel's own write-back); got {value!r}")
+    return seconds
 
 
 def config_path(flag: str | None, data_dir: Path) -> Path | None:

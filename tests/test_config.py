@@ -171,3 +171,15 @@ def test_a_password_in_a_refused_uri_is_not_repeated(tmp_path: Path) -> None:
         load_config(path)
     assert "hunter2" not in str(info.value)
     assert "mysql://joe:***@db/auditor" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["3023", "':3023'", "' 3023 '"])
+def test_a_listen_addr_without_its_host_is_refused(tmp_path: Path, value: str) -> None:
+    # A port alone used to bind every interface; the proxy never listens wider than asked.
+    path = write(tmp_path, f"proxy_service:\n  listen_addr: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: proxy_service.listen_addr: a port alone would listen on every interface; "
+        "write 127.0.0.1:3023 (this machine only) or 0.0.0.0:3023 (reachable from other machines)"
+    )
