@@ -3,7 +3,7 @@ and every proxy at start and once a day.
 
 What goes: sessions that ended (or were interrupted) before the policy's
 cut-off, with their rows, text, commands and recording files (the ``.rec``
-and the sidecars named after it: ``.idx``, ``.keyframes``), or their objects
+and the sidecars named after it: ``.idx``, ``.keyframes``, ``.anchor``), or their objects
 when the recording was uploaded to a bucket, and failures older than theirs.
 Never a live session, however old. What went is written to the audit log: a
 line per session and one with the counts.
@@ -43,6 +43,9 @@ class PruneReport:
     bytes: int = 0
     objects: int = 0  # of recordings uploaded to a bucket (with a dry run: still there)
     object_bytes: int = 0
+    # Each file (its path) and object (``object KEY``) removed, or with a dry
+    # run to be removed, with its size: what `prune --dry-run` lists.
+    stored: list[tuple[str, int]] = field(default_factory=list)
 
 
 def recording_files(session: Session) -> list[Path]:
@@ -172,11 +175,14 @@ def _count(report: PruneReport, session: Session, stored: list[StoredObject], re
     report.sessions.append(session)
     report.objects += len(stored)
     report.object_bytes += sum(o.size for o in stored)
+    report.stored += [(f"object {o.key}", o.size) for o in stored]
     for path in recording_files(session):
         try:
-            report.bytes += path.stat().st_size
+            size = path.stat().st_size
             if remove:
                 path.unlink()
         except FileNotFoundError:
             continue  # removed meanwhile (another pruner)
+        report.bytes += size
         report.files += 1
+        report.stored.append((str(path), size))

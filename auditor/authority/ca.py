@@ -131,7 +131,9 @@ def mint_user_certificate(
     """A user key and a certificate for ``logins``, allowed a pty and agent forwarding.
 
     Agent forwarding is what lets the recording proxy reach the node with the
-    same certificate (DESIGN §5), so it is always permitted.
+    same certificate under ``upstream_auth: agent`` (DESIGN §5), so it is always
+    permitted; a certificate the proxy mints for a node never grants more than
+    this one (``auditor.proxy.upstream_cert``).
     """
     key = key or asyncssh.generate_private_key(KEY_ALG, comment=f"auditor:{user}")
     now = int(time.time())

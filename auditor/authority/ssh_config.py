@@ -4,10 +4,15 @@ Two forms (DESIGN §12). The default is one hop: ``auditor connect`` names
 the node to the proxy and hands ssh the connected socket
 (``ProxyUseFdpass``), so the session is one SSH layer. ``--nested`` is the
 reference's form, an ssh to the proxy carrying the session's ssh in its
-``proxy:`` subsystem; there agent forwarding is set twice, as the reference
-explains: on the outer hop (mandatory, or the recording proxy cannot reach
-the node) and on the inner one (so the user's agent is available on the
-node too).
+``proxy:`` subsystem.
+
+Agent forwarding follows ``auth_service.upstream_auth``. With
+``certificate`` (the default) the proxy logs in to nodes with a certificate
+it mints, so neither form forwards the agent: the block says so in a comment,
+and ``ssh -A`` still forwards it to the node when the user wants it there.
+With ``agent`` it is set as the reference explains: on the proxy hop
+(mandatory, or the recording proxy cannot reach the node) and on the inner
+one (so the user's agent is available on the node too).
 """
 
 from __future__ import annotations
@@ -18,6 +23,24 @@ import sys
 from pathlib import Path
 
 from auditor.config import Config
+
+
+def forwards_agent(config: Config) -> bool:
+    """Whether ssh must forward the user's agent for the proxy to reach nodes."""
+    return config.upstream_auth == "agent"
+
+
+def _upstream_comment(config: Config) -> list[str]:
+    if forwards_agent(config):
+        return [
+            "# upstream_auth: agent: the proxy logs in to nodes with the certificate in",
+            "# your agent, so the agent is forwarded to it (ForwardAgent yes).",
+        ]
+    return [
+        "# upstream_auth: certificate: the proxy logs in to nodes with a certificate it",
+        "# mints for each session, so your agent is not forwarded (use ssh -A to have",
+        "# it on the node).",
+    ]
 
 
 def proxy_alias(config: Config) -> str:
@@ -57,9 +80,13 @@ def ssh_config_block(config: Config, nested: bool = False) -> str:
         return _one_hop_block(config)
     alias = proxy_alias(config)
     host, port = proxy_address(config)
-    hop = f"ssh -o 'ForwardAgent yes' -p {port} %r@{alias}"
+    agent = forwards_agent(config)
+    forward = ["    ForwardAgent yes"] if agent else []
+    hop_agent = " -o 'ForwardAgent yes'" if agent else ""
+    hop = f"ssh{hop_agent} -p {port} %r@{alias}"
     lines = [
         f"# auditor: nodes of cluster {config.cluster_name} through the recording proxy.",
+        *_upstream_comment(config),
         "# Trust the host CA once for the proxy and every node:",
         "#   auditor ca export --type=host >> ~/.ssh/known_hosts",
         f"Host {alias}",
@@ -68,7 +95,7 @@ def ssh_config_block(config: Config, nested: bool = False) -> str:
         # Verify the proxy by its name, not by the address it is reached at.
         f"    HostKeyAlias {alias}",
         "    ProxyCommand none",
-        "    ForwardAgent yes",
+        *forward,
         "",
     ]
     # OpenSSH takes the first value it finds for each option, so the more
@@ -77,37 +104,39 @@ def ssh_config_block(config: Config, nested: bool = False) -> str:
         lines += [
             f"Host *.{name}.{config.cluster_name}",
             "    HostName %h",
-            "    ForwardAgent yes",
+            *forward,
             f"    ProxyCommand {hop} -s proxy:%h:%p@{name}",
             "",
         ]
     lines += [
         f"Host *.{config.cluster_name} !{alias}",
         "    HostName %h",
-        "    ForwardAgent yes",
+        *forward,
         f"    ProxyCommand {hop} -s proxy:%h:%p",
     ]
     return "\n".join(lines) + "\n"
 
 
 def _one_hop_block(config: Config) -> str:
+    forward = ["    ForwardAgent yes"] if forwards_agent(config) else []
     lines = [
         f"# auditor: nodes of cluster {config.cluster_name} through the recording proxy,",
         "# one SSH layer (`auditor config ssh --nested` for the ssh-in-ssh form).",
+        *_upstream_comment(config),
         "# Trust the host CA once for every node:",
         "#   auditor ca export --type=host >> ~/.ssh/known_hosts",
     ]
     for name in sorted(config.trusted_clusters):
         lines += [
             f"Host *.{name}.{config.cluster_name}",
-            "    ForwardAgent yes",
+            *forward,
             f"    ProxyCommand {connect_command(config, name)}",
             "    ProxyUseFdpass yes",
             "",
         ]
     lines += [
         f"Host *.{config.cluster_name} !{proxy_alias(config)}",
-        "    ForwardAgent yes",
+        *forward,
         f"    ProxyCommand {connect_command(config)}",
         "    ProxyUseFdpass yes",
     ]

@@ -51,6 +51,11 @@ def cmd_prune(ctx: Context) -> int:
             target = f"{s.login or '?'}@{s.node}" if s.node else (s.login or "-")
             table.append([s.id[:8], _when(s.end or s.start), s.status, s.user or "-", target])
         _table(table, sys.stdout)
+        if report.stored:
+            print("\nfiles and objects:")
+            for where, size in report.stored:
+                print(f"  {format_size(size):>7}  {where}")
+            print()
     verb = "would remove" if dry else "removed"
     parts = []
     if report.sessions_before is not None:

@@ -2,7 +2,8 @@
 
 ``auditor ssh`` runs the system's ``ssh`` with what ``auditor config ssh``
 would have put in ~/.ssh/config: the one-hop ProxyCommand with
-``ProxyUseFdpass``, agent forwarding, and the host CA as a known host; every
+``ProxyUseFdpass``, agent forwarding when ``upstream_auth: agent`` needs it,
+and the host CA as a known host; every
 other option goes to ssh as it is, and ssh's exit status is ours (ssh
 replaces this process). ``auditor connect`` is dispatched before any of this
 is imported (``auditor.cli.main``); it is registered here so that
@@ -17,7 +18,7 @@ import shutil
 from typing import Any
 
 from auditor.authority.ca import export_line
-from auditor.authority.ssh_config import connect_command
+from auditor.authority.ssh_config import connect_command, forwards_agent
 from auditor.cli.context import Context, common_options
 from auditor.datadir import write_private_file
 from auditor.errors import AuditorError
@@ -73,8 +74,7 @@ def ssh_argv(ctx: Context, args: list[str]) -> list[str]:
         f"ProxyCommand={connect_command(ctx.config)}",
         "-o",
         "ProxyUseFdpass=yes",
-        "-o",
-        "ForwardAgent=yes",
+        *(["-o", "ForwardAgent=yes"] if forwards_agent(ctx.config) else []),
         "-o",
         f"UserKnownHostsFile={known} {user_known}",
         *passed,

@@ -198,7 +198,7 @@ def cmd_failures(ctx: Context) -> int:
 
 def _reader(session: Session) -> RecordingReader:
     if not session.recording_path:
-        raise AuditorError(f"session {session.id[:8]} has no recording (a node-mode TCP pipe)")
+        raise AuditorError(session.no_recording())
     return RecordingReader(Path(session.recording_path))
 
 

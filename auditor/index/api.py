@@ -241,8 +241,11 @@ class SessionIndex(ABC):
             raise AuditorError(f"unknown session ID {prefix!r}")
         if len(ids) > 1:
             shown = ", ".join(i[: len(p) + 4] for i in ids[:5])
-            raise AuditorError(f"ambiguous session ID {prefix!r}: matches {shown}...")
-        return ids[0]
+            more = " and more" if len(ids) > 5 else ""
+            raise AuditorError(
+                f"ambiguous session ID {prefix!r}: matches {shown}{more}; give more of it"
+            )
+                return ids[0]
 
     @abstractmethod
     def _ids_from(self, low: str, high: str, limit: int) -> list[str]:

@@ -44,6 +44,22 @@ class Session:
         """Seconds so far for a live session, else from start to end."""
         return max(0.0, (self.end if self.end is not None else now) - self.start)
 
+    def no_recording(self) -> str:
+        """Why there is nothing to replay or export, in a user's words."""
+        what = f"session {self.id[:8]}"
+        if self.kind == "forward":
+            return (
+                f"{what} is a port forward: auditor keeps its endpoints, bytes and times "
+                f"(`auditor sessions --json`), not its traffic, so there is nothing to replay"
+            )
+        if self.kind == "tcp":
+            return (
+                f"{what} was passed to the node unrecorded (session_recording: node or off); "
+                f"the node's own logs are its record"
+            )
+        return f"{what} has no recording"
+
+
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -29,7 +29,7 @@ from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
 from auditor.proxy.sshserver import CertificateServer, run_server_on_transport
 from auditor.proxy.transports import ChannelTransport
-from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh
+from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh, os_reason
 from auditor.proxy.upstream_cert import client_keys, mint_upstream_certificate
 
 if TYPE_CHECKING:
@@ -242,7 +242,8 @@ class ProxiedConnection:
         except (OSError, asyncssh.Error) as exc:
             raise ProxyFailure(
                 "node_unreachable",
-                f"connect failed: proxy of cluster {cluster.name} at {cluster.proxy_addr}: {exc}",
+                f"cannot reach the proxy of cluster {cluster.name} at {cluster.proxy_addr}: "
+                f"{os_reason(exc) if isinstance(exc, OSError) else exc}",
                 repr(exc),
             ) from None
         ours, theirs = socket.socketpair()

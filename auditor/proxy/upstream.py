@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 from collections.abc import Callable, Sequence
@@ -69,7 +70,7 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
     except socket.gaierror as exc:
         raise ProxyFailure(
             "node_unreachable",
-            f"connect failed: cannot resolve {target.addr}: {exc.strerror}",
+            f"cannot resolve {target.addr}: {exc.strerror}",
             str(exc),
         ) from None
     last: OSError | None = None
@@ -108,9 +109,23 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
         return sock
     raise ProxyFailure(
         "node_unreachable",
-        f"connect failed: {target.addr}:{target.port}: {getattr(last, 'strerror', None) or last}",
+        f"cannot reach {_where(target)}: {os_reason(last)}",
         str(last),
     )
+
+
+def _where(target: NodeTarget) -> str:
+    here = f"{target.addr}:{target.port}"
+    return here if target.name == target.addr else f"{target.name} at {here}"
+
+
+def os_reason(exc: BaseException | None) -> str:
+    """An OS error as a person reads it: ``Connection refused``, not asyncio's
+    ``Connect call failed ('127.0.0.1', 22)`` (which it puts in strerror)."""
+    errno = getattr(exc, "errno", None)
+    if isinstance(errno, int) and errno > 0:
+        return os.strerror(errno)
+    return str(exc) if exc is not None else "no address to try"
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class Mirrors:
         another machine (a shared index), mirrored from the published flushes,
         waiting up to ``wait`` seconds for its proxy to start publishing."""
         if not session.recording_path:
-            raise AuditorError(f"session {session.id[:8]} has no recording (a node-mode TCP pipe)")
+            raise AuditorError(session.no_recording())
         location = str(session.recording_path)
         if not self.index.shares_live or object_url(location) or self._local(location):
             return RecordingReader(location)

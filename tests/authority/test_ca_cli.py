@@ -182,13 +182,17 @@ def test_login_refuses_unknown_user_and_missing_agent(ca: AuditorCli, tmp_path: 
 
 def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_path: Path) -> None:
     config = tmp_path / "auditor.yaml"
-    config.write_text(
-        "auth_service: {cluster_name: work.example.com}\n"
+    settings = (
         "proxy_service: {listen_addr: '127.0.0.1:4023'}\n"
         "trusted_clusters: {remote-cluster: {proxy_addr: '127.0.0.2:3023'}}\n"
     )
+    # The reference's form: the proxy logs in to nodes with the forwarded agent.
+    config.write_text(
+        "auth_service: {cluster_name: work.example.com, upstream_auth: agent}\n" + settings
+    )
     ca.config = config
     block = ca.run("config", "ssh", "--nested").stdout
+    assert "# upstream_auth: agent:" in block
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(block)
 
@@ -222,6 +226,19 @@ def test_config_ssh_block_routes_nodes_through_the_proxy(ca: AuditorCli, tmp_pat
         " connect --proxy 127.0.0.1:4023 %h:%p@remote-cluster"
     )
     assert "proxycommand" not in resolved("proxy.work.example.com")
+
+    # The default, upstream_auth: certificate: no agent forwarded on either form.
+    config.write_text("auth_service: {cluster_name: work.example.com}\n" + settings)
+    block = ca.run("config", "ssh").stdout
+    assert "# upstream_auth: certificate:" in block and "ForwardAgent" not in block
+    ssh_config.write_text(block)
+    node = resolved("db.work.example.com")
+    assert node["forwardagent"] == "no" and node["proxyusefdpass"] == "yes"
+    ssh_config.write_text(ca.run("config", "ssh", "--nested").stdout)
+    node = resolved("db.work.example.com")
+    assert node["forwardagent"] == "no"
+    assert node["proxycommand"] == "ssh -p 4023 %r@proxy.work.example.com -s proxy:%h:%p"
+    assert resolved("proxy.work.example.com")["forwardagent"] == "no"
 
 
 def test_a_second_proxy_gets_the_same_cas_through_a_private_bundle(

@@ -60,9 +60,13 @@ def test_prune_dry_run_then_prune_removes_old_sessions_and_failures_never_a_live
     out = cli.run("prune", "--dry-run").stdout.splitlines()
     assert out[0].split() == ["ID", "ENDED", "STATUS", "USER", "TARGET"]
     assert out[1].startswith(old[:8]) and "root@db1" in out[1]
-    assert len(out) == 3
-    assert out[2].startswith("would remove 1 session(s) ended before ")
-    assert "(3 recording file(s), " in out[2] and "and 1 failure(s) before " in out[2]
+    # Then the files themselves, as the README promises: each path with its size.
+    assert out[2:4] == ["", "files and objects:"]
+    listed = [line.split()[-1] for line in out[4:7]]
+    assert listed == [str(p) for p in before[old]]
+    assert len(out) == 9 and out[7] == ""
+    assert out[8].startswith("would remove 1 session(s) ended before ")
+    assert "(3 recording file(s), " in out[8] and "and 1 failure(s) before " in out[8]
     with SessionIndex.open(cli.data_dir) as index:  # nothing changed
         assert {sid: files(index, sid) for sid in before} == before
         assert len(index.sessions()) == 3 and len(index.failures()) == 2

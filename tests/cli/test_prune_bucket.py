@@ -95,8 +95,12 @@ def test_prune_deletes_old_sessions_objects_and_dry_run_keeps_them(
 
     out = pruner.run("prune", "--dry-run").stdout.splitlines()
     assert [line[:8] for line in out[1:3]] == [old[:8], expired[:8]]
-    assert out[3].startswith("would remove 2 session(s) ended before ")
-    assert out[3].endswith(f"(5 object(s) in the bucket, {size})")
+    assert out[3:5] == ["", "files and objects:"]
+    listed = sorted(line.split()[-1].rsplit("/", 1)[-1] for line in out[5:-2])
+    assert all(line.split()[-2] == "object" for line in out[5:-2])
+    assert listed == sorted(k.rsplit("/", 1)[-1] for k in before if old in k or expired in k)
+    assert out[-1].startswith("would remove 2 session(s) ended before ")
+    assert out[-1].endswith(f"(5 object(s) in the bucket, {size})")
     assert s3.keys(BUCKET) == before and not audit.exists()
 
     out = pruner.run("prune").stdout.splitlines()

@@ -230,10 +230,17 @@ def test_login_not_allowed_for_user(
 def test_node_unreachable(
     ca: AuditorCli, agent: SshAgent, ssh_client: SshClient, start_proxy: StartProxy
 ) -> None:
-    out = through_proxy(ca, agent, ssh_client, start_proxy, free_port())
+    port = free_port()
+    out = through_proxy(ca, agent, ssh_client, start_proxy, port)
     assert out.returncode == 255
-    assert "connect failed" in out.stderr.decode()
-    wait_failure(ca, "node_unreachable")
+    # One line in auditor's words: OpenSSH adds `connect failed:` itself, and
+    # asyncio's `Connect call failed ('127.0.0.1', N)` is no reason to show.
+    stderr = out.stderr.decode()
+    line = f"connect failed: cannot reach {NODE} at 127.0.0.1:{port}: Connection refused"
+    assert line in stderr
+    assert "connect failed: connect failed" not in stderr and "Connect call" not in stderr
+    row = wait_failure(ca, "node_unreachable")
+    assert row["message"] == line.removeprefix("connect failed: ")
 
 
 @pytest.mark.parametrize(

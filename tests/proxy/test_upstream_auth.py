@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -232,6 +233,34 @@ def test_an_agent_reaches_the_node_only_when_the_client_forwards_it(
     on = ssh_client.run("-A", "-p", str(node.port), target, "ssh-add -L")
     assert on.returncode == 0, on.stderr.decode()
     assert agent.identities().strip() and on.stdout.decode().strip() == agent.identities().strip()
+
+
+def test_auditor_ssh_forwards_no_agent_in_certificate_mode(
+    ca: AuditorCli, agent: SshAgent, one_hop_node: tuple[Sshd, ProxyProcess]
+) -> None:
+    node, proxy = one_hop_node
+    cli = AuditorCli(ca.data_dir, config=proxy.config_path, env=dict(agent.env))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditor",
+            "ssh",
+            "-p",
+            str(node.port),
+            "-o",
+            "BatchMode=yes",
+            f"{login_name()}@{NODE}",
+            "echo sock=${SSH_AUTH_SOCK:-none}",
+        ],
+        env=cli.environ(),
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"sock=none\n"
+    assert AGENT_WARNING not in out.stderr
 
 
 # source-address

@@ -82,12 +82,26 @@ def test_bad_ids_and_broken_recordings_are_one_line(cli: AuditorCli, tmp_path: P
     assert "no data directory" in one_line_error(cli, "replay", "abc")
     session_id = import_cast(cli, tmp_path, [(0.1, "session output\r\n")])
     with SessionIndex.open(cli.data_dir) as index:
-        for twin in ("abc1", "abc2"):
+        for twin in ("abc1", "abc2", "abc3"):
             index.start_session(twin + "0" * 28, status="ended")
+        index.start_session("f0" + "0" * 30, status="ended", kind="forward", recording_path=None)
+        index.start_session("f1" + "0" * 30, status="ended", kind="tcp", recording_path=None)
+        for many in range(6):
+            index.start_session(f"dd{many}" + "0" * 29, status="ended")
     assert one_line_error(cli, "replay", "0123456789") == "auditor: unknown session ID '0123456789'"
     assert "IDs are hexadecimal" in one_line_error(cli, "replay", "xyz")
-    assert "ambiguous session ID 'abc'" in one_line_error(cli, "replay", "abc")
-    assert "has no recording" in one_line_error(cli, "replay", "abc1")
+    assert one_line_error(cli, "replay", "abc") == (
+        "auditor: ambiguous session ID 'abc': matches abc1000, abc2000, abc3000; give more of it"
+    )
+    assert one_line_error(cli, "replay", "dd").endswith(", dd4000 and more; give more of it")
+    assert one_line_error(cli, "replay", "abc1") == "auditor: session abc10000 has no recording"
+    assert "is a port forward: auditor keeps its endpoints, bytes and times" in (
+        one_line_error(cli, "replay", "f0")
+    )
+    assert "TCP pipe" not in one_line_error(cli, "export", "f0")
+    assert "passed to the node unrecorded (session_recording: node or off)" in (
+        one_line_error(cli, "replay", "f1")
+    )
 
     # A recording changed after it was written: the one line says where.
     rows = json.loads(cli.run("sessions", "--json").stdout)
