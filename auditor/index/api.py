@@ -245,7 +245,7 @@ class SessionIndex(ABC):
             raise AuditorError(
                 f"ambiguous session ID {prefix!r}: matches {shown}{more}; give more of it"
             )
-                return ids[0]
+        return ids[0]
 
     @abstractmethod
     def _ids_from(self, low: str, high: str, limit: int) -> list[str]:

@@ -59,7 +59,6 @@ class Session:
             )
         return f"{what} has no recording"
 
-
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
