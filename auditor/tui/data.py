@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import shlex
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from auditor.access import labels_match
+from auditor.config import NodeSpec
 from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index, terms
 from auditor.index.rows import KindSummary
 from auditor.replay.remote import Mirrors
@@ -30,15 +32,28 @@ STATUSES = ("live", "ended", "interrupted")
 
 @dataclass(frozen=True)
 class SessionFilter:
-    """``user:joe node:db status:ended``, as typed into the filter box."""
+    """``user:joe node:db status:ended label:env=prod``, as typed into the filter box."""
 
     user: str | None = None
     node: str | None = None
     status: str | None = None
+    # ``label:K=V``: the inventory's nodes with those labels (the index keeps no labels).
+    labels: tuple[tuple[str, str], ...] = ()
+    label_nodes: frozenset[str] | None = None  # their names, as written and in lower case
 
     @classmethod
-    def parse(cls, text: str) -> SessionFilter:
+    def parse(cls, text: str, inventory: Mapping[str, NodeSpec] | None = None) -> SessionFilter:
         """Unknown keys or statuses raise ValueError with a message for the user."""
+        text, labels = _label_words(text)
+        if labels:
+            wanted = {k: (v,) for k, v in labels}
+            nodes = frozenset(
+                name
+                for key, spec in (inventory or {}).items()
+                if labels_match(wanted, spec.labels)
+                for name in (key, spec.name)
+            )
+            return replace(cls.parse(text), labels=labels, label_nodes=nodes)
         values: dict[str, str] = {}
         try:
             words = shlex.split(text)
@@ -48,7 +63,7 @@ class SessionFilter:
             key, sep, value = word.partition(":")
             if not sep or key not in ("user", "node", "status") or not value:
                 raise ValueError(
-                    f"filter: expected user:NAME node:NAME status:STATUS, not {word!r}"
+                    f"filter: expected user:NAME node:NAME status:STATUS label:K=V, not {word!r}"
                 )
             if key == "status" and value not in STATUSES:
                 raise ValueError(f"filter: status is one of {', '.join(STATUSES)}, not {value!r}")
@@ -60,7 +75,44 @@ class SessionFilter:
             (self.user is None or s.user == self.user)
             and (self.node is None or s.node == self.node)
             and (self.status is None or s.status == self.status)
+            and (self.label_nodes is None or _named(s.node or "", self.label_nodes))
         )
+
+    def nodes(self) -> list[str | None]:
+        """What to ask the index for, one query each: the node (or any), or each
+        labelled node (the index filters on one node name at a time)."""
+        if self.label_nodes is None:
+            return [self.node]
+        if self.node is not None:
+            return [self.node] if _named(self.node, self.label_nodes) else []
+        return sorted(self.label_nodes)
+
+
+def _label_words(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``label:K=V`` words taken out of the filter, the rest left for the other keys."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise ValueError(f"filter: {exc}") from None
+    rest: list[str] = []
+    labels: list[tuple[str, str]] = []
+    for word in words:
+        if not word.startswith("label:"):
+            rest.append(word)
+            continue
+        key, sep, value = word.removeprefix("label:").partition("=")
+        if not key or not sep or not value:
+            raise ValueError(f"filter: expected label:KEY=VALUE, not {word!r}")
+        labels.append((key, value))
+    return shlex.join(rest), tuple(labels)
+
+
+def _named(node: str, names: frozenset[str]) -> bool:
+    return node in names or node.lower() in names
+
+
+def _newest_first(sessions: list[Session]) -> list[Session]:
+    return sorted(sessions, key=lambda s: (s.start, s.id), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -76,14 +128,20 @@ class SessionPage:
 def live_sessions(index: SessionIndex, flt: SessionFilter) -> list[Session]:
     if flt.status not in (None, "live"):
         return []
-    return index.live_sessions(user=flt.user, node=flt.node)
+    found = [s for n in flt.nodes() for s in index.live_sessions(user=flt.user, node=n)]
+    return found if flt.label_nodes is None else _newest_first(found)
 
 
 def past_sessions(
     index: SessionIndex, flt: SessionFilter, after: Session | None, limit: int
 ) -> list[Session]:
-    """Newest first, ``limit`` rows after ``after``."""
-    return index.page(status=flt.status, user=flt.user, node=flt.node, after=after, limit=limit)
+    """Newest first, ``limit`` rows after ``after`` (each labelled node's page, merged)."""
+    found = [
+        s
+        for n in flt.nodes()
+        for s in index.page(status=flt.status, user=flt.user, node=n, after=after, limit=limit)
+    ]
+    return found if flt.label_nodes is None else _newest_first(found)[:limit]
 
 
 def session_page(
@@ -94,13 +152,17 @@ def session_page(
     after: Session | None = None,
 ) -> SessionPage:
     if search:
-        hits = index.search(
-            search,
-            user=flt.user,
-            node=flt.node,
-            live=None if flt.status is None else flt.status == "live",
-            limit=limit,
-        )
+        hits = [
+            hit
+            for node in flt.nodes()
+            for hit in index.search(
+                search,
+                user=flt.user,
+                node=node,
+                live=None if flt.status is None else flt.status == "live",
+                limit=limit,
+            )
+        ]
         kept = [h for h in hits if flt.accepts(h.session)]
         kept += command_hits(index, flt, search, limit, {h.session.id for h in kept})
         kept.sort(key=lambda h: h.session.start, reverse=True)
@@ -125,7 +187,12 @@ def command_hits(
     newest matching command as the matching line (marked as a command)."""
     words = terms.parse_query(search)
     hits: list[SearchHit] = []
-    for c in index.commands(user=flt.user, node=flt.node, search=search, limit=limit):
+    found = (
+        c
+        for n in flt.nodes()
+        for c in index.commands(user=flt.user, node=n, search=search, limit=limit)
+    )
+    for c in found:
         if c.session_id in seen:
             continue
         seen.add(c.session_id)

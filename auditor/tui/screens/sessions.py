@@ -16,6 +16,7 @@ from auditor.index import Session, SessionIndex
 from auditor.index.owner import os_user
 from auditor.tui.data import SessionFilter, SessionPage, session_page
 from auditor.tui.screens.terminate import TerminateScreen
+from auditor.tui.widgets.session_details import session_details
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar
 
@@ -68,10 +69,12 @@ class SessionsScreen(Screen[None]):
         yield Header()
         with Horizontal(id="query-bar"):
             yield Input(
-                placeholder="filter: user:NAME node:NAME status:live|ended|interrupted", id="filter"
+                placeholder="filter: user:NAME node:NAME status:live|ended|interrupted label:K=V",
+                id="filter",
             )
             yield Input(placeholder="search what sessions printed (/)", id="search")
         yield SessionTable(id="sessions")
+        yield Static("", id="session-details")
         yield Static("", id="message")
         yield StatusBar()
         yield Footer()
@@ -149,7 +152,7 @@ class SessionsScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
         try:
-            flt = SessionFilter.parse(event.value)
+            flt = SessionFilter.parse(event.value, self.auditor.config.nodes)
         except ValueError as exc:
             self.message.update(str(exc))
             self.filter_input.add_class("-invalid")
@@ -158,6 +161,13 @@ class SessionsScreen(Screen[None]):
         if flt != self.filter:
             self.filter = flt
             self.reload()
+
+    @on(SessionTable.RowHighlighted)
+    def highlighted(self, event: SessionTable.RowHighlighted) -> None:
+        """The user's roles and the node's labels, from the config as it is now."""
+        s = self.session_table.sessions.get(str(event.row_key.value))
+        details = self.query_one("#session-details", Static)
+        details.update(session_details(s, self.auditor.config) if s else "")
 
     @on(Input.Submitted)
     def submitted(self) -> None:
