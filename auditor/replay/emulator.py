@@ -13,7 +13,9 @@ On top of it this adds what a recorded session needs and pyte lacks:
   program to answer;
 - what pyte lacks and programs use: SU/SD, REP, CBT, DECSCA with selective
   erase (DECSED, DECSEL), and DECSC/DECRC as xterm and tmux keep them (one
-  slot with charsets, origin mode and DECSCA).
+  slot with charsets, origin mode and DECSCA);
+- DECCOLM as a terminal that keeps its size shows it (tmux; xterm by
+  default): the screen cleared, the width unchanged.
 
 UTF-8 split across feeds is handled by the stream's incremental decoder;
 wide characters and 16/256/true colours are pyte's.
@@ -48,6 +50,7 @@ ALT_SCREEN = 47 << 5  # switch only
 EMPTY_LINE: Line = StaticDefaultDict(Char(" "))
 
 _ALT_MODES = frozenset({ALT_SCREEN_SAVE_CURSOR, ALT_SCREEN_CLEAR_ON_EXIT, ALT_SCREEN})
+_COLUMN_MODE = 3  # DECCOLM, unshifted
 
 
 class CursorState(NamedTuple):
@@ -130,6 +133,9 @@ class TerminalScreen(FastScreen):
         self.g1_charset = cs.LAT1_MAP  # pyte's G1 is line drawing; terminals' is ASCII
 
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and _COLUMN_MODE in modes:
+            modes = tuple(m for m in modes if m != _COLUMN_MODE)
+            self._switch_columns()
         if kwargs.get("private") and any(m << 5 in _ALT_MODES for m in modes):
             for m in modes:
                 if m << 5 in _ALT_MODES:
@@ -138,12 +144,23 @@ class TerminalScreen(FastScreen):
         super().set_mode(*modes, **kwargs)
 
     def reset_mode(self, *modes: int, **kwargs: Any) -> None:
+        if kwargs.get("private") and _COLUMN_MODE in modes:
+            modes = tuple(m for m in modes if m != _COLUMN_MODE)
+            self._switch_columns()
         if kwargs.get("private") and any(m << 5 in _ALT_MODES for m in modes):
             for m in modes:
                 if m << 5 in _ALT_MODES:
                     self._leave_alternate(m << 5)
             modes = tuple(m for m in modes if m << 5 not in _ALT_MODES)
         super().reset_mode(*modes, **kwargs)
+
+    def _switch_columns(self) -> None:
+        """DECCOLM (``CSI ?3h``, ``CSI ?3l``) as tmux does it: the width stays (the
+        user's window does not change size; xterm too refuses by default), the
+        screen is cleared and the cursor goes home, inside the margins in origin
+        mode; margins and modes stay. Stock pyte resized to 132 columns."""
+        self.erase_in_display(2)
+        self.cursor_position()
 
     def _enter_alternate(self, mode: int) -> None:
         if mode == ALT_SCREEN_SAVE_CURSOR:

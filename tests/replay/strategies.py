@@ -77,7 +77,8 @@ def _modes(with_column_mode: bool = False, terminal: bool = False) -> st.SearchS
     pyte keeps (see ICH below); LNM (20) is xterm's and pyte's, and tmux
     has none, so tmux is not asked about it."""
     modes = [*_MODES, "4"] if terminal else [*_MODES, "20"]
-    modes = [*modes, "?3"] if with_column_mode else modes
+    # DECCOLM: stock pyte resizes to 132 columns; a terminal (tmux) keeps its width.
+    modes = [*modes, "?3"] if with_column_mode or terminal else modes
     return st.tuples(st.sampled_from(modes), st.sampled_from("hl")).map(
         lambda mt: f"\x1b[{mt[0]}{mt[1]}"
     )

@@ -112,3 +112,62 @@ def test_generated_output_looks_as_in_tmux(
 ) -> None:
     # Fed to the replay in pieces, as a recording stores it, and whole to tmux.
     assert replayed(data, COLS, ROWS, chunked(data, cuts)) == shown(tmux.screen(data, COLS, ROWS))
+
+
+# DECCOLM (``CSI ?3h`` 132 columns, ``CSI ?3l`` 80): tmux keeps its width, as a
+# user's window does, clears the screen and homes the cursor (inside the
+# margins in origin mode); margins and origin mode stay.
+COLUMN_MODE = {
+    "set": b"line1\r\nline2\x1b[3;5Habc\x1b[?3hX",
+    "reset": b"line1\r\nline2\x1b[3;5Habc\x1b[?3lX",
+    "text-after-keeps-the-width": b"\x1b[?3h" + b"0123456789" * 4,
+    "margins-stay": b"\x1b[2;4r\x1b[?3h\x1b[4;1HA\nB\nC\nD",
+    "margins-stay-scrolling": (
+        b"line1\r\nline2\r\n\x1b[2;4r\x1b[3;5Habc\x1b[?3hX\x1b[4;1HY\r\nZ\r\nW\r\nV"
+    ),
+    "home-in-origin-mode": b"line1\r\n\x1b[2;4r\x1b[?6h\x1b[?3hX\x1b[1;1HY\x1b[9;1HZ",
+    "set-set-reset": b"abc\x1b[?3h\x1b[?3hdef\x1b[?3lghi" + b"-" * 30,
+    "saved-cursor-stays": b"\x1b[3;3H\x1b7\x1b[?3h\x1b8X",
+    "on-the-alternate-screen": b"main\x1b[?1049halt\x1b[?3hX\x1b[?1049lback",
+    "with-other-modes": b"abc\x1b[?3;25hX" + b"=" * 30,
+}
+
+
+@pytest.mark.parametrize("name", COLUMN_MODE)
+def test_column_mode_keeps_the_width_and_clears_as_tmux_does(
+    name: str, tmux: ReferenceTerminal
+) -> None:
+    data = COLUMN_MODE[name]
+    term = Terminal(COLS, ROWS)
+    term.feed(data)
+    assert (term.screen.columns, term.screen.lines) == (COLS, ROWS)
+    assert captured(term) == shown(tmux.screen(data, COLS, ROWS))
+
+
+# DECSCA-protected characters survive DECSED and DECSEL. tmux implements no
+# selective erase (it leaves every cell), so against it the screens hold
+# protected characters only; that the unprotected ones go, as in xterm, is
+# tests/replay/test_fidelity_sequences.py's.
+PROTECTED = {
+    "display": b'\x1b[1"qPROT\r\nmore\x1b[H\x1b[?2J',
+    "display-below": b'\x1b[1"qabove\r\nPROT\r\nbelow\x1b[2;2H\x1b[?J',
+    "display-above": b'\x1b[1"qabove\r\nPROT\r\nbelow\x1b[2;2H\x1b[?1J',
+    "line": b'\x1b[1"qPROT\x1b[H\x1b[?2K',
+    "line-from-cursor": b'\x1b[1"qPROTECTED\x1b[1;3H\x1b[?K',
+    "line-to-cursor": b'\x1b[1"qPROTECTED\x1b[1;5H\x1b[?1K',
+    "after-sgr-reset": b'\x1b[1"q\x1b[1;31mPR\x1b[mOT\x1b[H\x1b[?2J',
+    "wide": '\x1b[1"q日本語\x1b[1;2H\x1b[?K\x1b[?2J'.encode(),
+    "scrolled-and-inserted": b'\x1b[1"qPROT\x1b[H\x1b[L\x1b[2@\x1b[?2J',
+    "saved-and-restored": b'\x1b[1"q\x1b7\x1b[0"q\x1b8PROT\x1b[?2J',
+}
+
+
+@pytest.mark.parametrize("name", PROTECTED)
+def test_protected_characters_survive_selective_erase_as_in_tmux(
+    name: str, tmux: ReferenceTerminal
+) -> None:
+    data = PROTECTED[name]
+    term = Terminal(COLS, ROWS)
+    term.feed(data)
+    assert any(line.strip() for line in captured(term))
+    assert captured(term) == shown(tmux.screen(data, COLS, ROWS))
