@@ -124,7 +124,9 @@ def main() -> None:
                 f"    ProxyCommand {sys.executable} -m auditor connect "
                 f"--proxy 127.0.0.1:{proxy.port} %h:%p",
                 "    ProxyUseFdpass yes",
-                "    ForwardAgent yes",
+                # As `auditor config ssh` writes it: the proxy mints the node's
+                # certificate (upstream_auth: certificate), no agent forwarded.
+                "    ForwardAgent no",
             ]
             env = direct.env()
             user = login_name()

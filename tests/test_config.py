@@ -183,3 +183,29 @@ def test_a_listen_addr_without_its_host_is_refused(tmp_path: Path, value: str) -
         f"{path}: proxy_service.listen_addr: a port alone would listen on every interface; "
         "write 127.0.0.1:3023 (this machine only) or 0.0.0.0:3023 (reachable from other machines)"
     )
+
+
+def test_upstream_auth_and_source_addresses(tmp_path: Path) -> None:
+    assert Config().upstream_auth == "certificate" and Config().upstream_source_addresses == ()
+    text = (
+        "auth_service: {upstream_auth: agent}\n"
+        "proxy_service: {upstream_source_addresses: [10.0.0.5, '10.1.0.0/16', '::1']}\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.upstream_auth == "agent"
+    assert cfg.upstream_source_addresses == ("10.0.0.5/32", "10.1.0.0/16", "::1/128")
+    for text, expected in [
+        (
+            "auth_service: {upstream_auth: password}\n",
+            "auth_service.upstream_auth: expected one of certificate, agent; got 'password'",
+        ),
+        (
+            "proxy_service: {upstream_source_addresses: [10.0.0.5, proxy-1]}\n",
+            "proxy_service.upstream_source_addresses[1]: expected an address or CIDR block",
+        ),
+    ]:
+        path = write(tmp_path, text)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and expected in message and "\n" not in message
