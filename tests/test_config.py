@@ -59,6 +59,13 @@ def test_bare_off_means_recording_off(tmp_path: Path) -> None:
     assert cfg.session_recording == "off"
 
 
+def test_session_recording_input_defaults_to_redacted(tmp_path: Path) -> None:
+    assert Config().session_recording_input == "redacted"
+    for mode in ("redacted", "all", "none"):
+        text = f"auth_service: {{session_recording_input: {mode}}}\n"
+        assert load_config(write(tmp_path, text)).session_recording_input == mode
+
+
 def test_ipv6_listen_addr(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, 'proxy_service: {listen_addr: "[::1]:3023"}\n'))
     assert cfg.listen_addr == HostPort("::1", 3023)
@@ -75,6 +82,11 @@ def test_ipv6_listen_addr(tmp_path: Path) -> None:
         (
             "auth_service: {session_recording: always}\n",
             "auth_service.session_recording: expected one of proxy, node, off; got 'always'",
+        ),
+        (
+            "auth_service: {session_recording_input: secret}\n",
+            "auth_service.session_recording_input: expected one of redacted, all, none; "
+            "got 'secret'",
         ),
         (
             "auth_service: {proxy_checks_host_keys: maybe}\n",

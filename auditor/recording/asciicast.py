@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from auditor.errors import AuditorError
-from auditor.recording.format import Stream, decode_exit, decode_resize, encode_exit, encode_resize
+from auditor.recording.format import (
+    WITHHELD_TEXT,
+    Stream,
+    decode_exit,
+    decode_resize,
+    encode_exit,
+    encode_resize,
+)
 from auditor.recording.reader import Record
 
 DEFAULT_SIZE = (80, 24)
@@ -388,6 +395,8 @@ def _events(records: Iterable[Record], include_input: bool) -> Iterator[tuple[fl
             yield t, "r", f"{cols}x{rows}"
         elif rec.stream is Stream.MARKER:
             yield t, "m", rec.data.decode("utf-8", "replace")
+        elif rec.stream is Stream.WITHHELD:  # with or without input: where it was withheld
+            yield t, "m", WITHHELD_TEXT
         elif rec.stream is Stream.EXIT:
             yield t, "x", rec.data.decode("utf-8", "replace")
     tail = decoder.decode(b"", final=True)

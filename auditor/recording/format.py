@@ -44,6 +44,7 @@ MAX_META = 1 << 20
 SUFFIX = ".rec"
 INDEX_SUFFIX = ".idx"
 KEYFRAMES_SUFFIX = ".keyframes"  # replay's seek points (auditor.replay.keyframes)
+ANCHOR_SUFFIX = ".anchor"  # the signed hash anchor (auditor.recording.anchor)
 
 
 class Stream(enum.IntEnum):
@@ -56,6 +57,9 @@ class Stream(enum.IntEnum):
     EXIT = 5  # encode_exit(status, signal)
     STDERR = 6
     EVENT = 7  # UTF-8 text: sftp operations, port forwards
+    # Input typed here was withheld (not echoed: a password), with no data:
+    # one record per withheld run, whatever its length (auditor.proxy.redact).
+    WITHHELD = 8
 
 
 class Internal(enum.IntEnum):
@@ -67,6 +71,8 @@ class Internal(enum.IntEnum):
 
 USER_STREAMS = frozenset(int(s) for s in Stream)
 ALL_STREAMS = USER_STREAMS | frozenset(int(s) for s in Internal)
+# How replay, commands, exports and the text index show a WITHHELD record.
+WITHHELD_TEXT = "[input withheld]"
 
 
 class RecordingError(AuditorError):

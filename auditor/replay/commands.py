@@ -12,6 +12,10 @@ program did not echo (a password at ``read -s`` or ``sudo``'s prompt)
 shows only its prompt and is never taken. Lines typed into full-screen
 programs (vim's ``:wq``) are not commands either.
 
+Where typed input was withheld from the recording (a password, see
+``auditor.proxy.redact``) the list says so: a ``[input withheld]`` entry
+with the prompt it was typed at as its context.
+
 A channel without a pty has exactly one command: its exec request.
 """
 
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pyte.screens import Margins
 
 from auditor.recording import Record, Stream, decode_resize
+from auditor.recording.format import WITHHELD_TEXT
 from auditor.recording.shown import SHOWN_STREAMS, ShownOutput
 from auditor.replay.emulator import Terminal, TerminalScreen, render_line
 from auditor.replay.fastscreen import FastStream
@@ -98,9 +103,20 @@ class CommandReader:
         elif stream == Stream.RESIZE:
             self._pty = True
             self.terminal.resize(*decode_resize(record.data))
+        elif stream == Stream.WITHHELD:
+            self._withheld(record.t)
         elif stream == Stream.MARKER and record.data.startswith(_EXEC) and not self._pty:
             line = record.data[len(_EXEC) :].decode("utf-8", "replace")
             self.commands.append(Command(record.t, line[:MAX_LINE], ""))
+
+    def _withheld(self, t: float) -> None:
+        """Input was withheld here: said where it was typed (never in a
+        full-screen program, whose keys are not commands either)."""
+        if self.screen.alternate:
+            return
+        cursor = self.screen.cursor
+        row = render_line(self.screen.buffer.get(cursor.y), self.screen.columns)
+        self.commands.append(Command(t, WITHHELD_TEXT, row[: cursor.x].strip()))
 
     def _typed(self, t: float, data: bytes) -> None:
         if self.screen.alternate:

@@ -5,9 +5,12 @@ don't depend on the file format; this is the one place that maps a
 recording's streams onto them. Output and stderr both reached the user's
 terminal, as the user's tty showed them (``auditor.recording.shown``: line
 feeds of a channel without a pty get their carriage return); a resize
-carries the pty size (the first one is the pty request). Everything that
-replays a recording (keyframes, the players, transcripts, tail) reads it
-through here.
+carries the pty size (the first one is the pty request). Input withheld
+from the recording (a password: ``auditor.proxy.redact``) is drawn where
+the cursor stood, in reverse video, as ``[input withheld]``: the user's
+screen showed nothing there, but whoever replays must see that something
+was typed. Everything that replays a recording (keyframes, the players,
+transcripts, tail) reads it through here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from auditor.recording import Record as RecordingRecord
 from auditor.recording import RecordingReader, Stream, decode_resize
-from auditor.recording.format import KEYFRAMES_SUFFIX
+from auditor.recording.format import KEYFRAMES_SUFFIX, WITHHELD_TEXT
 from auditor.recording.shown import ShownOutput, had_pty
 from auditor.recording.source import FileSource, RecordingSource
 from auditor.replay.keyframes import (
@@ -35,6 +38,7 @@ from auditor.replay.keyframes import (
 )
 
 log = logging.getLogger("auditor.replay")
+WITHHELD_SHOWN = b"\x1b[7m" + WITHHELD_TEXT.encode() + b"\x1b[27m"
 
 
 def replay_record(record: RecordingRecord) -> Record | None:
@@ -44,6 +48,8 @@ def replay_record(record: RecordingRecord) -> Record | None:
         return record.t, OUTPUT, record.data
     if record.stream == Stream.RESIZE:
         return record.t, RESIZE, decode_resize(record.data)
+    if record.stream == Stream.WITHHELD:
+        return record.t, OUTPUT, WITHHELD_SHOWN
     return None
 
 
