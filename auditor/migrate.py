@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.index import Failure, Session, SessionIndex
-from auditor.recording.format import INDEX_SUFFIX, KEYFRAMES_SUFFIX, RecordingError
+from auditor.recording.format import (
+    ANCHOR_SUFFIX,
+    INDEX_SUFFIX,
+    KEYFRAMES_SUFFIX,
+    RecordingError,
+)
 from auditor.recording.reader import RecordingReader
 from auditor.recording.source import object_url
 
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     from auditor.recording.bucket import Bucket
 
 BATCH = 200  # sessions (or failures) looked up in the target at a time
-SIDECAR_SUFFIXES = (INDEX_SUFFIX, KEYFRAMES_SUFFIX)
+SIDECAR_SUFFIXES = (INDEX_SUFFIX, KEYFRAMES_SUFFIX, ANCHOR_SUFFIX)
 NOT_COPIED = ("id", "status")  # insert_ended takes these apart
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.authority.agent import load_into_agent
+from auditor.authority.audit_key import audit_export_line, init_audit_key
 from auditor.authority.bundle import export_bundle, import_bundle
 from auditor.authority.ca import (
     export_line,
@@ -33,7 +34,9 @@ def register(sub: Any) -> None:
     ca_sub = ca.add_subparsers(dest="ca_command", metavar="ACTION", parser_class=type(ca))
     ca.set_defaults(default_handler=lambda ctx: ca.print_help())
 
-    p = ca_sub.add_parser("init", help="create the user and host CAs", parents=[common])
+    p = ca_sub.add_parser(
+        "init", help="create the user and host CAs and the audit signing key", parents=[common]
+    )
     p.set_defaults(handler=cmd_ca_init)
 
     p = ca_sub.add_parser(
@@ -43,7 +46,12 @@ def register(sub: Any) -> None:
         "CAs' private keys (0600) for `auditor ca import` on another proxy.",
         parents=[common],
     )
-    p.add_argument("--type", choices=["user", "host"], dest="ca_type")
+    p.add_argument(
+        "--type",
+        choices=["user", "host", "audit"],
+        dest="ca_type",
+        help="audit: the public key that checks signed recordings (`auditor verify --key`)",
+    )
     p.add_argument(
         "--private",
         action="store_true",
@@ -92,6 +100,9 @@ def cmd_ca_init(ctx: Context) -> int:
     for ca_type, (key, created) in init_authorities(ctx.data_dir).items():
         state = "created" if created else "already exists"
         print(f"{ca_type} CA {state}: {key.get_fingerprint()}")
+    audit, created = init_audit_key(ctx.data_dir)
+    state = "created" if created else "already exists"
+    print(f"audit signing key {state}: {audit.get_fingerprint()}")
     return 0
 
 
@@ -103,20 +114,35 @@ def cmd_ca_export(ctx: Context) -> int:
         if not a.out:
             raise UsageError("--private needs --out FILE (private keys never go to a terminal)")
         export_bundle(ctx.data_dir_path, Path(a.out))
-        print(f"wrote both CAs' private keys to {a.out} (0600): `auditor ca import {a.out}`")
+        print(
+            f"wrote both CAs' and the audit key's private keys to {a.out} (0600): "
+            f"`auditor ca import {a.out}`"
+        )
         print("on the other proxy, then delete the file")
         return 0
     if a.out:
         raise UsageError("--out: only with --private")
     if not a.ca_type:
-        raise UsageError("ca export: expected --type=user, --type=host or --private --out FILE")
+        raise UsageError(
+            "ca export: expected --type=user, --type=host, --type=audit or --private --out FILE"
+        )
+    if a.ca_type == "audit":
+        print(audit_export_line(ctx.data_dir_path, ctx.config.cluster_name))
+        return 0
     print(export_line(ctx.data_dir_path, a.ca_type, ctx.config.cluster_name))
     return 0
 
 
 def cmd_ca_import(ctx: Context) -> int:
-    for ca_type, (fingerprint, written) in import_bundle(ctx.data_dir, ctx.args.bundle).items():
-        print(f"{ca_type} CA {'imported' if written else 'already here'}: {fingerprint}")
+    for name, (fingerprint, state) in import_bundle(ctx.data_dir, ctx.args.bundle).items():
+        what = "audit signing key" if name == "audit" else f"{name} CA"
+        print(f"{what} {state}: {fingerprint}")
+        if state in ("created here", "kept"):
+            print(
+                "  the bundle has no audit key (exported before audit keys): every proxy "
+                "should sign with one key, so export a bundle again from the proxy whose "
+                "key you keep (`auditor ca export --private`) and import it on the others"
+            )
     return 0
 
 

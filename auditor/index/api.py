@@ -17,7 +17,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor.errors import AuditorError
 from auditor.index.failures import FailureKind
@@ -39,6 +39,9 @@ from auditor.recording.format import RecordingError
 from auditor.recording.reader import RecordingReader
 from auditor.storage import RECORDINGS_DIR
 
+if TYPE_CHECKING:
+    from auditor.recording.anchor import SignedAnchor
+
 log = logging.getLogger("auditor.index")
 
 # Who ended a session and why are set by request_termination only.
@@ -49,6 +52,9 @@ SETTABLE = frozenset(SESSION_COLUMNS) - {
     "owner",
     "terminated_by",
     "termination_reason",
+    "anchor_statement",
+    "anchor_signature",
+    "anchor_key",
 }
 _HEX = re.compile(r"[0-9a-f]+")
 ENDED = ("ended", "interrupted")
@@ -156,16 +162,24 @@ class SessionIndex(ABC):
         exit_status: int | None = None,
         end: float | None = None,
         anchor: str | None = None,
+        signed: SignedAnchor | None = None,
         **fields: Any,
     ) -> None:
         """Close the row; the recording's last hash is kept as verify's anchor
-        (``anchor``, from the writer that sealed it, else read off the file)."""
+        (``anchor``, from the writer that sealed it, else read off the file),
+        with its signature when the proxy that sealed it signed it (``signed``)."""
         if status not in ENDED:
             raise ValueError(f"end_session: status must be ended or interrupted, not {status!r}")
         row = _session_fields(fields)
         row.update(status=status, end=end if end is not None else time.time())
         if exit_status is not None:
             row["exit_status"] = exit_status
+        if signed is not None:
+            row.update(
+                anchor_statement=signed.statement,
+                anchor_signature=signed.signature,
+                anchor_key=signed.key,
+            )
         if anchor is not None:
             row["recording_hash"] = anchor
         else:

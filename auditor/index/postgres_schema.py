@@ -204,12 +204,21 @@ def _m005_text_filters(conn: psycopg.Connection) -> None:
     conn.execute("CREATE INDEX session_text_start ON session_text (start)")
 
 
+def _m006_signed_anchors(conn: psycopg.Connection) -> None:
+    # As schema.py's 006_signed_anchors: the anchor as the sealing proxy signed it.
+    conn.execute(
+        "ALTER TABLE sessions ADD COLUMN anchor_statement TEXT, "
+        "ADD COLUMN anchor_signature TEXT, ADD COLUMN anchor_key TEXT"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
     ("003_terminations", _m003_terminations),
     ("004_live", _m004_live),
     ("005_text_filters", _m005_text_filters),
+    ("006_signed_anchors", _m006_signed_anchors),
 ]
 
 

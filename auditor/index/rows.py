@@ -35,6 +35,11 @@ class Session:
     # The proxy process writing it (host:pid:start), which a fleet's other
     # proxies check it against (``recover_interrupted``).
     owner: str | None = None
+    # The anchor signed by the proxy that sealed it (auditor.recording.anchor):
+    # the statement's text, its SSHSIG signature, the audit key's fingerprint.
+    anchor_statement: str | None = None
+    anchor_signature: str | None = None
+    anchor_key: str | None = None
 
     @property
     def live(self) -> bool:

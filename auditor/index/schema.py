@@ -166,12 +166,21 @@ def _m005_text_rows(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX session_text_rows_session ON session_text_rows (session_id, id)")
 
 
+def _m006_signed_anchors(db: sqlite_utils.Database) -> None:
+    # The anchor as the sealing proxy signed it (auditor.recording.anchor): sessions
+    # from before stay NULL, which verify reports as unsigned.
+    db.execute("ALTER TABLE sessions ADD COLUMN anchor_statement TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN anchor_signature TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN anchor_key TEXT")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
     ("003_commands", _m003_commands),
     ("004_terminations", _m004_terminations),
     ("005_text_rows", _m005_text_rows),
+    ("006_signed_anchors", _m006_signed_anchors),
 ]
 
 

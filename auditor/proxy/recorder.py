@@ -19,10 +19,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import asyncssh
+
 from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.record_thread import RecordingThread
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
+from auditor.recording.anchor import SignedAnchor, seal_anchor
 from auditor.storage import StorageError
 
 log = logging.getLogger("auditor.proxy")
@@ -170,8 +173,10 @@ class ChannelRecording:
         thread: RecordingThread,
         on_end: Callable[[], None] = lambda: None,
         on_sealed: Callable[[str], Future[None]] | None = None,
+        audit_key: asyncssh.SSHKey | None = None,
     ) -> None:
         self.audit = audit
+        self.audit_key = audit_key  # signs the anchor at seal time (recording.anchor)
         self.on_end = on_end
         # With followers elsewhere: the sealed end is published before the row ends.
         self.on_sealed = on_sealed
@@ -299,11 +304,23 @@ class ChannelRecording:
             # The anchor as the writer knows it: by the time the row is written (the
             # index away a while), the file may be in the bucket and gone from here.
             end["anchor"] = writer.final_hash
+            if self.audit_key is not None:
+                end["signed"] = self._sign(writer)
         finally:
             if self.on_sealed is None:
                 self._end_session(end)
             else:
                 self.on_sealed(self.session_id).add_done_callback(lambda _: self._end_session(end))
+
+    def _sign(self, writer: RecordingWriter) -> SignedAnchor | None:
+        """The sealed anchor signed, its sidecar beside the file; a failure to sign
+        leaves the session unsigned (verify names it) but never unended."""
+        assert self.audit_key is not None
+        try:
+            return seal_anchor(self.audit_key, self.session_id, writer)
+        except (OSError, ValueError) as exc:
+            log.error("session %s: anchor not signed: %s", self.session_id[:8], exc)
+            return None
 
     def _end_session(self, end: dict[str, Any]) -> None:
         ended = self.index.call("end_session", self.session_id, **end)

@@ -21,6 +21,7 @@ from typing import Any
 import asyncssh
 
 from auditor.access import AccessPolicy
+from auditor.authority.audit_key import init_audit_key
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
 from auditor.config import Config, ConfigError, load_config
@@ -83,6 +84,14 @@ class RecordingProxy:
         ensure_authorities(self.data_dir)
         self.user_ca = load_authority(self.data_dir, "user")
         self.host_ca = load_authority(self.data_dir, "host")
+        # Signs every sealed recording's anchor; a data dir from before audit keys gets one.
+        self.audit_key, made = init_audit_key(self.data_dir)
+        if made:
+            log.warning(
+                "created an audit signing key (%s): other proxies of this fleet need the "
+                "same one (`auditor ca export --private`, `auditor ca import`)",
+                self.audit_key.get_fingerprint(),
+            )
         # asyncssh compares keys including their private half: trust the public one.
         self.host_ca_public = self.host_ca.convert_to_public()
         listen = self.config.listen_addr
@@ -381,6 +390,7 @@ class RecordingProxy:
             self.record_thread,
             self.text.wake,
             None if self.live is None else self.live.final,
+            audit_key=self.audit_key,
         )
 
     def _sweep(self) -> None:

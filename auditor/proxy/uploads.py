@@ -20,7 +20,7 @@ from typing import Protocol
 
 from auditor.config import Config
 from auditor.recording import RecordingError, RecordingReader
-from auditor.recording.format import INDEX_SUFFIX, KEYFRAMES_SUFFIX
+from auditor.recording.format import ANCHOR_SUFFIX, INDEX_SUFFIX, KEYFRAMES_SUFFIX
 from auditor.storage import RECORDINGS_DIR, StorageError, sessions_bucket
 
 log = logging.getLogger("auditor.proxy")
@@ -28,7 +28,7 @@ RETRY_INTERVAL = 5.0  # between passes while the store is away
 # The text child builds a sealed recording's keyframes a moment after it ends; an upload
 # waits that long for them so they travel with it (replay builds them if they don't).
 KEYFRAMES_WAIT = 10.0
-SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX)
+SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX, ANCHOR_SUFFIX)
 
 
 class IndexCalls(Protocol):

@@ -31,12 +31,12 @@ import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import S3Store
 
-from auditor.recording.format import INDEX_ENTRY, INDEX_SUFFIX, KEYFRAMES_SUFFIX
+from auditor.recording.format import ANCHOR_SUFFIX, INDEX_ENTRY, INDEX_SUFFIX, KEYFRAMES_SUFFIX
 from auditor.storage import SESSIONS_KEY, BucketAddress, StorageError
 
 BLOCK = 256 * 1024  # one ranged GET; seeks read a block or two, not the object
 CACHED_BLOCKS = 16
-SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX)
+SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX, ANCHOR_SUFFIX)  # the signed anchor travels too
 REFUSED = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
 # Fail fast when the store is away: the proxy retries later, a command says so in one line.
 CLIENT_OPTIONS: dict[str, Any] = {"connect_timeout": "3s", "timeout": "120s"}

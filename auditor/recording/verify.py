@@ -12,8 +12,10 @@ from pathlib import Path
 
 from auditor.recording.format import (
     ALL_STREAMS,
+    ANCHOR_SUFFIX,
     HEADER,
     MAX_DATA,
+    SEAL_DATA,
     TAG_SIZE,
     Internal,
     RecordingError,
@@ -26,10 +28,12 @@ from auditor.recording.reader import RecordingReader
 class Problem:
     offset: int
     record: int | None
-    kind: str  # changed | removed | inserted | reordered | corrupt | appended | anchor
+    kind: str  # changed | removed | inserted | reordered | corrupt | appended | anchor | signature
     message: str
 
     def __str__(self) -> str:
+        if self.offset < 0:  # about the signed anchor, not a place in the file
+            return self.message
         return f"offset {self.offset}: {self.message}"
 
 
@@ -41,6 +45,13 @@ class Verdict:
     final_hash: str = ""
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What the signed anchor is checked against (auditor.recording.anchor).
+    source_name: str = ""
+    session_id: str | None = None
+    started: float = 0.0
+    sealed_at: float | None = None  # the SEAL record's clock
+    anchor_sidecar: bytes | None = None
+    unsigned: bool = False  # from before the audit key: reported, not failed
 
     @property
     def ok(self) -> bool:
@@ -49,7 +60,8 @@ class Verdict:
     def describe(self) -> str:
         if self.problems:
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            return f"TAMPERED: {self.problems[0]}{more}"
+            what = "SIGNATURE FAILED" if self.problems[0].kind == "signature" else "TAMPERED"
+            return f"{what}: {self.problems[0]}{more}"
         state = "sealed" if self.sealed else "not sealed (live or interrupted)"
         notes = "".join(f"; {n}" for n in self.notes)
         return f"ok: {self.records} records, {state}{notes}"
@@ -61,7 +73,11 @@ def verify_recording(path: Path | str, expected_final: str | None = None) -> Ver
     Raises ``RecordingError`` only when the file header itself is unreadable.
     """
     reader = RecordingReader(path)
-    verdict = Verdict(reader.path)
+    verdict = Verdict(reader.path, source_name=reader.source.name)
+    session_id, started = reader.meta.get("session_id"), reader.meta.get("start")
+    verdict.session_id = str(session_id) if session_id is not None else None
+    verdict.started = float(started) if isinstance(started, (int, float)) else 0.0
+    verdict.anchor_sidecar = reader.source.sidecar(ANCHOR_SUFFIX)
     problems = verdict.problems
     stored: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag as written in the file
     computed: dict[int, bytes] = {-1: reader.first_tag}  # seq -> tag the content gives
@@ -139,6 +155,8 @@ def verify_recording(path: Path | str, expected_final: str | None = None) -> Ver
                 elif stream == Internal.SEAL:
                     verdict.sealed = True
                     verdict.final_hash = f"{seq}:{tag.hex()}"
+                    if len(data) == SEAL_DATA.size:
+                        (verdict.sealed_at,) = SEAL_DATA.unpack(data)
             verdict.records += 1
             offset = end
     for lo, hi, at in missing:

@@ -51,6 +51,8 @@ class RecordingWriter:
         self.bytes_written = header_len  # bytes in the file so far
         self.payload_bytes = 0  # data bytes appended (all streams)
         self.closed = False
+        self.start = 0.0
+        self.sealed_at: float | None = None
 
     @classmethod
     def create(cls, path: Path, meta: dict[str, Any]) -> RecordingWriter:
@@ -72,6 +74,7 @@ class RecordingWriter:
             os.close(fd)
             raise
         writer = cls(path, fd, index_fd, len(header), first_tag(header))
+        writer.start = float(meta["start"])  # what a signed anchor states (recording.anchor)
         _write_all(fd, header)
         _write_all(index_fd, INDEX_ENTRY.pack(len(header), 0.0, 0))
         return writer
@@ -137,7 +140,8 @@ class RecordingWriter:
         """Flush and add the SEAL record: anything after it was not written by us."""
         if self.closed:
             return
-        self._append(Internal.SEAL, SEAL_DATA.pack(time.time()), self._last_t)
+        self.sealed_at = time.time()  # the SEAL record's clock: a signed anchor's end
+        self._append(Internal.SEAL, SEAL_DATA.pack(self.sealed_at), self._last_t)
         try:
             self._write_out()
         finally:

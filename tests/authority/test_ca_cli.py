@@ -269,7 +269,7 @@ def test_a_second_proxy_gets_the_same_cas_through_a_private_bundle(
     [
         (["--private"], "--private needs --out FILE (private keys never go to a terminal)"),
         (["--private", "--type=user", "--out", "x"], "--private exports both CAs: drop --type"),
-        ([], "ca export: expected --type=user, --type=host or --private --out FILE"),
+        ([], "ca export: expected --type=user, --type=host, --type=audit or --private --out FILE"),
         (["--type=user", "--out", "x"], "--out: only with --private"),
     ],
 )
