@@ -1,4 +1,4 @@
-"""Durations as operators write them: ``90s``, ``30m``, ``12h``, ``7d``, ``1h30m``."""
+"""Durations as operators write them: ``90s``, ``30m``, ``12h``, ``7d``, ``1h30m``, ``500ms``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 from auditor.errors import UsageError
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdw])")
 
 
 def parse_duration(text: str | int | float, what: str = "duration") -> float:

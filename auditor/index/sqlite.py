@@ -98,6 +98,37 @@ class SqliteIndex(SessionIndex):
             self._depth = 0
         self.conn.execute("COMMIT")
 
+    # Durable where it matters. WAL with synchronous=NORMAL syncs the log only at
+    # checkpoints, so a power cut can roll back the last commits; FULL syncs it at
+    # every commit, and with it every commit before. Only the rows that say a
+    # session exists, where its recording is and that it ended pay for that: the
+    # byte counts every few seconds would cost the proxy a sync each.
+    @contextmanager
+    def _durable(self) -> Iterator[None]:
+        if self._depth:  # inside a caller's transaction: its commit decides
+            yield
+            return
+        self.conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield
+        finally:
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def start_session(self, session_id: str | None = None, **fields: Any) -> str:
+        with self._durable():
+            return super().start_session(session_id, **fields)
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        if "recording_path" not in fields and "status" not in fields:
+            super().update_session(session_id, **fields)
+            return
+        with self._durable():  # an uploaded recording: the local copy goes next
+            super().update_session(session_id, **fields)
+
+    def end_session(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+        with self._durable():
+            super().end_session(session_id, *args, **kwargs)
+
     # Writing
     def _insert_session(self, row: dict[str, Any]) -> None:
         # Plain SQL rather than sqlite-utils' insert, which commits: this may run

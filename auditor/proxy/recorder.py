@@ -25,6 +25,7 @@ from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.record_thread import RecordingThread
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
+from auditor.recording.sync import RecordingSyncer
 from auditor.recording.anchor import SignedAnchor, seal_anchor
 from auditor.storage import StorageError
 
@@ -173,6 +174,7 @@ class ChannelRecording:
         thread: RecordingThread,
         on_end: Callable[[], None] = lambda: None,
         on_sealed: Callable[[str], Future[None]] | None = None,
+        syncer: RecordingSyncer | None = None,
         audit_key: asyncssh.SSHKey | None = None,
     ) -> None:
         self.audit = audit
@@ -180,6 +182,7 @@ class ChannelRecording:
         self.on_end = on_end
         # With followers elsewhere: the sealed end is published before the row ends.
         self.on_sealed = on_sealed
+        self.syncer = syncer  # the sealed file on the disk before the row ends
         self.index = index
         self.session_id = session_id
         self.writer = writer
@@ -307,10 +310,16 @@ class ChannelRecording:
             if self.audit_key is not None:
                 end["signed"] = self._sign(writer)
         finally:
-            if self.on_sealed is None:
-                self._end_session(end)
-            else:
-                self.on_sealed(self.session_id).add_done_callback(lambda _: self._end_session(end))
+            if self.syncer is None:
+                self._sealed(end)
+            else:  # the syncer's thread goes on when the seal is on the disk
+                self.syncer.seal(writer).add_done_callback(lambda _: self._sealed(end))
+
+    def _sealed(self, end: dict[str, Any]) -> None:
+        if self.on_sealed is None:
+            self._end_session(end)
+        else:
+            self.on_sealed(self.session_id).add_done_callback(lambda _: self._end_session(end))
 
     def _sign(self, writer: RecordingWriter) -> SignedAnchor | None:
         """The sealed anchor signed, its sidecar beside the file; a failure to sign

@@ -44,6 +44,7 @@ from auditor.proxy.uploads import open_uploads
 from auditor.proxy.upstream import DEFAULT_BACKOFF, SERVER_CIPHERS, Backoff
 from auditor.recording import RecordingWriter
 from auditor.recording.format import index_path
+from auditor.recording.sync import RecordingSyncer
 from auditor.recording.writer import FLUSH_INTERVAL as WRITER_FLUSH_INTERVAL
 from auditor.storage import StorageError
 
@@ -126,6 +127,7 @@ class RecordingProxy:
             raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
         self.audit = AuditLog(self.data_dir / "audit.log")
         self.record_thread = RecordingThread()
+        self.syncer = RecordingSyncer(self.config.recording_sync)
         self.text = TextProcess(self.data_dir, uri)
         self.text.start()
         sock.listen(512)
@@ -163,6 +165,7 @@ class RecordingProxy:
             rec.finish(None)
         # Recordings sealed and their rows queued before the index closes.
         await asyncio.to_thread(self.record_thread.close)
+        await asyncio.to_thread(self.syncer.close)  # the seals on the disk, the rows ended
         if self.live is not None:
             await asyncio.to_thread(self.live.stop)  # the last flushes published, rows ended
         if self.uploads is not None:
@@ -366,6 +369,8 @@ class RecordingProxy:
         writer = await asyncio.to_thread(
             RecordingWriter.create, path, {**fields, "session_id": session_id, "kind": kind}
         )
+        # The file and its directory entry on the disk before a row names it.
+        await asyncio.wrap_future(self.syncer.track(writer))
         try:
             await self.index.acall(
                 "start_session",
@@ -375,6 +380,7 @@ class RecordingProxy:
                 recording_path=str(path),
             )
         except StorageError:
+            self.syncer.forget(writer)
             await asyncio.to_thread(_discard, writer)
             raise self._index_away(fields) from None
         if self.live is not None:
@@ -390,6 +396,7 @@ class RecordingProxy:
             self.record_thread,
             self.text.wake,
             None if self.live is None else self.live.final,
+            syncer=self.syncer,
             audit_key=self.audit_key,
         )
 
@@ -439,7 +446,9 @@ class RecordingProxy:
             for rec in list(self.recordings):
                 rec.tick()
             if self.uploads is not None:
-                self.uploads.tick(self.index, (r.writer.path for r in self.recordings if r.writer))
+                # Live, or sealed and not yet on the disk: not the bucket's yet.
+                live = {r.writer.path for r in self.recordings if r.writer}
+                self.uploads.tick(self.index, live | self.syncer.unsealed())
             self.terminations.check()  # `auditor terminate`, from any process or machine
 
     def _tick_followed(self, followed: frozenset[str]) -> None:

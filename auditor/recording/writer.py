@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ from auditor.recording.format import (
 
 FLUSH_INTERVAL = 1.0
 FLUSH_BYTES = 1 << 20
+# A flush is due once this much of the interval has passed: the proxy's timer ticks
+# at half the interval, so the flush comes every second tick, never every third
+# (a tick a hair early would otherwise stretch "once a second" to 1.5 s).
+DUE_FRACTION = 0.75
 
 
 class RecordingWriter:
@@ -51,6 +56,8 @@ class RecordingWriter:
         self.bytes_written = header_len  # bytes in the file so far
         self.payload_bytes = 0  # data bytes appended (all streams)
         self.closed = False
+        # Told after each write to the files (the syncer's mark: sync this one soon).
+        self.on_write: Callable[[], None] | None = None
         self.start = 0.0
         self.sealed_at: float | None = None
 
@@ -123,7 +130,7 @@ class RecordingWriter:
         """Flush when a second has passed since the last flush or the buffer is large."""
         if self._buf and (
             len(self._buf) >= FLUSH_BYTES
-            or time.monotonic() - self._last_flush >= self.flush_interval
+            or time.monotonic() - self._last_flush >= self.flush_interval * DUE_FRACTION
         ):
             self.flush()
 
@@ -149,6 +156,16 @@ class RecordingWriter:
             os.close(self._fd)
             os.close(self._index_fd)
 
+    def dup_descriptors(self) -> tuple[int, int]:
+        """Copies of the recording's and its sidecar's descriptors, for a syncer that
+        may still sync them after ``close`` (a closed number can name another file)."""
+        fd = os.dup(self._fd)
+        try:
+            return fd, os.dup(self._index_fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
     @property
     def final_hash(self) -> str:
         """``seq:tag`` of the last record: the index keeps it as the chain's anchor."""
@@ -166,6 +183,8 @@ class RecordingWriter:
         self.bytes_written += len(data)
         # The index entry after the data: a reader never follows it past the file's end.
         _write_all(self._index_fd, INDEX_ENTRY.pack(self.bytes_written, self._last_t, self._seq))
+        if self.on_write is not None:
+            self.on_write()
 
     def __enter__(self) -> RecordingWriter:
         return self

@@ -30,7 +30,9 @@ class ProxyProcess:
         config: str,
         nodes: dict[str, int] | None = None,
         proxy_options: str = "",
+        prefix: tuple[str, ...] = (),
     ) -> ProxyProcess:
+        """``prefix`` runs the proxy under another program (``strace -f -o FILE``)."""
         directory.mkdir(parents=True, exist_ok=True)
         for attempt in range(5):
             port = free_port()
@@ -45,7 +47,15 @@ class ProxyProcess:
             env.pop("SSH_AUTH_SOCK", None)
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "auditor", "proxy", "--config", str(config_path)],
+                    [
+                        *prefix,
+                        sys.executable,
+                        "-m",
+                        "auditor",
+                        "proxy",
+                        "--config",
+                        str(config_path),
+                    ],
                     stderr=log,
                     stdout=log,
                     env=env,
