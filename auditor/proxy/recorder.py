@@ -25,8 +25,8 @@ from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.record_thread import RecordingThread
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
-from auditor.recording.sync import RecordingSyncer
 from auditor.recording.anchor import SignedAnchor, seal_anchor
+from auditor.recording.sync import RecordingSyncer
 from auditor.storage import StorageError
 
 log = logging.getLogger("auditor.proxy")
