@@ -7,6 +7,7 @@ globals: everything a connection needs hangs off the ``RecordingProxy``.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from auditor.access import AccessPolicy
 from auditor.authority.audit_key import init_audit_key
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
-from auditor.config import Config, ConfigError, load_config
+from auditor.config import Config, ConfigError, HostPort, load_config
 from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
@@ -149,6 +150,11 @@ class RecordingProxy:
             port,
             self.config.session_recording,
         )
+        if not ipaddress.ip_address(host).is_loopback:
+            # Never silently: a listener other machines can reach is a choice to see.
+            where = HostPort(host, port)
+            log.warning("listening on %s, reachable from other machines", where)
+            self.audit.write("listening", address=str(where), reachable="from other machines")
 
     async def stop(self) -> None:
         for task in (self._accept_task, self._flush_task):
