@@ -68,7 +68,7 @@ class SessionFilter:
             if key == "status" and value not in STATUSES:
                 raise ValueError(f"filter: status is one of {', '.join(STATUSES)}, not {value!r}")
             values[key] = value
-        return cls(**values)
+        return cls(values.get("user"), values.get("node"), values.get("status"))
 
     def accepts(self, s: Session) -> bool:
         return (
@@ -85,7 +85,7 @@ class SessionFilter:
             return [self.node]
         if self.node is not None:
             return [self.node] if _named(self.node, self.label_nodes) else []
-        return sorted(self.label_nodes)
+        return [*sorted(self.label_nodes)]
 
 
 def _label_words(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
