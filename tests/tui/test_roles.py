@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.widgets import Static
 
 from auditor.config import Config, parse_config
-from auditor.index import Session
+from auditor.index import FailureKind, Session, SessionIndex
 from auditor.tui.screens.sessions import SessionsScreen
 from auditor.tui.widgets.session_details import session_details
 from tests.tui.conftest import app_for, settle
-from tests.tui.world import World
+from tests.tui.test_failures import detail_text, open_failures
+from tests.tui.world import NOW, World
 
 CONFIG = parse_config(
     {
@@ -89,3 +90,28 @@ def test_names_from_the_audited_side_are_data() -> None:
         " [bold]eve\\x1b[2J · no users section: any certificate · node n\\u202e1"
         " (not in the inventory)"
     )
+
+
+async def test_the_failures_screen_lists_access_denied_with_its_fix(world: World) -> None:
+    with SessionIndex.open(world.data_dir, background_text=False) as index:
+        index.record_failure(
+            FailureKind.ACCESS_DENIED,
+            "joe may not reach db1.example.com as root (roles: dev)",
+            time=NOW - 60,
+            node="db1.example.com",
+            port=22,
+            user="joe",
+            login="root",
+            detail="role dev: node_labels env=dev do not match db1.example.com (env=prod)",
+        )
+    app = app_for(world.data_dir, config=CONFIG)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_failures(pilot)
+        kinds = screen.kind_table
+        assert [s.kind for s in kinds.summaries].count("access_denied") == 1
+        kinds.move_cursor(row=[s.kind for s in kinds.summaries].index("access_denied"))
+        await settle(pilot)
+        text = detail_text(screen)
+        assert "joe may not reach db1.example.com as root (roles: dev)" in text
+        assert "auditor access USER NODE" in text
+        assert "node_labels env=dev do not match" in text
