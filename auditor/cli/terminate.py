@@ -9,6 +9,7 @@ from auditor.cli.context import Context, common_options
 from auditor.cli.store import _index
 from auditor.errors import AuditorError
 from auditor.index.owner import os_user
+from auditor.textsafe import visible
 
 # Proxies look for requests every half second; give a busy one some slack.
 WAIT = 5.0
@@ -38,5 +39,5 @@ def cmd_terminate(ctx: Context) -> int:
                 )
             time.sleep(0.1)
     target = f"{asked.login or '?'}@{asked.node}" if asked.node else (asked.login or "-")
-    print(f"terminated session {short} ({asked.user or '-'} {target}): {reason}")
+    print(visible(f"terminated session {short} ({asked.user or '-'} {target}): {reason}"))
     return 0

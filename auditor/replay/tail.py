@@ -25,6 +25,7 @@ from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
 from auditor.replay.redraw import LEAVE_ALT
 from auditor.replay.remote import FIRST_WAIT, Mirrors
+from auditor.textsafe import visible
 
 SCAN_INTERVAL = 0.5
 _SEQUENCE = re.compile(
@@ -70,7 +71,8 @@ class Followed:
         s = self.session
         target = f"{s.login or '?'}@{s.node}" if s.node else (s.command or s.kind or "session")
         who = f"{s.user} " if s.user else ""
-        self.label = f"{s.id[:8]} {who}{target}"
+        # The header is ours, around the audited side's names: their controls as escapes.
+        self.label = visible(f"{s.id[:8]} {who}{target}")
 
 
 class LiveTail:

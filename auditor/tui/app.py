@@ -12,10 +12,13 @@ import gc
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -29,6 +32,7 @@ from auditor.tui.screens.failures import FailuresScreen
 from auditor.tui.screens.help import HelpScreen
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.text import data_text
 
 LIVE_REFRESH = 1.0
 
@@ -37,6 +41,7 @@ class AuditorApp(App[None]):
     CSS_PATH = "auditor.tcss"
     TITLE = "auditor"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {lambda: LiveSessionCommands}
     BINDINGS = [
         Binding("s", "show_sessions", "Sessions"),
         Binding("x", "show_failures", "Failures"),
@@ -148,13 +153,40 @@ class AuditorApp(App[None]):
             "Commands", "Who ran which command where, newest first", self.action_show_commands
         )
         yield SystemCommand("Help", "Key bindings of this screen", self.action_help)
-        if self.live_sessions:
-            newest = self.live_sessions[0]
-            yield SystemCommand(
-                "Follow newest live session",
-                f"{newest.user or '-'} {newest.login}@{newest.node}",
-                lambda: self.open_session(newest),
-            )
+
+
+FOLLOW_NEWEST = "Follow newest live session"
+
+
+class LiveSessionCommands(Provider):
+    """The palette's "Follow newest live session", with who and where under it.
+
+    Not a ``SystemCommand``: the palette reads a command's help as markup,
+    and the user, login and node are the audited side's; a hit's display
+    can be ``Content`` built from ``Text``, which is never read as markup.
+    """
+
+    def _newest(self) -> tuple[Content, Callable[[], None]] | None:
+        app = cast(AuditorApp, self.app)
+        if not app.live_sessions:
+            return None
+        newest = app.live_sessions[0]
+        who = data_text(f"{newest.user or '-'} {newest.login}@{newest.node}", style="dim")
+        return Content.from_rich_text(who), lambda: app.open_session(newest)
+
+    async def discover(self) -> Hits:
+        found = self._newest()
+        if found is not None:
+            who, follow = found
+            yield DiscoveryHit(Content(FOLLOW_NEWEST) + "\n" + who, follow, text=FOLLOW_NEWEST)
+
+    async def search(self, query: str) -> Hits:
+        found = self._newest()
+        matcher = self.matcher(query)
+        if found is not None and (score := matcher.match(FOLLOW_NEWEST)) > 0:
+            who, follow = found
+            shown = matcher.highlight(FOLLOW_NEWEST) + "\n" + who
+            yield Hit(score, shown, follow, text=FOLLOW_NEWEST)
 
 
 def _live_and_total(index: data.SessionIndex) -> tuple[list[Session], int]:

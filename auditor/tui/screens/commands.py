@@ -11,6 +11,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +24,7 @@ from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import CommandRow
 from auditor.tui import format as fmt
+from auditor.tui.text import data_text
 
 if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
@@ -77,7 +79,7 @@ class CommandsScreen(Screen[None]):
         return cast("AuditorApp", self.app)
 
     @property
-    def table(self) -> DataTable[str]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#commands-table", DataTable)
 
     @property
@@ -112,18 +114,24 @@ class CommandsScreen(Screen[None]):
         try:
             rows = await self.auditor.reader(run, lane="search")
         except AuditorError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             return
         self.rows = rows
         table = self.table
         table.clear()
         for c in rows:
             target = f"{c.login or '?'}@{c.node}" if c.node else (c.login or "-")
+            # Text, not str: DataTable reads a str cell as markup, and the user typed these.
             table.add_row(
-                fmt.when(c.time), c.user or "-", target, c.session_id[:8], f"{c.t:.3f}", c.line
+                data_text(fmt.when(c.time)),
+                data_text(c.user or "-"),
+                data_text(target),
+                data_text(c.session_id[:8]),
+                data_text(f"{c.t:.3f}"),
+                data_text(c.line),
             )
         self.message.update(
-            f"{len(rows)} commands" + (" (the newest)" if len(rows) >= LIMIT else "")
+            data_text(f"{len(rows)} commands" + (" (the newest)" if len(rows) >= LIMIT else ""))
         )
         self.loaded += 1
 
@@ -137,7 +145,7 @@ class CommandsScreen(Screen[None]):
         try:
             flt = CommandFilter.parse(event.value)
         except ValueError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             event.input.add_class("-invalid")
             return
         event.input.remove_class("-invalid")
@@ -157,7 +165,7 @@ class CommandsScreen(Screen[None]):
         try:
             session = await self.auditor.reader(lambda ix: ix.get_session(chosen.session_id))
         except AuditorError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             return
         self.auditor.open_session(session, at=chosen.t)
 

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
 from auditor.tui.data import KindSummary, failure_summary, failures_of
+from auditor.tui.text import data_text
 from auditor.tui.widgets.failure_views import FailureDetail, FailureTable, KindTable
 from auditor.tui.widgets.status_bar import StatusBar
 
@@ -87,7 +88,7 @@ class FailuresScreen(Screen[None]):
         chosen = [s for s in summaries if s.kind == self.kind_table.chosen]
         self.sparkline.data = chosen[0].activity if chosen else [0]
         label = f"{chosen[0].kind}: activity, last 24 hours" if chosen else "no failures"
-        self.query_one("#activity-label", Static).update(label)
+        self.query_one("#activity-label", Static).update(data_text(label))
 
     @work(group="failures", exclusive=True, exit_on_error=False)
     async def load_failures(self, kind: str | None) -> None:

@@ -45,6 +45,7 @@ from auditor.replay.playback import (
 )
 from auditor.replay.timing import next_speed
 from auditor.tui import format as fmt
+from auditor.tui.text import append_data, data_text
 from auditor.tui.widgets.command_list import CommandList
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen
@@ -138,9 +139,12 @@ class ReplayScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         s = self.session
         yield Header()
-        info = Text()
-        info.append(f" {s.user or '-'} ", style="bold")
-        info.append(f"{fmt.target(s)} · {fmt.when(s.start)} · {fmt.what(s)} · ")
+        # Who, where and the exec request are the audited side's: data, never markup.
+        info = append_data(Text(), f" {s.user or '-'} ", style="bold")
+        append_data(info, fmt.target(s))
+        info.append(f" · {fmt.when(s.start)} · ")
+        append_data(info, fmt.what(s))
+        info.append(" · ")
         info.append(s.status, style="bold green" if s.live else "")
         if s.exit_status is not None or s.exit_signal:
             info.append(f" · exit {fmt.exit_text(s)}")
@@ -267,7 +271,7 @@ class ReplayScreen(Screen[None]):
     @on(Loaded)
     def loaded(self, event: Loaded) -> None:
         if event.error:
-            self.hit_line.update(Text(event.error, style="bold red"))
+            self.hit_line.update(data_text(event.error, style="bold red"))
             return
         self.ready = True
         if self.at is not None:
@@ -308,14 +312,14 @@ class ReplayScreen(Screen[None]):
                 lambda index: index.search_hits(self.session.id, q), lane="search"
             )
         except AuditorError as exc:
-            self.hit_line.update(Text(str(exc), style="red"))
+            self.hit_line.update(data_text(str(exc), style="red"))
             return
         self.search = q
         self.hits = hits
         self.state = replace(self.state, hits=tuple(t for t, _ in hits), hit=None)
         self.timeline.state = self.state
         if not hits:
-            self.hit_line.update(Text(f"no match for {q!r} in this session", style="dim"))
+            self.hit_line.update(data_text(f"no match for {q!r} in this session", style="dim"))
         elif jump:
             self._go_to_hit(0)
 

@@ -16,6 +16,7 @@ from auditor.index import Session, SessionIndex
 from auditor.index.owner import os_user
 from auditor.tui.data import SessionFilter, SessionPage, session_page
 from auditor.tui.screens.terminate import TerminateScreen
+from auditor.tui.text import data_text
 from auditor.tui.widgets.session_details import session_details
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar
@@ -103,7 +104,7 @@ class SessionsScreen(Screen[None]):
         try:
             page = await self.auditor.reader(run, lane="search" if q else "main")
         except AuditorError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             return
         if page is None or seq != self._search_seq:
             return
@@ -120,7 +121,7 @@ class SessionsScreen(Screen[None]):
         else:
             more = " (scroll for more)" if page.more else ""
             text = f"{len(page.live)} live · showing {n} newest{more}"
-        self.message.update(text)
+        self.message.update(data_text(text))  # the search as typed, brackets and all
 
     @on(SessionTable.NeedMore)
     def need_more(self) -> None:
@@ -154,7 +155,7 @@ class SessionsScreen(Screen[None]):
         try:
             flt = SessionFilter.parse(event.value, self.auditor.config.nodes)
         except ValueError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             self.filter_input.add_class("-invalid")
             return
         self.filter_input.remove_class("-invalid")
@@ -202,7 +203,9 @@ class SessionsScreen(Screen[None]):
         if s is None:
             return
         if not s.live:
-            self.message.update(f"session {s.id[:8]} is not live: only live ones can be ended")
+            self.message.update(
+                data_text(f"session {s.id[:8]} is not live: only live ones can be ended")
+            )
             return
 
         def answered(reason: str | None) -> None:
@@ -222,9 +225,11 @@ class SessionsScreen(Screen[None]):
         try:
             asked = await self.auditor.reader(request)
         except AuditorError as exc:
-            self.message.update(str(exc))
+            self.message.update(data_text(str(exc)))
             return
         self.message.update(
-            f"terminating session {asked.id[:8]} ({asked.terminated_by}: "
-            f"{asked.termination_reason}): the proxy carrying it ends it within a second"
+            data_text(
+                f"terminating session {asked.id[:8]} ({asked.terminated_by}: "
+                f"{asked.termination_reason}): the proxy carrying it ends it within a second"
+            )
         )

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from auditor.index import Session
+from auditor.tui.text import data_text
 
 
 class TerminateScreen(ModalScreen[str | None]):
@@ -39,7 +40,10 @@ class TerminateScreen(ModalScreen[str | None]):
         s = self.session
         target = f"{s.login or '?'}@{s.node}" if s.node else (s.login or "-")
         with Vertical(id="terminate-box"):
-            yield Static(f"Terminate live session {s.id[:8]} ({s.user or '-'} {target})?")
+            # A Static reads a str as markup: the user and target are the audited side's.
+            yield Static(
+                data_text(f"Terminate live session {s.id[:8]} ({s.user or '-'} {target})?")
+            )
             yield Static(
                 "Both sides are closed; the user sees "
                 "'auditor: session terminated by an auditor: REASON'.",

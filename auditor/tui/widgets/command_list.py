@@ -10,6 +10,7 @@ from textual.widgets.option_list import Option
 
 from auditor.replay.commands import Command
 from auditor.tui.format import clock
+from auditor.tui.text import append_data
 
 
 class CommandList(OptionList):
@@ -47,8 +48,9 @@ class CommandList(OptionList):
         for c in commands:
             line = Text(f"{clock(c.t):>7} ", style="dim")
             if c.context:
-                line.append(c.context + " ", style="green")
-            line.append(c.line)
+                append_data(line, c.context, style="green")
+                line.append(" ")
+            append_data(line, c.line)
             self.add_option(Option(line))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

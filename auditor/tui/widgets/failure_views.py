@@ -13,6 +13,7 @@ from auditor.index import Failure
 from auditor.tui import format as fmt
 from auditor.tui.data import KindSummary
 from auditor.tui.remediation import remediation
+from auditor.tui.text import append_data, append_lines, data_text
 
 
 class KindTable(DataTable[str | Text]):
@@ -40,9 +41,9 @@ class KindTable(DataTable[str | Text]):
         self.clear()
         for s in summaries:
             self.add_row(
-                Text(s.kind, style="bold"),
+                data_text(s.kind, style="bold"),
                 Text(str(s.count), justify="right"),
-                fmt.when(s.last),
+                Text(fmt.when(s.last)),
                 Text(fmt.sparkline(s.activity), style="red"),
                 key=s.kind,
             )
@@ -88,10 +89,18 @@ class FailureTable(DataTable[str | Text]):
             if f.port and f.port != 22:
                 node = f"{node}:{f.port}"
             user = f.user or f.login or "-"
-            message = Text(f.message)
-            if f.id in samples:
-                message = Text.assemble(("sample ", "dim italic"), f.message)
-            self.add_row(fmt.when(f.time), node, user, str(f.retries), message, key=f.id)
+            message = Text("sample ", style="dim italic") if f.id in samples else Text()
+            append_data(message, f.message)
+            # Text, not str: DataTable reads a str cell as markup; nodes and logins are the
+            # audited side's choice.
+            self.add_row(
+                Text(fmt.when(f.time)),
+                data_text(node),
+                data_text(user),
+                Text(str(f.retries)),
+                message,
+                key=f.id,
+            )
         self.post_message(self.Chosen(failures[0] if failures else None))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -117,11 +126,13 @@ class FailureDetail(Static):
             ("retries", str(f.retries)),
         ):
             head.append(f"{label:>8}  ", style="dim")
-            head.append(value + "\n", style="bold" if label == "kind" else "")
+            append_data(head, value, style="bold" if label == "kind" else "")
+            head.append("\n")
         head.append(f"{'message':>8}  ", style="dim")
-        head.append(f.message + "\n")
+        append_data(head, f.message)
+        head.append("\n")
         fix = Text("\nRemediation\n", style="bold green")
-        fix.append(remediation(f) + "\n")
+        append_lines(fix, remediation(f) + "\n")  # our lines around the node's name
         raw = Text("\nRaw detail\n", style="bold")
         detail = f.detail or ""
         if f.extra:
@@ -130,5 +141,8 @@ class FailureDetail(Static):
             except ValueError:
                 extra = f.extra
             detail = f"{detail}\n{extra}" if detail else extra
-        raw.append(detail or "(none)", style="dim" if not detail else "")
+        if detail:
+            append_lines(raw, detail)
+        else:
+            raw.append("(none)", style="dim")
         self.update(Group(head, fix, raw))

@@ -15,11 +15,7 @@ from rich.text import Text
 from auditor.access import format_labels
 from auditor.config import Config
 from auditor.index import Session
-
-
-def visible(value: str) -> str:
-    """Control and format characters (ESC, bidi overrides) as escapes, the rest as is."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+from auditor.textsafe import visible  # controls and bidi overrides as escapes, like the CLI
 
 
 def session_details(s: Session, config: Config) -> Text:

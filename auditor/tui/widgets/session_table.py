@@ -11,6 +11,7 @@ from auditor.index import SearchHit, Session
 from auditor.index.search import MARK_END, MARK_START
 from auditor.tui import format as fmt
 from auditor.tui.data import SessionPage
+from auditor.tui.text import append_data, data_text
 
 COLUMNS = (
     ("mark", "", 6),
@@ -32,8 +33,9 @@ def plain(value: str, style: str = "") -> Text:
 
     A command like ``echo [red]hi`` then lost its brackets, and ``grep '[/]'``
     raised MarkupError while the table drew.
+    Control characters show as escapes (``auditor.tui.text``).
     """
-    return Text(value, style=style, end="")
+    return data_text(value, style)
 
 
 def match_text(line: str) -> Text:
@@ -44,11 +46,10 @@ def match_text(line: str) -> Text:
         end = rest.find(MARK_END, start)
         if end < 0:
             break
-        text.append(rest[:start])
-        text.append(rest[start + 1 : end], style="bold reverse")
+        append_data(text, rest[:start])
+        append_data(text, rest[start + 1 : end], style="bold reverse")
         rest = rest[end + 1 :]
-    text.append(rest)
-    return text
+    return append_data(text, rest)
 
 
 class SessionTable(DataTable[Text]):

@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from auditor.tui.proxy_link import ProxyState
+from auditor.tui.text import append_data
 
 
 def status_text(state: ProxyState, live: int, total: int) -> Text:
     text = Text()
     style = {"running": "bold green", "attached": "bold cyan", "failed": "bold red"}
     text.append(" ● " if state.mode in ("running", "attached") else " ○ ", style.get(state.mode))
-    text.append(state.describe())
+    append_data(text, state.describe())  # a proxy error may quote what a client sent
     text.append("  │  ")
     text.append(f"{live} live", style="bold red" if live else "")
     text.append(f" · {total:,} sessions")
