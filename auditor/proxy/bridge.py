@@ -100,6 +100,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         channels.refuse_x11(chan, self._x11_refused)
         self.node_side.bridge = self
         self.recording.on_terminate = self.terminate
+        self.recording.input_mode = self.conn.proxy.config.session_recording_input
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
         self.node_side.early.clear()
@@ -107,6 +108,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
     def pty_requested(self, term_type: str, term_size: Any, term_modes: Any) -> bool:
         cols, rows = term_size[0], term_size[1]
         self.recording.resize(cols, rows)
+        self.recording.pty_started()
         return True
 
     def shell_requested(self) -> bool:

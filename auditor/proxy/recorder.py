@@ -24,6 +24,7 @@ import asyncssh
 from auditor.index import SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.record_thread import RecordingThread
+from auditor.proxy.redact import InputRedactor
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
 from auditor.recording.anchor import SignedAnchor, seal_anchor
 from auditor.recording.sync import RecordingSyncer
@@ -196,15 +197,34 @@ class ChannelRecording:
         self._last_update = time.monotonic()
         self._batch: list[tuple[Stream, bytes, float]] = []
         self._batch_bytes = 0
+        # auth_service.session_recording_input, set by the bridge: "all" keeps every
+        # key, "none" none; "redacted" keeps exec stdin and, on a pty, what echoed.
+        self.input_mode = "all"
+        self.redactor: InputRedactor | None = None
         registry.add(self)
 
     # Hot path: stamp, queue and count.
     def _add(self, stream: Stream, data: bytes) -> None:
         assert self.writer is not None
+        if self.redactor is not None:
+            self._queue(self.redactor.add(stream, data, self.writer.clock()))
+            return
         self._batch.append((stream, data, self.writer.clock()))
         self._batch_bytes += len(data)
         if self._batch_bytes >= BATCH_BYTES:
             self._hand_off()
+
+    def _queue(self, records: list[tuple[Stream, bytes, float]]) -> None:
+        for record in records:
+            self._batch.append(record)
+            self._batch_bytes += len(record[1])
+        if self._batch_bytes >= BATCH_BYTES:
+            self._hand_off()
+
+    def pty_started(self) -> None:
+        """The channel has a pty: under ``redacted``, keys wait for their echo."""
+        if self.writer is not None and self.input_mode == "redacted" and self.redactor is None:
+            self.redactor = InputRedactor(self.writer.clock)
 
     def _hand_off(self) -> None:
         """Queue the batch for the recording thread; it flushes when due."""
@@ -226,7 +246,7 @@ class ChannelRecording:
 
     def input(self, data: bytes) -> None:
         self.bytes_in += len(data)
-        if self.writer is not None:
+        if self.writer is not None and self.input_mode != "none":
             self._add(Stream.INPUT, data)
 
     def count(self, bytes_in: int = 0, bytes_out: int = 0) -> None:
@@ -260,6 +280,8 @@ class ChannelRecording:
     def tick(self) -> None:
         """From the flush timer: queue what is batched, refresh byte counts."""
         if self.writer is not None:
+            if self.redactor is not None:
+                self._queue(self.redactor.settle())
             if self._batch:
                 self._hand_off()
             else:
@@ -288,6 +310,8 @@ class ChannelRecording:
             return
         if exit_signal is not None or exit_status is not None:
             self._add(Stream.EXIT, encode_exit(exit_status, exit_signal))
+        if self.redactor is not None:
+            self._queue(self.redactor.close())
         self._hand_off()
         # The row says ended only once the file is sealed: readers of an
         # ended session (text extraction, verify) find it whole.

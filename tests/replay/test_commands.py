@@ -140,9 +140,11 @@ def test_a_real_bash_session_gives_exactly_the_commands_run(setup: Setup) -> Non
         "echo nested",
         "exit",
         "read -s -p 'Password: ' pw",
+        "[input withheld]",  # the password: withheld from the recording
         "echo done-now",
         "exit",
     ]
+    assert commands[10].context == "Password:"
     assert lines[0].startswith("export PS1=")  # the harness's own first line
     assert not any("s3cret" in c.line for c in commands)
     assert commands[7].context == "inner#" and commands[2].context == "$"
