@@ -33,6 +33,7 @@ from auditor.index.rows import (
     SearchHit,
     Session,
     TerminationRequest,
+    TextRow,
     TextState,
 )
 from auditor.recording.format import RecordingError
@@ -386,7 +387,7 @@ class SessionIndex(ABC):
 
     @abstractmethod
     def store_text(
-        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+        self, session_id: str, expected: int, state: TextState, rows: list[TextRow]
     ) -> bool:
         """Add text rows and move the position on, atomically; False (and nothing
         written) if the stored offset is no longer ``expected``: another extractor

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.errors import AuditorError
+from auditor.index.linetimes import LineTimes
+from auditor.index.rows import TextRow
 from auditor.recording.format import RecordingError
 from auditor.recording.reader import IndexEntry, RecordingReader
 from auditor.recording.text import TEXT_STREAMS, TerminalText
@@ -33,13 +35,15 @@ LIVE_INTERVAL = 3.0
 
 
 class _Rows:
-    """Text cut into FTS rows of about CHUNK_CHARS, each with the time it starts at."""
+    """Text cut into FTS rows of about CHUNK_CHARS, each with the time it starts at
+    and when each of its lines was printed (``auditor.index.linetimes``)."""
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
         self.size = 0
         self.t: float | None = None
-        self.rows: list[tuple[float, str]] = []
+        self.times = LineTimes()
+        self.rows: list[TextRow] = []
         self.chars = 0
 
     def add(self, piece: str, t: float) -> None:
@@ -47,6 +51,7 @@ class _Rows:
         # cut between pieces never splits a word.
         if self.t is None:
             self.t = t
+        self.times.add(self.size, t)
         self.pieces.append(piece)
         self.size += len(piece)
         if self.size >= CHUNK_CHARS:
@@ -54,11 +59,11 @@ class _Rows:
 
     def cut(self) -> None:
         if self.pieces:
-            self.rows.append((self.t or 0.0, "".join(self.pieces)))
+            self.rows.append(TextRow(self.t or 0.0, "".join(self.pieces), self.times.encode()))
             self.chars += self.size
-        self.pieces, self.size, self.t = [], 0, None
+        self.pieces, self.size, self.t, self.times = [], 0, None, LineTimes()
 
-    def take(self) -> list[tuple[float, str]]:
+    def take(self) -> list[TextRow]:
         rows, self.rows, self.chars = self.rows, [], 0
         return rows
 
@@ -100,10 +105,18 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
         if rec.stream in TEXT_STREAMS:
             piece = text.feed(rec.data)
             if piece:
-                # The line started where the held-back bytes did, if there were any.
-                rows.add(piece, carry_t if carry_t is not None else rec.t)
+                # The first line started where the held-back text did, if there was
+                # any; the lines after it came with this record.
+                if carry_t is not None:
+                    first = piece.find("\n") + 1 or len(piece)
+                    rows.add(piece[:first], carry_t)
+                    piece = piece[first:]
+                if piece:
+                    rows.add(piece, rec.t)
                 carry_t = None
-            if text.carry and carry_t is None:
+            if carry_t is None and text.carry and text.carry_has_text():
+                # The held-back line's time is when its first text came, not a
+                # cursor move or colour change before it.
                 carry_t = rec.t
         if rows.chars >= BATCH_CHARS and not store(final=False):
             return added  # another extractor is on this session

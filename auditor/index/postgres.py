@@ -22,6 +22,7 @@ from auditor.index import postgres_search as text_search
 from auditor.index import terms
 from auditor.index.api import LEASE, WATCH_TERM, SessionIndex
 from auditor.index.failures import FailureKind
+from auditor.index.linetimes import time_at
 from auditor.index.postgres_schema import migrate
 from auditor.index.rows import (
     FAILURE_COLUMNS,
@@ -34,6 +35,7 @@ from auditor.index.rows import (
     SearchHit,
     Session,
     TerminationRequest,
+    TextRow,
     TextState,
 )
 from auditor.storage import EVENTS_KEY, StorageError, redact
@@ -281,9 +283,10 @@ class PostgresIndex(SessionIndex):
         if not found:
             return []
         texts = {
-            rid: (t, text)
-            for rid, t, text in self._rows(
-                "SELECT id, t, text FROM session_text WHERE id = ANY(%s)", [[r for _, r in found]]
+            rid: (t, text, times)
+            for rid, t, text, times in self._rows(
+                "SELECT id, t, text, times FROM session_text WHERE id = ANY(%s)",
+                [[r for _, r in found]],
             )
         }
         sessions = self._sessions_by_id([sid for sid, _ in found])
@@ -291,8 +294,12 @@ class PostgresIndex(SessionIndex):
         for sid, rid in found:
             if sid not in sessions or rid not in texts:
                 continue  # removed since (a sample imported again)
-            t, text = texts[rid]
-            hits.append(SearchHit(sessions[sid], float(t), terms.first_hit_line(text, words)))
+            t, text, times = texts[rid]
+            hit = terms.first_hit(text, words)
+            if hit is None:
+                hits.append(SearchHit(sessions[sid], float(t), ""))
+            else:
+                hits.append(SearchHit(sessions[sid], time_at(times, hit[0], float(t)), hit[1]))
         return hits
 
     def _search_sessions(
@@ -339,13 +346,13 @@ class PostgresIndex(SessionIndex):
         if query is None:
             return []
         hits: list[tuple[float, str]] = []
-        for t, text in self._rows(
-            "SELECT t, text FROM session_text WHERE session_id = %s AND terms @@ %s::tsquery "
-            "ORDER BY id",
+        for t, text, times in self._rows(
+            "SELECT t, text, times FROM session_text WHERE session_id = %s "
+            "AND terms @@ %s::tsquery ORDER BY id",
             [session_id, query],
         ):
-            for line in terms.hit_lines(text, words):
-                hits.append((float(t), line))
+            for at, line in terms.hit_lines(text, words):
+                hits.append((time_at(times, at, float(t)), line))
                 if len(hits) >= limit:
                     return hits
         return hits
@@ -365,7 +372,7 @@ class PostgresIndex(SessionIndex):
         )
 
     def store_text(
-        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+        self, session_id: str, expected: int, state: TextState, rows: list[TextRow]
     ) -> bool:
         with self._transaction():
             now = self._rows(
@@ -378,9 +385,13 @@ class PostgresIndex(SessionIndex):
             copied = now[0][1:]
             with self.conn.cursor() as cur:
                 cur.executemany(  # inside _transaction: a lost server is one line
-                    f"INSERT INTO session_text (session_id, t, text, terms, "
-                    f"{_cols(TEXT_ROW_COPIES)}) VALUES (%s, %s, %s, %s::tsvector, %s, %s, %s)",
-                    [(session_id, t, _text(text), _tsvector(text), *copied) for t, text in rows],
+                    f"INSERT INTO session_text (session_id, t, text, terms, times, "
+                    f"{_cols(TEXT_ROW_COPIES)}) "
+                    "VALUES (%s, %s, %s, %s::tsvector, %s, %s, %s, %s)",
+                    [
+                        (session_id, t, _text(text), _tsvector(text), times or None, *copied)
+                        for t, text, times in (TextRow(*row) for row in rows)
+                    ],
                 )
             self._execute(
                 "UPDATE sessions SET text_offset = %s, text_seq = %s, text_t = %s, "

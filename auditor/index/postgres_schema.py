@@ -212,6 +212,11 @@ def _m006_signed_anchors(conn: psycopg.Connection) -> None:
     )
 
 
+def _m007_line_times(conn: psycopg.Connection) -> None:
+    # As schema.py's 007_line_times: when each line of a stretch was printed.
+    conn.execute("ALTER TABLE session_text ADD COLUMN times TEXT")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
@@ -219,6 +224,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_live", _m004_live),
     ("005_text_filters", _m005_text_filters),
     ("006_signed_anchors", _m006_signed_anchors),
+    ("007_line_times", _m007_line_times),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,14 @@ class KindSummary:
     count: int
     last: float
     activity: list[int]  # failures per bucket, oldest first
+
+
+class TextRow(NamedTuple):
+    """One stretch of a session's text as the index stores it."""
+
+    t: float  # seconds into the recording where the stretch starts
+    text: str
+    times: str = ""  # when each line was printed (auditor.index.linetimes)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,13 @@ def _m006_signed_anchors(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN anchor_key TEXT")
 
 
+def _m007_line_times(db: sqlite_utils.Database) -> None:
+    # When each line of a stretch of text was printed (auditor.index.linetimes), so
+    # a search hit points at its line's time, not its stretch's start. Rows indexed
+    # before keep NULL: their hits keep the stretch's time.
+    db.execute("ALTER TABLE session_text_rows ADD COLUMN times TEXT")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
@@ -181,6 +188,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_terminations", _m004_terminations),
     ("005_text_rows", _m005_text_rows),
     ("006_signed_anchors", _m006_signed_anchors),
+    ("007_line_times", _m007_line_times),
 ]
 
 

@@ -30,6 +30,7 @@ from auditor.index.rows import (
     SearchHit,
     Session,
     TerminationRequest,
+    TextRow,
     TextState,
 )
 from auditor.index.schema import migrate
@@ -295,7 +296,7 @@ class SqliteIndex(SessionIndex):
         limit: int | None = 50,
     ) -> list[SearchHit]:
         found = self._newest_matches(q, live, user, node, since, limit)
-        lines = fts.snippets(self.conn, q, [rowid for _, rowid in found])
+        lines = fts.first_hits(self.conn, q, [rowid for _, rowid in found])
         sessions = self._sessions_by_id([sid for sid, _ in found])
         return [
             SearchHit(sessions[sid], *lines.get(rowid, (0.0, "")))
@@ -357,7 +358,7 @@ class SqliteIndex(SessionIndex):
         return TextState(path, status, offset, seq, t, carry or b"", carry_t, bool(done))
 
     def store_text(
-        self, session_id: str, expected: int, state: TextState, rows: list[tuple[float, str]]
+        self, session_id: str, expected: int, state: TextState, rows: list[TextRow]
     ) -> bool:
         with self.transaction() as conn:
             now = conn.execute(
@@ -367,15 +368,16 @@ class SqliteIndex(SessionIndex):
             if now is None or now[0] != expected:
                 return False
             copied = now[1:]
-            for t, text in rows:
+            for t, text, times in (TextRow(*row) for row in rows):
                 rowid = conn.execute(
                     "INSERT INTO session_text (text, session_id, t) VALUES (?, ?, ?)",
                     [text, session_id, t],
                 ).lastrowid
                 conn.execute(
-                    f"INSERT INTO session_text_rows (id, session_id, {_cols(TEXT_ROW_COPIES)}) "
-                    f"VALUES (?, ?, {', '.join('?' * len(TEXT_ROW_COPIES))})",
-                    [rowid, session_id, *copied],
+                    f"INSERT INTO session_text_rows (id, session_id, times, "
+                    f"{_cols(TEXT_ROW_COPIES)}) "
+                    f"VALUES (?, ?, ?, {', '.join('?' * len(TEXT_ROW_COPIES))})",
+                    [rowid, session_id, times or None, *copied],
                 )
             conn.execute(
                 "UPDATE sessions SET text_offset = ?, text_seq = ?, text_t = ?, text_carry = ?, "

@@ -115,14 +115,39 @@ def highlight(text: str, words: list[Word]) -> str:
     return "".join(out)
 
 
-def hit_lines(text: str, words: list[Word]) -> list[str]:
-    """Each line of ``text`` that holds a match, marked and stripped."""
-    return [line.strip() for line in highlight(text, words).splitlines() if MARK_START in line]
+def hit_lines(text: str, words: list[Word]) -> list[tuple[int, str]]:
+    """Each line of ``text`` that holds a match, marked and stripped, with where its
+    first match starts in ``text`` (``auditor.index.linetimes`` turns that into a
+    time). A match across a line end (a phrase's words on two lines) joins them."""
+    spans = marked_spans(text, words)
+    hits: list[tuple[int, str]] = []
+    i = 0
+    while i < len(spans):
+        start = text.rfind("\n", 0, spans[i][0]) + 1
+        end, j = start, i
+        while j < len(spans) and (j == i or spans[j][0] < end):
+            after = text.find("\n", spans[j][1])
+            end = max(end, after if after >= 0 else len(text))
+            j += 1
+        line, at = [], start
+        for s, e in spans[i:j]:
+            line += [text[at:s], MARK_START, text[s:e], MARK_END]
+            at = e
+        line.append(text[at:end])
+        hits.append((spans[i][0], "".join(line).strip()))
+        i = j
+    return hits
 
 
 def first_hit_line(text: str, words: list[Word]) -> str:
-    """The line of the first match, at most about SNIPPET_TOKENS tokens of it, as the
-    CLI and the TUI show a search hit.
+    """``first_hit``'s line, or "" where nothing matches."""
+    hit = first_hit(text, words)
+    return hit[1] if hit is not None else ""
+
+
+def first_hit(text: str, words: list[Word]) -> tuple[int, str] | None:
+    """Where the first match starts, and its line, at most about SNIPPET_TOKENS
+    tokens of it, as the CLI and the TUI show a search hit.
 
     A stretch of output is up to 32,000 characters: tokenizing all of it for
     one line cost milliseconds a hit. Only the tokens from the first match on
@@ -130,7 +155,7 @@ def first_hit_line(text: str, words: list[Word]) -> str:
     """
     span = _first_span(text, searchable(words))
     if span is None:
-        return ""
+        return None
     start, end = span
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
@@ -144,8 +169,8 @@ def first_hit_line(text: str, words: list[Word]) -> str:
         cut_end = toks[hi][1] if hi < len(toks) - 1 else len(line)
         window = line[cut_start:cut_end]
         marked = highlight(window, words)
-        return (("…" if lo else "") + marked + ("…" if cut_end < len(line) else "")).strip()
-    return highlight(line, words).strip()
+        return start, (("…" if lo else "") + marked + ("…" if cut_end < len(line) else "")).strip()
+    return start, highlight(line, words).strip()
 
 
 def _first_span(text: str, words: list[Word]) -> tuple[int, int] | None:
@@ -197,7 +222,14 @@ def _candidates(text: str, words: list[Word]) -> Iterator[int]:
     if len(folded) != len(text):  # "İ" lower-cases to two characters: no shortcut
         yield from (m.start() for m in _TOKEN.finditer(text))
         return
-    streams = [_found(folded, t) for t in {w.tokens[0] for w in words if w.tokens[0].isascii()}]
+    # A first token that must be a whole token (not a prefix) is looked for as
+    # one: ``1`` in a log is in many longer tokens, each a candidate otherwise.
+    whole: dict[str, bool] = {}
+    for w in words:
+        if w.tokens[0].isascii():
+            prefix = (w.prefix and len(w.tokens) == 1) or len(w.tokens[0]) >= MAX_TOKEN
+            whole[w.tokens[0]] = whole.get(w.tokens[0], True) and not prefix
+    streams = [_found(folded, t, full) for t, full in whole.items()]
     if not text.isascii():
         streams.append(_token_start(text, m.start()) for m in _NON_ASCII.finditer(text))
     last = -1
@@ -207,11 +239,15 @@ def _candidates(text: str, words: list[Word]) -> Iterator[int]:
         last = at
 
 
-def _found(folded: str, token: str) -> Iterator[int]:
-    at = folded.find(token)
-    while at >= 0:
-        yield at
-        at = folded.find(token, at + 1)
+def _found(folded: str, token: str, whole: bool) -> Iterator[int]:
+    if not whole:
+        at = folded.find(token)
+        while at >= 0:
+            yield at
+            at = folded.find(token, at + 1)
+        return
+    for m in re.finditer(re.escape(token) + r"(?![^\W_])", folded):
+        yield m.start()
 
 
 def _token_start(text: str, at: int) -> int:

@@ -5,6 +5,12 @@ character, a CR LF pair or a line being edited with backspaces may be cut in
 two: ``TerminalText`` gives out whole lines and keeps the unfinished one as
 ``carry``, prepended to the next chunk. The carry is
 plain bytes so the index can store it between extraction passes.
+
+A full-screen program (vim, less, top) seldom prints a line end: it moves
+the cursor to each row. A cursor move to another row ends a line here as a
+line end does, and a move to the right is a space, so a search hit is the
+row of the screen that matched, not everything painted since the last
+newline.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ _ESCAPE = re.compile(
     rb"|[0-OQ-WYZ\\`-~]"  # two-byte escapes (not the introducers above)
     rb")"
 )
+# Cursor moves that leave the row (CUU, CUD, CNL, CPL, CUP, HVP, VPA, VPR, and
+# IND, NEL, RI): each ends a line. CUF (forward) is a gap between words.
+_ROW_MOVE = re.compile(rb"\x1b(?:\[[0-9;]*[ABEFHfde]|[DEM])")
+_FORWARD = re.compile(rb"\x1b\[[0-9]*C")
 _LINE_END = re.compile(rb"\r+\n")
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]+")  # runs: a stream of NULs is one match
@@ -41,6 +51,10 @@ class TerminalText:
         self.carry = buf[cut:]
         return _clean(buf[:cut])
 
+    def carry_has_text(self) -> bool:
+        """Whether the held-back bytes show anything (not only escape sequences)."""
+        return bool(_clean(self.carry).strip())
+
     def finish(self) -> str:
         tail, self.carry = self.carry, b""
         return _clean(tail)
@@ -57,6 +71,8 @@ def _safe_end(buf: bytes) -> int:
     # Whole lines only, so a backspace can still erase what came before it on its
     # line; a line longer than MAX_LINE goes out anyway.
     line_end = max(buf.rfind(b"\n", 0, cut), buf.rfind(b"\r", 0, cut)) + 1
+    for move in _ROW_MOVE.finditer(buf, line_end, cut):
+        line_end = move.end()
     if cut - line_end < MAX_LINE:
         return line_end
     # An unfinished UTF-8 character: back off to its lead byte.
@@ -73,7 +89,8 @@ def _safe_end(buf: bytes) -> int:
 
 
 def _clean(raw: bytes) -> str:
-    raw = _ESCAPE.sub(b"", raw)
+    if b"\x1b" in raw:
+        raw = _ESCAPE.sub(b"", _FORWARD.sub(b" ", _ROW_MOVE.sub(b"\n", raw)))
     # CR CR LF is what a tty's onlcr makes of CR LF: one line end on screen.
     raw = _LINE_END.sub(b"\n", raw).replace(b"\r", b"\n")
     while b"\x08" in raw:

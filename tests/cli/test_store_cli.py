@@ -11,6 +11,7 @@ import pytest
 
 from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_resize
+from auditor.tui.samples import bundled_samples, import_samples
 from tests.harness.auditor_cli import AuditorCli
 from tests.recording import asciinema_tool
 
@@ -331,3 +332,22 @@ def test_malformed_files_of_each_version_change_nothing(
     assert res.stderr.startswith(f"auditor: {bad}:{line}: ") and message in res.stderr
     assert len(res.stderr.splitlines()) == 1 and "Traceback" not in res.stderr
     assert _index_state(cli.data_dir) == before
+
+
+def test_a_search_hit_in_vim_or_less_is_one_line_of_the_screen(cli: AuditorCli) -> None:
+    """The bundled shell sample edits a file in vim and pages through less: the
+    match shown is the screen's row, and its time is when that row was printed."""
+    source = bundled_samples()
+    assert source is not None
+    cli.data_dir.mkdir(mode=0o700)
+    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+        import_samples(index, source)
+    _header, row = cli.run("sessions", "--search", "rollback").stdout.splitlines()
+    assert row.endswith("  «rollback» plan: restore the previous release")
+    assert len(row) < 200
+    [doc] = json.loads(cli.run("sessions", "--search", "rollback", "--json").stdout)
+    assert doc["match"] == "«rollback» plan: restore the previous release"
+    assert doc["match_t"] == pytest.approx(2.228, abs=0.01)  # typed in vim, not 0:00
+    [doc] = json.loads(cli.run("sessions", "--search", "kerberos5", "--json").stdout)
+    assert doc["match"].startswith("kerberos        88/tcp          «kerberos5» krb5")
+    assert doc["match_t"] == pytest.approx(4.198, abs=0.01)  # less scrolled it into view

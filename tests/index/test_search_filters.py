@@ -101,7 +101,7 @@ def test_insert_ended_replaces_only_that_sessions_text(index: SessionIndex) -> N
     assert index.search("beta", user="bob") == []
     assert index.search_hits(sid, "beta") == [
         (pytest.approx(0.1), "«beta» second"),
-        (pytest.approx(0.1), "more «beta»"),
+        (pytest.approx(0.2), "more «beta»"),  # each line at its own time
     ]
     assert text_rows(index, sid) == 1
     assert text_rows(index, kept) == 1

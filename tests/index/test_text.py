@@ -18,6 +18,8 @@ SAMPLES = [
     b"lsx\x08 \x08\x08\x08ls -l\r\n",
     b"bad \xff\xfe bytes\r\n",
     b"shown by a tty with onlcr\r\r\n",
+    b"\x1b[1;1Hnotes\r\n\x1b[94m~    \x1b[3;1H~    \x1b[2;1H\x1b[Krollback"
+    b"\x1b[30;1H:wq\x1bMup\x1b[5Cright\r\n",
 ]
 
 
@@ -31,7 +33,7 @@ def test_known_sequences_are_stripped() -> None:
     assert got == [
         "red plain\n",
         "prompt$ link\n",
-        "vim screen\n",
+        "\nvim screen\n",  # the cursor home ends the line before it
         "after sixel\n",
         "charset\n",
         "caf\u00e9 \u65e5\u672c\u8a9e \u2713\n",
@@ -39,6 +41,8 @@ def test_known_sequences_are_stripped() -> None:
         "ls -l\n",
         "bad \ufffd\ufffd bytes\n",
         "shown by a tty with onlcr\n",
+        # A full-screen program's rows, each its own line; a move right is a gap.
+        "\nnotes\n~    \n~    \nrollback\n:wq\nup right\n",
     ]
 
 

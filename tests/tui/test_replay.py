@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.replay.playback import SeekTo
 from auditor.tui.app import AuditorApp
+from auditor.tui.samples import bundled_samples, import_samples
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.widgets.timeline import Timeline
 from tests.tui.conftest import app_for, settle
@@ -193,3 +195,32 @@ async def test_the_sessions_commands_beside_the_terminal_and_enter_jumps(world: 
         assert app.focused is None  # back to playback keys
         await pilot.press("full_stop")
         await until(screen, lambda s: "notes.txt" in s.terminal_view.text)
+
+
+async def test_a_hit_in_vim_shows_its_line_and_is_marked_at_its_time(tmp_path: Path) -> None:
+    """The bundled shell sample: a word typed in vim is a hit at 0:02 of 0:07, on the
+    hit line as the row vim showed (not vim's `~` rows), on the timeline where it is."""
+    source = bundled_samples()
+    assert source is not None
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    with SessionIndex.open(data_dir, background_text=False) as index:
+        import_samples(index, source)
+    app = app_for(data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = await open_replay(app, "e2458f9d9f1f494cb14c1304bcc6621d", search="rollback")
+        await until(screen, lambda s: s.state.hits != ())
+        await until(screen, lambda s: "rollback plan" in s.terminal_view.text)
+        assert str(screen.hit_line.content) == (
+            " hit 1/1: rollback plan: restore the previous release"
+        )
+        [t] = screen.state.hits
+        assert abs(t - 2.228) < 0.01
+        assert 2.2 <= screen.state.position < 3.0  # the replay went to the hit's time
+        await pilot.press("home")
+        await until(screen, lambda s: s.state.position == 0.0)
+        await pilot.pause()
+        start, width = screen.timeline._bar_span()
+        bar = screen.timeline.render().plain
+        assert bar.index("◆") - start == int(t / screen.state.duration * width) > 0
