@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "failures": ("auditor.cli.store", "list failed connections and their fixes"),
     "export": ("auditor.cli.store", "a session as asciicast or plain text"),
     "import": ("auditor.cli.store", "asciicast v1, v2 or v3 files into the index"),
-    "verify": ("auditor.cli.store", "check recordings' hash chains"),
+    "verify": ("auditor.cli.store", "check recordings' hash chains and signed anchors"),
     "commands": (
         "auditor.cli.commands",
         "the commands users ran (newest first); replay one with `replay ID --at OFFSET`",

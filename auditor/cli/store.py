@@ -12,12 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from auditor.cli import verify
 from auditor.cli.context import Context, common_options
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
 from auditor.index import FailureKind, SessionIndex
 from auditor.index.rows import SearchHit, Session
-from auditor.recording import RecordingError, RecordingReader
+from auditor.recording import RecordingReader
 from auditor.sizes import format_size
 
 
@@ -59,9 +60,11 @@ def register(sub: Any) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser("verify", help="check recordings' hash chains", parents=[common])
-    p.add_argument("id", nargs="?", metavar="ID", help="one session (default: all)")
-    p.set_defaults(handler=cmd_verify)
+    p = sub.add_parser(
+        "verify", help="check recordings' hash chains and signed anchors", parents=[common]
+    )
+    verify.add_arguments(p)
+    p.set_defaults(handler=verify.cmd_verify)
 
 
 @contextmanager
@@ -260,30 +263,3 @@ def cmd_import(ctx: Context) -> int:
             s = index.get_session(session_id)
             print(f"imported {name} as {session_id[:8]} ({_duration(s, s.end or s.start)})")
     return 1 if failed else 0
-
-
-def cmd_verify(ctx: Context) -> int:
-    from auditor.recording.verify import verify_recording
-
-    bad = 0
-    one = ctx.args.id is not None
-    with _index(ctx) as index:
-        targets = [index.get_session(ctx.args.id)] if one else index.sessions(limit=None)
-    checked = 0
-    for s in targets:
-        if not s.recording_path:
-            if one:
-                raise AuditorError(f"session {s.id[:8]} has no recording to verify")
-            continue
-        checked += 1
-        try:
-            verdict = verify_recording(Path(s.recording_path), s.recording_hash)
-            line, ok = verdict.describe(), verdict.ok
-        except RecordingError as exc:
-            line, ok = f"UNREADABLE: {exc}", False
-        if not ok:
-            bad += 1
-        print(f"{s.id[:8]}  {line}" + ("" if ok else f"  ({s.recording_path})"))
-    if not one:
-        print(f"{checked} recordings checked, {bad} damaged")
-    return 1 if bad else 0
