@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from auditor.index import SessionIndex
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.eventually import eventually
@@ -41,8 +42,9 @@ def prompted(prompt: str) -> Callable[[str], bool]:
     return lambda screen: screen.rstrip().endswith(prompt)
 
 
-def secret_session(setup: Setup) -> None:
-    """Echoed commands around three no-echo prompts, each given the secret."""
+def secret_session(setup: Setup, while_live: Callable[[], None] = lambda: None) -> None:
+    """Echoed commands around three no-echo prompts, each given the secret;
+    ``while_live`` looks before the session ends."""
     with ssh_session(setup) as tmux:
         run(tmux, "echo before-the-secret", "before-the-secret")
         # bash's read -s, typed key by key
@@ -65,6 +67,7 @@ def secret_session(setup: Setup) -> None:
         type_slowly(tmux, SECRET + "\n")
         tmux.wait_for("stty-got-15")
         run(tmux, "echo after-the-secret", "after-the-secret")
+        while_live()
         end_session(tmux)
 
 
@@ -228,7 +231,32 @@ def test_no_trace_in_postgresql_or_the_bucket(
     proxy = start_proxy(nodes={NODE: node.port}, config=config)
     login_and_route(ca, agent, proxy, ssh_client)
     setup = Setup(ca, agent, ssh_client, node, proxy)
-    secret_session(setup)
+
+    def live_copies_hold_no_secret() -> None:
+        # Followers on other machines read live sessions from live_chunks: one
+        # follows this session, the flushes after the secret are there, and the
+        # secret is not.
+        rows = json.loads(
+            AuditorCli(ca.data_dir, config=proxy.config_path).run("sessions", "--json").stdout
+        )
+        [live] = [r for r in rows if r["status"] == "live"]
+        index = SessionIndex.open(ca.data_dir, uri=postgres_uri)
+        try:
+            index.watch_live(str(live["id"]), "a follower elsewhere")
+        finally:
+            index.close()
+        with psycopg.connect(postgres_uri) as conn:
+            eventually(
+                lambda: (
+                    b"after-the-secret"
+                    in b"".join(bytes(r[0]) for r in conn.execute("SELECT data FROM live_chunks"))
+                ),
+                timeout=20,
+                what="the live copy of the output after the secret",
+            )
+        assert postgres_rows_holding(postgres_uri, NEEDLES) == []
+
+    secret_session(setup, live_copies_hold_no_secret)
     cli = AuditorCli(ca.data_dir, config=proxy.config_path)
     [row] = eventually(
         lambda: [r for r in ended(cli) if str(r["recording_path"]).startswith("s3://")] or None,
