@@ -18,11 +18,12 @@ from typing import BinaryIO
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import Session
-from auditor.recording import RecordingError
+from auditor.recording import RecordingError, Stream
 from auditor.recording.shown import SHOWN_STREAMS, ShownOutput, had_pty
 from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
+from auditor.replay.recorded import WITHHELD_SHOWN
 from auditor.replay.redraw import LEAVE_ALT
 from auditor.replay.remote import FIRST_WAIT, Mirrors
 from auditor.textsafe import visible
@@ -153,6 +154,8 @@ class LiveTail:
             record = followed.shown(record)
             if record.stream in SHOWN_STREAMS:
                 self._write(followed, record.data)
+            elif record.stream is Stream.WITHHELD:  # a password typed: where, not what
+                self._write(followed, WITHHELD_SHOWN)
 
     def _scan(self) -> None:
         live = {s.id: s for s in self.index.live_sessions()}

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from auditor.index import SessionIndex
-from auditor.recording import RecordingWriter, Stream
+from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.replay.tail import ColouredLines, LiveTail
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
@@ -155,3 +155,23 @@ def test_tail_of_an_exec_session_shows_its_lines_as_its_user_saw_them(tmp_path: 
     finally:
         index.close()
     assert out.getvalue() == b"compiling\r\nlinking\r\nwarning: unused\r\n"
+
+
+def test_tail_shows_where_input_was_withheld(tmp_path: Path) -> None:
+    index = SessionIndex.open(tmp_path)
+    out = io.BytesIO()
+    try:
+        a, wa = start(index, "alice")
+        wa.append(Stream.RESIZE, encode_resize(80, 24), 0.0)
+        wa.append(Stream.OUTPUT, b"$ sudo -v\r\n", 0.05)
+        wa.flush()
+        tail = LiveTail(index, out, raw=False)
+        wa.append(Stream.OUTPUT, b"[sudo] password for alice: ", 0.1)
+        wa.append(Stream.WITHHELD, b"", 0.2)  # the password, as the proxy records it
+        wa.append(Stream.OUTPUT, b"\r\n$ ", 0.3)
+        wa.close()
+        index.end_session(a)
+        tail.step()
+    finally:
+        index.close()
+    assert "[sudo] password for alice: [input withheld]" in out.getvalue().decode().splitlines()
