@@ -5,9 +5,11 @@ would have put in ~/.ssh/config: the one-hop ProxyCommand with
 ``ProxyUseFdpass``, agent forwarding when ``upstream_auth: agent`` needs it,
 and the host CA as a known host; every
 other option goes to ssh as it is, and ssh's exit status is ours (ssh
-replaces this process). ``auditor connect`` is dispatched before any of this
-is imported (``auditor.cli.main``); it is registered here so that
-``auditor --help`` lists it.
+replaces this process). First it checks the certificates ssh would offer
+(``auditor.authority.preflight``): when none can log in, one line says why,
+the exit status is 255 and no connection is made. ``auditor connect`` is
+dispatched before any of this is imported (``auditor.cli.main``); it is
+registered here so that ``auditor --help`` lists it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 from typing import Any
 
 from auditor.authority.ca import export_line
+from auditor.authority.preflight import preflight
 from auditor.authority.ssh_config import connect_command, forwards_agent
 from auditor.cli.context import Context, common_options
 from auditor.datadir import write_private_file
@@ -86,5 +90,10 @@ def cmd_ssh(ctx: Context) -> int:
     if not args:
         raise AuditorError("auditor ssh: expected [ssh options] [user@]host [command]")
     argv = ssh_argv(ctx, args)
+    # Said here, without a round trip: the line the proxy would send as a banner.
+    refusal = preflight(argv)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 255  # ssh's status for a connection that did not happen
     os.execv(argv[0], argv)
     return 255  # not reached: ssh's exit status is the process's

@@ -31,6 +31,7 @@ from auditor.proxy.sshserver import CertificateServer, run_server_on_transport
 from auditor.proxy.transports import ChannelTransport
 from auditor.proxy.upstream import CIPHERS, NodeTarget, connect_with_retries, open_ssh, os_reason
 from auditor.proxy.upstream_cert import client_keys, mint_upstream_certificate
+from auditor.textsafe import visible
 
 if TYPE_CHECKING:
     from auditor.proxy.service import RecordingProxy
@@ -286,6 +287,10 @@ class InnerServer(CertificateServer):
         ok = super().certificate_checked(username, cert, accepted)
         if ok and self.user != self.pc.user:
             self.cert_problem = "the inner connection presented another user's certificate"
+            self.tell(
+                "auditor: this certificate is of another user than the one that logged in "
+                "to the proxy"
+            )
             return False
         if ok and not self.access_allowed(username):
             return False
@@ -300,8 +305,7 @@ class InnerServer(CertificateServer):
         if refusal is None:
             return True
         self.login_refused = True  # indexed as access_denied, not as a failed certificate
-        if self.conn is not None:
-            self.conn.send_auth_banner(f"auditor: {refusal.message}\r\n")
+        self.tell(f"auditor: {visible(refusal.message)}")  # once (CertificateServer.tell)
         return False
 
     def auth_completed(self) -> None:

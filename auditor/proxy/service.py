@@ -15,7 +15,7 @@ import socket
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from auditor.access import AccessPolicy
 from auditor.authority.audit_key import init_audit_key
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
-from auditor.config import Config, ConfigError, HostPort, load_config
+from auditor.config import RESTART_KEYS, Config, ConfigError, HostPort, load_config
 from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
@@ -48,6 +48,7 @@ from auditor.recording.format import index_path
 from auditor.recording.sync import RecordingSyncer
 from auditor.recording.writer import FLUSH_INTERVAL as WRITER_FLUSH_INTERVAL
 from auditor.storage import StorageError
+from auditor.textsafe import visible
 
 log = logging.getLogger("auditor.proxy")
 NODE_CERT_TTL = 2 * 3600
@@ -139,10 +140,11 @@ class RecordingProxy:
         loop = asyncio.get_running_loop()
         self._accept_task = loop.create_task(self._accept_loop())
         self._flush_task = loop.create_task(self._flush_loop())
-        if self.config.retention.any:  # at start, then daily; stop() cancels it with the rest
-            pruning = loop.create_task(apply_daily(self.config, self.data_dir, self.audit))
-            self._tasks.add(pruning)
-            pruning.add_done_callback(self._tasks.discard)
+        # At start, then daily, with the retention of the config in force then (a
+        # reload may set one); stop() cancels it with the rest.
+        pruning = loop.create_task(apply_daily(lambda: self.config, self.data_dir, self.audit))
+        self._tasks.add(pruning)
+        pruning.add_done_callback(self._tasks.discard)
         self._write_state()
         log.info(
             "auditor proxy listening on %s:%s, recording %s",
@@ -178,6 +180,9 @@ class RecordingProxy:
             await self.uploads.drain(self.index)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.audit.close()
+        # The rows queued above written (with the seals' syncs, ending 300 sessions
+        # takes a moment) before the text child is told to make its last pass.
+        await asyncio.wrap_future(self.index.submit(lambda: None))
         await asyncio.to_thread(self.text.stop)
         await asyncio.to_thread(self.index.close)
         log.info("auditor proxy stopped")
@@ -297,8 +302,7 @@ class RecordingProxy:
             login=server.login,
             client_addr=f"{server.peer[0]}:{server.peer[1]}",
         )
-        if server.conn is not None:
-            server.conn.send_auth_banner(f"auditor: {message}\r\n")
+        server.tell(f"auditor: {visible(message)}")  # the one banner of this connection
         return False
 
     # Who may reach what (auditor/access.py), and a reload of it
@@ -306,10 +310,13 @@ class RecordingProxy:
     def access(self) -> AccessPolicy:
         return AccessPolicy(self.config)
 
-    def reload_access(self) -> bool:
-        """SIGHUP: users, roles, nodes and trusted clusters reread from the config
-        file for new connections (open ones keep their verdict and are not cut); a
-        bad file leaves the running config as it was."""
+    def reload_config(self) -> bool:
+        """SIGHUP: the config file reread. What each new connection reads (users,
+        roles, nodes, trusted clusters, limits, recording and host-key policy,
+        retention) applies to new connections and the next retention pass; open
+        sessions keep what they started with and are not cut. The keys in
+        ``RESTART_KEYS`` keep their running values until a restart, and the log
+        says so. A bad file leaves the running config as it was."""
         path = self.config.source
         if path is None:
             log.warning("reload: the proxy was started without a config file; nothing to reread")
@@ -320,15 +327,23 @@ class RecordingProxy:
             log.error("config not reloaded, the running one stays: %s", exc)
             self.audit.write("config_reload_failed", error=str(exc))
             return False
-        self.config = replace(
-            self.config,
-            users=new.users,
-            roles=new.roles,
-            nodes=new.nodes,
-            trusted_clusters=new.trusted_clusters,
+        changed = [
+            f.name
+            for f in fields(Config)
+            if f.name != "source" and getattr(new, f.name) != getattr(self.config, f.name)
+        ]
+        later = [k for k in changed if k in RESTART_KEYS]
+        applied = [k for k in changed if k not in RESTART_KEYS]
+        self.config = replace(new, **{k: getattr(self.config, k) for k in RESTART_KEYS})
+        log.info(
+            "config reloaded from %s: %s%s",
+            path,
+            f"changed {', '.join(applied)}" if applied else "nothing changed that applies now",
+            f"; {', '.join(later)} changed but take a restart (the running values stay)"
+            if later
+            else "",
         )
-        log.info("reloaded users, roles, nodes and trusted_clusters from %s", path)
-        self.audit.write("config_reloaded", path=str(path))
+        self.audit.write("config_reloaded", path=str(path), changed=applied, restart_needed=later)
         return True
 
     # What connections need

@@ -2,7 +2,8 @@
 
 asyncssh checks a client certificate's CA, validity and principals but keeps
 nothing of it; the proxy needs the key ID (``auditor:user:NAME``) to know
-which user a login belongs to and why a refused certificate was refused.
+which user a login belongs to and why a refused certificate was refused,
+which ``CertificateServer.tell`` says to the client in one auth banner.
 ``AuditedServerConnection`` keeps the certificate; it relies on private
 asyncssh names (``_validate_openssh_certificate``, ``_connect``, the
 options' ``waiter`` a new connection reports on, and ``send_packet`` with
@@ -23,8 +24,10 @@ from asyncssh.constants import MSG_IGNORE
 from asyncssh.encryption import GCMEncryption
 from asyncssh.packet import String
 
+from auditor.authority.refusal import CertificateFacts, certificate_refusal, no_certificate
 from auditor.proxy.gcm_send import send_channel_data
 from auditor.proxy.transports import ChannelTransport, GatheringTransport
+from auditor.textsafe import visible
 
 _EMPTY_IGNORE = (String(b""),)
 
@@ -116,6 +119,7 @@ class CertificateServer(asyncssh.SSHServer):
         self.login: str | None = None
         self.cert_problem: str | None = None
         self.peer: tuple[str, int] = ("", 0)
+        self.told: str | None = None  # the auth banner this connection's client was sent
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -130,6 +134,14 @@ class CertificateServer(asyncssh.SSHServer):
         return False
 
     def kbdint_auth_supported(self) -> bool:
+        # Offered, never accepted. OpenSSH asks for it only once every key it
+        # had was refused (unless BatchMode or KbdInteractiveAuthentication
+        # no): the one moment a server learns that a client has nothing left
+        # to offer, so the moment to say that no certificate came.
+        return True
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> bool:
+        self.tell(no_certificate())
         return False
 
     def public_key_auth_supported(self) -> bool:
@@ -147,16 +159,21 @@ class CertificateServer(asyncssh.SSHServer):
 
     def certificate_checked(self, username: str, cert: Any, accepted: bool) -> bool:
         """Note who presented ``cert`` and why it failed; the final verdict."""
-        raw = getattr(cert, "_key_id", b"")  # asyncssh keeps the key ID private
-        key_id = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        facts = CertificateFacts.of(cert)
+        key_id = facts.key_id
         if accepted:
             self.user = user_from_key_id(key_id)
             self.cert_problem = None
             return True
-        if self.cert_problem == "certificate signed by an unknown CA":
-            return False
         now = time.time()
-        if now >= cert._valid_before or now < cert._valid_after:
+        trusted = cert.signing_key.public_data == self.user_ca.public_data
+        self.tell(
+            certificate_refusal(facts, username, now, trusted_ca=trusted)
+            or f"auditor: your certificate {visible(key_id)} was refused"
+        )
+        if not trusted:
+            return False  # validate_ca_key said why
+        if now >= facts.valid_before or now < facts.valid_after:
             self.cert_problem = f"certificate {key_id} has expired or is not yet valid"
         elif username not in cert.principals:
             self.cert_problem = (
@@ -165,3 +182,11 @@ class CertificateServer(asyncssh.SSHServer):
         else:
             self.cert_problem = f"certificate {key_id} was refused"
         return False
+
+    def tell(self, line: str) -> None:
+        """Say why, as an auth banner, once: OpenSSH prints every banner, and a
+        client offering several keys must not read a line per key. The first
+        certificate refused is the one the user meant, so it is the one said."""
+        if self.told is None and self.conn is not None:
+            self.told = line
+            self.conn.send_auth_banner(line + "\r\n")
