@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor.errors import AuditorError, UsageError
+from auditor.textsafe import visible
 
 if TYPE_CHECKING:
     from auditor.cli.context import Context
@@ -163,7 +164,8 @@ def run_command(args_list: list[str]) -> int:
         result = handler(Context(args))
         return int(result or 0)
     except AuditorError as exc:
-        print(f"auditor: {exc}", file=sys.stderr)
+        # A message may quote a node's name or a login: never raw controls on the terminal.
+        print(f"auditor: {visible(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("auditor: interrupted", file=sys.stderr)

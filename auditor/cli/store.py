@@ -20,6 +20,7 @@ from auditor.index import FailureKind, SessionIndex
 from auditor.index.rows import SearchHit, Session
 from auditor.recording import RecordingReader
 from auditor.sizes import format_size
+from auditor.textsafe import visible
 
 
 def register(sub: Any) -> None:
@@ -97,6 +98,9 @@ def _when(ts: float | None) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Columns for a terminal; logins, nodes, commands and messages are the
+    audited side's, so their control characters are printed as escapes."""
+    rows = [[visible(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         cells = [c.ljust(w) for c, w in zip(r[:-1], widths[:-1], strict=True)]
@@ -195,7 +199,7 @@ def cmd_failures(ctx: Context) -> int:
     _table(table, sys.stdout)
     print("\nremediation:")
     for k in dict.fromkeys(f.kind for f in found):
-        print(f"  {k}: {FailureKind(k).hint}")
+        print(visible(f"  {k}: {FailureKind(k).hint}"))
     return 0
 
 
@@ -257,9 +261,11 @@ def cmd_import(ctx: Context) -> int:
             try:
                 session_id = import_asciicast(index, Path(name))
             except AuditorError as exc:
-                print(f"auditor: {exc}", file=sys.stderr)
+                print(visible(f"auditor: {exc}"), file=sys.stderr)
                 failed += 1
                 continue
             s = index.get_session(session_id)
-            print(f"imported {name} as {session_id[:8]} ({_duration(s, s.end or s.start)})")
+            print(
+                visible(f"imported {name} as {session_id[:8]} ({_duration(s, s.end or s.start)})")
+            )
     return 1 if failed else 0
