@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from auditor.errors import AuditorError
 from auditor.index.linetimes import LineTimes
 from auditor.index.rows import TextRow
-from auditor.recording.format import RecordingError
+from auditor.recording.format import WITHHELD_TEXT, RecordingError, Stream
 from auditor.recording.reader import IndexEntry, RecordingReader
 from auditor.recording.text import TEXT_STREAMS, TerminalText
 
@@ -32,6 +32,7 @@ log = logging.getLogger("auditor.index")
 CHUNK_CHARS = 32_000  # one FTS row: small enough for cheap snippets, few rows per session
 BATCH_CHARS = 4_000_000  # commit this much text at a time from a long recording
 LIVE_INTERVAL = 3.0
+WITHHELD = WITHHELD_TEXT.encode()  # where typed input was withheld (auditor.proxy.redact)
 
 
 class _Rows:
@@ -102,8 +103,9 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
         return True
 
     for rec in cursor.poll():
-        if rec.stream in TEXT_STREAMS:
-            piece = text.feed(rec.data)
+        if rec.stream in TEXT_STREAMS or rec.stream is Stream.WITHHELD:
+            # Withheld input is searchable as where it happened: its marker, never a key.
+            piece = text.feed(WITHHELD if rec.stream is Stream.WITHHELD else rec.data)
             if piece:
                 # The first line started where the held-back text did, if there was
                 # any; the lines after it came with this record.

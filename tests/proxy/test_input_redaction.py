@@ -133,6 +133,13 @@ def test_a_password_typed_at_no_echo_prompts_leaves_no_trace(setup: Setup) -> No
     found = json.loads(setup.cli.run("commands", "--search", "withheld", "--json").stdout)
     assert len(found) == 3
     assert "ok:" in setup.cli.run("verify", sid[:8]).stdout
+    # Search finds where input was withheld, with the prompt's line.
+    hits = eventually(
+        lambda: json.loads(setup.cli.run("sessions", "--search", "withheld", "--json").stdout),
+        timeout=20,
+        what="the session found by its marker",
+    )
+    assert [h["id"] for h in hits] == [sid]
     # ...and every byte on disk: the recording, its sidecars and keyframes, the index.
     setup.cli.run("sessions", "--search", "before-the-secret")
     assert files_holding(setup.cli.data_dir, NEEDLES) == []
