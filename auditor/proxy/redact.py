@@ -44,6 +44,7 @@ from auditor.recording import Stream
 
 WINDOW = 1.0  # seconds a keystroke's record waits for its echo
 MAX_SEEN = 1 << 16  # visible output kept while keys wait; past it, a match fails (withheld)
+MAX_HELD = 4 << 20  # output held behind waiting keys; past it they are decided now
 
 Record = tuple[Stream, bytes, float]
 
@@ -90,6 +91,7 @@ class InputRedactor:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self._held: list[Record | None] = []  # None: a key withheld, or a key (see _keys)
+        self._held_bytes = 0
         self._keys: list[_Key] = []  # undecided keys, oldest first
         self._seen = bytearray()  # visible output since the oldest undecided key
         self._base = 0  # the position of _seen[0] in all visible output
@@ -98,10 +100,6 @@ class InputRedactor:
         self._withholding = False  # inside a withheld run: its marker is written
         self.withheld_runs = 0
 
-    @property
-    def holding(self) -> bool:
-        return bool(self._held)
-
     def add(self, stream: Stream, data: bytes, t: float) -> list[Record]:
         if stream is Stream.INPUT:
             self._typed(data, t)
@@ -109,9 +107,11 @@ class InputRedactor:
         if not self._keys:
             return [(stream, data, t)]  # nothing waits: straight through
         self._held.append((stream, data, t))
+        self._held_bytes += len(data)
         if stream in (Stream.OUTPUT, Stream.STDERR):
             self._saw(data)
-        return self._decide(t)
+        # Keys typed into a flood of output are decided before it fills memory.
+        return self._decide(None if self._held_bytes > MAX_HELD else t)
 
     def settle(self) -> list[Record]:
         return self._decide(self.clock()) if self._keys else []
@@ -225,6 +225,7 @@ class InputRedactor:
             return []
         out = [r for r in self._held[:upto] if r is not None]
         del self._held[:upto]
+        self._held_bytes -= sum(len(r[1]) for r in out if r[0] is not Stream.INPUT)
         for k in self._keys:
             k.slot -= upto
         return out

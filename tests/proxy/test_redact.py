@@ -146,3 +146,15 @@ def test_the_end_of_the_channel_decides_what_is_left() -> None:
     s.typed(b"abc", 0.0)
     out = s.end()
     assert typed(out) == b"" and markers(out) == [0.0]
+
+
+def test_a_flood_of_output_behind_a_waiting_key_is_not_held_in_memory() -> None:
+    s = Session()
+    s.typed(b"q", 0.0)  # never echoed: waits while output floods in
+    chunk = b"y\r\n" * (1 << 14)
+    for i in range(200):
+        s.printed(chunk, 0.001 * i)
+    assert s.redactor._held_bytes == 0 and not s.redactor._keys
+    out = s.end()
+    assert markers(out) == [0.0] and typed(out) == b""
+    assert sum(len(d) for st, d, _ in out if st is Stream.OUTPUT) == 200 * len(chunk)
