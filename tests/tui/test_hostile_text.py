@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.command import CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from auditor.textsafe import visible
@@ -194,3 +195,25 @@ async def test_terminate_dialog_and_command_palette(tmp_path: Path) -> None:
                 break
             await pilot.pause(0.05)
         assert isinstance(app.screen, ReplayScreen) and app.screen.session.id == h.live
+
+
+def test_snapshot_of_the_commands_view(snap_compare: Any, tmp_path: Path) -> None:
+    """`[black on black]` and `\\[` as typed; the exec request's controls as marked escapes."""
+
+    async def commands(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+
+    app = app_for(hostile(tmp_path).data_dir, live_refresh=3600)
+    assert snap_compare(app, terminal_size=(130, 20), run_before=commands)
+
+
+def test_snapshot_of_a_failure(snap_compare: Any, tmp_path: Path) -> None:
+    async def failures(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+
+    app = app_for(hostile(tmp_path).data_dir, live_refresh=3600)
+    assert snap_compare(app, terminal_size=(130, 40), run_before=failures)
