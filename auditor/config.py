@@ -105,6 +105,19 @@ class Retention:
 MIN_RETENTION = 3600.0  # shorter is surely a typo (`sessions: 90` is 90 seconds)
 
 
+# What a running proxy reads once, at start: its listener and host certificate
+# (listen_addr, public_addr, cluster_name), its index and bucket (storage), its
+# disk syncer (recording_sync). A reload (SIGHUP) keeps their running values
+# and says they take a restart; every other key applies to new connections.
+RESTART_KEYS: tuple[str, ...] = (
+    "listen_addr",
+    "public_addr",
+    "cluster_name",
+    "storage",
+    "recording_sync",
+)
+
+
 @dataclass(frozen=True)
 class Config:
     cluster_name: str = "example.com"

@@ -47,7 +47,7 @@ def cmd_proxy(ctx: Context) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         # Role and inventory changes for new connections; open sessions are not cut.
-        loop.add_signal_handler(signal.SIGHUP, proxy.reload_access)
+        loop.add_signal_handler(signal.SIGHUP, proxy.reload_config)
         try:
             await stop.wait()
         finally:

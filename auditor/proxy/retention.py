@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from auditor.config import Config
@@ -21,8 +22,14 @@ log = logging.getLogger("auditor.proxy")
 INTERVAL = 86400.0
 
 
-async def apply_daily(config: Config, data_dir: Path, audit: AuditLog) -> None:
+async def apply_daily(current: Callable[[], Config], data_dir: Path, audit: AuditLog) -> None:
+    """The policy of the config in force at each pass (``current``): a reload
+    (SIGHUP) that changes ``retention`` applies from the next day's pass on."""
     while True:
+        config = current()
+        if not config.retention.any:
+            await asyncio.sleep(INTERVAL)
+            continue
         try:
             report = await asyncio.to_thread(_apply, config, data_dir, audit)
         except (AuditorError, OSError) as exc:  # the index or bucket away, a file we may not remove

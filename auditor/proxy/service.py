@@ -15,7 +15,7 @@ import socket
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from auditor.access import AccessPolicy
 from auditor.authority.audit_key import init_audit_key
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
-from auditor.config import Config, ConfigError, HostPort, load_config
+from auditor.config import RESTART_KEYS, Config, ConfigError, HostPort, load_config
 from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
@@ -140,10 +140,11 @@ class RecordingProxy:
         loop = asyncio.get_running_loop()
         self._accept_task = loop.create_task(self._accept_loop())
         self._flush_task = loop.create_task(self._flush_loop())
-        if self.config.retention.any:  # at start, then daily; stop() cancels it with the rest
-            pruning = loop.create_task(apply_daily(self.config, self.data_dir, self.audit))
-            self._tasks.add(pruning)
-            pruning.add_done_callback(self._tasks.discard)
+        # At start, then daily, with the retention of the config in force then (a
+        # reload may set one); stop() cancels it with the rest.
+        pruning = loop.create_task(apply_daily(lambda: self.config, self.data_dir, self.audit))
+        self._tasks.add(pruning)
+        pruning.add_done_callback(self._tasks.discard)
         self._write_state()
         log.info(
             "auditor proxy listening on %s:%s, recording %s",
@@ -306,10 +307,13 @@ class RecordingProxy:
     def access(self) -> AccessPolicy:
         return AccessPolicy(self.config)
 
-    def reload_access(self) -> bool:
-        """SIGHUP: users, roles, nodes and trusted clusters reread from the config
-        file for new connections (open ones keep their verdict and are not cut); a
-        bad file leaves the running config as it was."""
+    def reload_config(self) -> bool:
+        """SIGHUP: the config file reread. What each new connection reads (users,
+        roles, nodes, trusted clusters, limits, recording and host-key policy,
+        retention) applies to new connections and the next retention pass; open
+        sessions keep what they started with and are not cut. The keys in
+        ``RESTART_KEYS`` keep their running values until a restart, and the log
+        says so. A bad file leaves the running config as it was."""
         path = self.config.source
         if path is None:
             log.warning("reload: the proxy was started without a config file; nothing to reread")
@@ -320,15 +324,23 @@ class RecordingProxy:
             log.error("config not reloaded, the running one stays: %s", exc)
             self.audit.write("config_reload_failed", error=str(exc))
             return False
-        self.config = replace(
-            self.config,
-            users=new.users,
-            roles=new.roles,
-            nodes=new.nodes,
-            trusted_clusters=new.trusted_clusters,
+        changed = [
+            f.name
+            for f in fields(Config)
+            if f.name != "source" and getattr(new, f.name) != getattr(self.config, f.name)
+        ]
+        later = [k for k in changed if k in RESTART_KEYS]
+        applied = [k for k in changed if k not in RESTART_KEYS]
+        self.config = replace(new, **{k: getattr(self.config, k) for k in RESTART_KEYS})
+        log.info(
+            "config reloaded from %s: %s%s",
+            path,
+            f"changed {', '.join(applied)}" if applied else "nothing changed that applies now",
+            f"; {', '.join(later)} changed but take a restart (the running values stay)"
+            if later
+            else "",
         )
-        log.info("reloaded users, roles, nodes and trusted_clusters from %s", path)
-        self.audit.write("config_reloaded", path=str(path))
+        self.audit.write("config_reloaded", path=str(path), changed=applied, restart_needed=later)
         return True
 
     # What connections need

@@ -8,9 +8,11 @@ to show live sessions (DESIGN §1).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +104,8 @@ class ProxyLink:
             self.state = ProxyState("failed", error=str(exc))
             return self.state
         self.proxy = proxy
+        # `kill -HUP` of the app rereads the config as it does for `auditor proxy`.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, proxy.reload_config)
         assert proxy.address is not None
         self.state = ProxyState(
             "running",
@@ -126,6 +130,7 @@ class ProxyLink:
     async def stop(self) -> None:
         proxy, self.proxy = self.proxy, None
         if proxy is not None:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await proxy.stop()
             for name in ("auditor", "asyncssh"):
                 logging.getLogger(name).removeHandler(self._log_handler)

@@ -314,7 +314,7 @@ def test_sighup_applies_a_role_change_to_new_sessions_and_keeps_live_ones(
     text = proxy.config_path.read_text()
     proxy.config_path.write_text(text.replace("env: [dev, staging]", "env: [staging]"))
     proxy.proc.send_signal(signal.SIGHUP)
-    eventually(lambda: "reloaded users, roles" in proxy.log(), what="the reload")
+    eventually(lambda: "config reloaded from" in proxy.log(), what="the reload")
     out = ssh_client.run("-p", str(node.port), f"{ME}@{NODE}", "true")
     assert f"auditor: {ME} may not reach {NODE} as {ME} (roles: dev, ops)" in out.stderr.decode()
 
