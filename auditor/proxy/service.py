@@ -180,6 +180,9 @@ class RecordingProxy:
             await self.uploads.drain(self.index)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.audit.close()
+        # The rows queued above written (with the seals' syncs, ending 300 sessions
+        # takes a moment) before the text child is told to make its last pass.
+        await asyncio.wrap_future(self.index.submit(lambda: None))
         await asyncio.to_thread(self.text.stop)
         await asyncio.to_thread(self.index.close)
         log.info("auditor proxy stopped")
