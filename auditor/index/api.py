@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor.errors import AuditorError
 from auditor.index.failures import FailureKind
+from auditor.index.marks import SessionMarks
 from auditor.index.owner import current_owner, owner_alive, owner_host, this_host
 from auditor.index.rows import (
     FAILURE_COLUMNS,
@@ -74,7 +75,7 @@ class LiveWakeups(Protocol):
     def close(self) -> None: ...
 
 
-class SessionIndex(ABC):
+class SessionIndex(SessionMarks, ABC):
     """Sessions, failures and the text sessions printed, on one engine."""
 
     # Errors of this engine that mean "try again later" (a lock, a lost connection).

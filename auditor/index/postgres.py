@@ -23,6 +23,7 @@ from auditor.index import terms
 from auditor.index.api import LEASE, WATCH_TERM, SessionIndex
 from auditor.index.failures import FailureKind
 from auditor.index.linetimes import time_at
+from auditor.index.postgres_marks import PostgresMarks
 from auditor.index.postgres_schema import migrate
 from auditor.index.rows import (
     FAILURE_COLUMNS,
@@ -47,7 +48,7 @@ MAX_POSITION = 16383  # a tsvector's highest word position: later words share it
 LIVE_CHANNEL = "auditor_live"  # NOTIFY payload: the session id that has new output
 
 
-class PostgresIndex(SessionIndex):
+class PostgresIndex(PostgresMarks, SessionIndex):
     # A lost server: extraction tries again on its next pass.
     TRANSIENT = (StorageError,)
 
@@ -520,7 +521,9 @@ class PostgresIndex(SessionIndex):
     def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
         sql = (
             f"SELECT {_SESSION} FROM sessions WHERE status != 'live' "
-            'AND coalesce("end", start) < %s ORDER BY coalesce("end", start), id'
+            'AND coalesce("end", start) < %s '
+            "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.session_id = sessions.id) "
+            'ORDER BY coalesce("end", start), id'
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -533,7 +536,8 @@ class PostgresIndex(SessionIndex):
             over = [
                 r[0]
                 for r in self._rows(
-                    "SELECT id FROM sessions WHERE id = ANY(%s) AND status != 'live' FOR UPDATE",
+                    "SELECT id FROM sessions WHERE id = ANY(%s) AND status != 'live' "
+                    "AND id NOT IN (SELECT session_id FROM holds) FOR UPDATE",  # held: kept
                     [session_ids],
                 )
             ]
@@ -542,6 +546,8 @@ class PostgresIndex(SessionIndex):
             self._execute("DELETE FROM session_text WHERE session_id = ANY(%s)", [over])
             self._execute("DELETE FROM commands WHERE session_id = ANY(%s)", [over])
             self._execute("DELETE FROM live_chunks WHERE session_id = ANY(%s)", [over])
+            self._execute("DELETE FROM reviews WHERE session_id = ANY(%s)", [over])
+            self._execute("DELETE FROM views WHERE session_id = ANY(%s)", [over])
             return self._execute("DELETE FROM sessions WHERE id = ANY(%s)", [over]).rowcount
 
     def count_failures(self, before: float) -> int:

@@ -217,6 +217,46 @@ def _m007_line_times(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE session_text ADD COLUMN times TEXT")
 
 
+def _m008_reviews(conn: psycopg.Connection) -> None:
+    # As schema.py's 008_reviews: reviews, views and holds (auditor.index.marks).
+    conn.execute(
+        """
+        CREATE TABLE reviews (
+            id BIGSERIAL PRIMARY KEY,
+            session_id TEXT COLLATE "C" NOT NULL,
+            reviewer TEXT NOT NULL,
+            "time" DOUBLE PRECISION NOT NULL,
+            note TEXT,
+            t DOUBLE PRECISION
+        )
+        """
+    )
+    conn.execute('CREATE INDEX reviews_session ON reviews (session_id, "time")')
+    conn.execute("CREATE INDEX reviews_reviewer ON reviews (reviewer, session_id)")
+    conn.execute(
+        """
+        CREATE TABLE views (
+            id BIGSERIAL PRIMARY KEY,
+            session_id TEXT COLLATE "C" NOT NULL,
+            viewer TEXT NOT NULL,
+            what TEXT NOT NULL,
+            "time" DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+    conn.execute('CREATE INDEX views_session ON views (session_id, "time")')
+    conn.execute(
+        """
+        CREATE TABLE holds (
+            session_id TEXT COLLATE "C" PRIMARY KEY,
+            held_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            "time" DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_commands", _m002_commands),
@@ -225,6 +265,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("005_text_filters", _m005_text_filters),
     ("006_signed_anchors", _m006_signed_anchors),
     ("007_line_times", _m007_line_times),
+    ("008_reviews", _m008_reviews),
 ]
 
 

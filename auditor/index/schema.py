@@ -181,6 +181,48 @@ def _m007_line_times(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE session_text_rows ADD COLUMN times TEXT")
 
 
+def _m008_reviews(db: sqlite_utils.Database) -> None:
+    # What auditors leave on a session (auditor.index.marks): reviews (never
+    # edited, several a session), who viewed it how, and holds that keep it
+    # past retention. Removed only with their session (prune).
+    db.execute(
+        """
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            time REAL NOT NULL,
+            note TEXT,
+            t REAL  -- the moment cited, seconds into the recording
+        )
+        """
+    )
+    db.execute("CREATE INDEX reviews_session ON reviews (session_id, time)")
+    db.execute("CREATE INDEX reviews_reviewer ON reviews (reviewer, session_id)")
+    db.execute(
+        """
+        CREATE TABLE views (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            viewer TEXT NOT NULL,
+            what TEXT NOT NULL,
+            time REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX views_session ON views (session_id, time)")
+    db.execute(
+        """
+        CREATE TABLE holds (
+            session_id TEXT PRIMARY KEY,
+            held_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            time REAL NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", _m001_initial),
     ("002_carry_time", _m002_carry_time),
@@ -189,6 +231,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("005_text_rows", _m005_text_rows),
     ("006_signed_anchors", _m006_signed_anchors),
     ("007_line_times", _m007_line_times),
+    ("008_reviews", _m008_reviews),
 ]
 
 

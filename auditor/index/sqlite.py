@@ -34,6 +34,7 @@ from auditor.index.rows import (
     TextState,
 )
 from auditor.index.schema import migrate
+from auditor.index.sqlite_marks import SqliteMarks
 
 INDEX_FILE = "index.db"
 BUSY_TIMEOUT_MS = 5000
@@ -41,7 +42,7 @@ BUSY_TIMEOUT_MS = 5000
 TEXT_ROW_COPIES = ("user", "node", "start")
 
 
-class SqliteIndex(SessionIndex):
+class SqliteIndex(SqliteMarks, SessionIndex):
     TRANSIENT = (sqlite3.OperationalError,)
 
     def __init__(self, data_dir: Path, conn: sqlite3.Connection, background_text: bool) -> None:
@@ -500,7 +501,9 @@ class SqliteIndex(SessionIndex):
     def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
         sql = (
             f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions WHERE status != 'live' "
-            "AND coalesce(end, start) < ? ORDER BY coalesce(end, start), id"
+            "AND coalesce(end, start) < ? "
+            "AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.session_id = sessions.id) "
+            "ORDER BY coalesce(end, start), id"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -515,7 +518,8 @@ class SqliteIndex(SessionIndex):
                 over = [
                     r[0]
                     for r in conn.execute(
-                        f"SELECT id FROM sessions WHERE id IN ({marks}) AND status != 'live'",
+                        f"SELECT id FROM sessions WHERE id IN ({marks}) AND status != 'live' "
+                        "AND id NOT IN (SELECT session_id FROM holds)",  # held: kept
                         batch,
                     )
                 ]
@@ -529,6 +533,8 @@ class SqliteIndex(SessionIndex):
                     over,
                 )
                 conn.execute(f"DELETE FROM commands WHERE session_id IN ({marks})", over)
+                conn.execute(f"DELETE FROM reviews WHERE session_id IN ({marks})", over)
+                conn.execute(f"DELETE FROM views WHERE session_id IN ({marks})", over)
                 cur = conn.execute(f"DELETE FROM sessions WHERE id IN ({marks})", over)
                 removed += cur.rowcount
         return removed

@@ -1,0 +1,164 @@
+"""What auditors leave on a session: reviews, views and holds (issue 24).
+
+A review says who looked at a session, when, with an optional note and the
+moment they cite; a session may collect several and none is ever edited or
+removed (only ``prune`` removes them, with their session). A view is one line
+of "who watched whom": every replay, export, tail, follow and review. A hold
+keeps a session, its recording and its objects past the retention policy
+until it is released.
+
+``SessionMarks`` is the engine-neutral half of the index's interface for
+them; each engine's SQL is in ``sqlite_marks`` and ``postgres_marks``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.errors import AuditorError
+from auditor.index.rows import Session
+
+# What a viewer did: the `what` of a session_viewed line and of a views row.
+VIEW_KINDS = ("replay", "export", "tail", "follow", "review")
+
+
+@dataclass(frozen=True)
+class Review:
+    session_id: str
+    reviewer: str
+    time: float  # epoch seconds
+    note: str | None = None
+    t: float | None = None  # the moment cited, seconds into the recording
+
+    def to_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        del doc["session_id"]
+        return doc
+
+
+@dataclass(frozen=True)
+class View:
+    session_id: str
+    viewer: str
+    what: str  # one of VIEW_KINDS
+    time: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"viewer": self.viewer, "what": self.what, "time": self.time}
+
+
+@dataclass(frozen=True)
+class Hold:
+    session_id: str
+    held_by: str
+    reason: str
+    time: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.held_by, "reason": self.reason, "time": self.time}
+
+
+@dataclass(frozen=True)
+class MarkFilter:
+    """``sessions --unreviewed``, ``--reviewed-by USER``, ``--held``."""
+
+    unreviewed: bool = False
+    reviewed_by: str | None = None
+    held: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.unreviewed or self.reviewed_by is not None or self.held
+
+
+class SessionMarks(ABC):
+    """Reviews, views and holds by full session id (resolve a prefix first)."""
+
+    def add_review(
+        self, session_id: str, reviewer: str, note: str | None = None, t: float | None = None
+    ) -> Review:
+        review = Review(session_id, reviewer, time.time(), note or None, t)
+        self._insert_review(review)
+        return review
+
+    def record_view(self, session_id: str, viewer: str, what: str) -> View:
+        if what not in VIEW_KINDS:
+            raise ValueError(f"record_view: what must be one of {VIEW_KINDS}, not {what!r}")
+        view = View(session_id, viewer, what, time.time())
+        self._insert_view(view)
+        return view
+
+    def hold(self, session_id: str, by: str, reason: str) -> Hold:
+        """Keep a session past retention; an error if it is held already."""
+        hold = Hold(session_id, by, reason, time.time())
+        if not self._insert_hold(hold):
+            held = self.holds([session_id]).get(session_id)
+            who = f" by {held.held_by}: {held.reason}" if held else ""
+            raise AuditorError(f"session {session_id[:8]} is already held{who}")
+        return hold
+
+    def release(self, session_id: str) -> Hold:
+        """The hold that went; an error if there was none."""
+        hold = self._delete_hold(session_id)
+        if hold is None:
+            raise AuditorError(f"session {session_id[:8]} is not held")
+        return hold
+
+    def marked(self, session_ids: list[str], marks: MarkFilter) -> set[str]:
+        """Those of ``session_ids`` that pass ``marks``."""
+        reviews = self.reviews(session_ids)
+        held = self.holds(session_ids)
+        keep = set()
+        for sid in session_ids:
+            mine = reviews.get(sid, [])
+            if marks.unreviewed and mine:
+                continue
+            if marks.reviewed_by is not None and not any(
+                r.reviewer == marks.reviewed_by for r in mine
+            ):
+                continue
+            if marks.held and sid not in held:
+                continue
+            keep.add(sid)
+        return keep
+
+    @abstractmethod
+    def _insert_review(self, review: Review) -> None: ...
+
+    @abstractmethod
+    def _insert_view(self, view: View) -> None: ...
+
+    @abstractmethod
+    def _insert_hold(self, hold: Hold) -> bool:
+        """False (and nothing written) if the session is held already."""
+
+    @abstractmethod
+    def _delete_hold(self, session_id: str) -> Hold | None: ...
+
+    @abstractmethod
+    def reviews(self, session_ids: list[str]) -> dict[str, list[Review]]:
+        """Each session's reviews, oldest first."""
+
+    @abstractmethod
+    def views(self, session_ids: list[str]) -> dict[str, list[View]]:
+        """Each session's views, oldest first."""
+
+    @abstractmethod
+    def holds(self, session_ids: list[str]) -> dict[str, Hold]: ...
+
+    @abstractmethod
+    def marked_sessions(
+        self,
+        marks: MarkFilter,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Session]:
+        """``sessions`` that pass ``marks``, newest first."""
