@@ -56,12 +56,13 @@ HINTS: dict[FailureKind, str] = {
         "`auditor ca sign --host=NODE --format=openssh` and check the node's clock"
     ),
     FailureKind.AGENT_NOT_FORWARDED: (
-        "forward the agent to the proxy: `-o 'ForwardAgent yes'` in the ProxyCommand's ssh "
-        "(see `auditor config ssh`)"
+        "(upstream_auth: agent) forward the agent to the proxy: `-o 'ForwardAgent yes'` in "
+        "the ProxyCommand's ssh (see `auditor config ssh`), or let the proxy mint the "
+        "node's certificate (upstream_auth: certificate)"
     ),
     FailureKind.AGENT_NO_CERTIFICATE: (
-        "the forwarded agent holds no user certificate: run `auditor login --user=NAME` "
-        "and check `ssh-add -L`"
+        "(upstream_auth: agent) the forwarded agent holds no user certificate: run "
+        "`auditor login --user=NAME` and check `ssh-add -L`"
     ),
     FailureKind.USER_AUTH_FAILED: (
         "the user certificate was refused by the proxy: run `auditor login --user=NAME` "
@@ -73,7 +74,9 @@ HINTS: dict[FailureKind, str] = {
     FailureKind.NODE_AUTH_FAILED: (
         "the node refused the user certificate: add the user CA "
         "(`auditor ca export --type=user`) to the node's TrustedUserCAKeys and check "
-        "that the login is one of the certificate's principals"
+        "that the login is one of the certificate's principals; with "
+        "proxy_service.upstream_source_addresses set, that it holds the proxy's address "
+        "as the node sees it (the node's sshd log says)"
     ),
     FailureKind.NODE_UNREACHABLE: (
         "check the node's name and port (nodes section of the config, DNS) and that sshd "

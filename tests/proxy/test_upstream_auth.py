@@ -283,6 +283,11 @@ def test_source_address_is_enforced_by_the_node(
     assert b"refused the certificate" in out.stderr, out.stderr.decode()
     assert "not from a permitted source address" in node.log()
     assert not accepted_key_ids(node)
+    rows = eventually(
+        lambda: json.loads(ca.run("failures", "--kind", "node_auth_failed", "--json").stdout),
+        what="the node_auth_failed row",
+    )
+    assert "upstream_source_addresses" in str(rows[0]["hint"])
 
     here = start_proxy(
         nodes={NODE: node.port},
