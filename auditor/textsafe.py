@@ -15,6 +15,7 @@ controls and, with its default ``ensure_ascii``, every non-ASCII character).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -49,3 +50,16 @@ def visible(text: str) -> str:
     if not _UNSAFE.search(text):
         return text
     return "".join(part for part, _ in visible_parts(text))
+
+
+def visible_lines(text: str) -> str:
+    """``visible``, line breaks kept: a log record with its traceback."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines for the auditor's terminal (``auditor proxy``) or a log file read
+    there: a node name or login quoted in a message is the audited side's."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible_lines(super().format(record))

@@ -10,6 +10,7 @@ from typing import Any
 from auditor.cli.context import Context, common_options
 from auditor.config import parse_host_port
 from auditor.errors import UsageError
+from auditor.textsafe import VisibleFormatter
 
 
 def register(sub: Any) -> None:
@@ -32,10 +33,11 @@ def cmd_proxy(ctx: Context) -> int:
             config = replace(config, listen_addr=parse_host_port(ctx.args.listen))
         except ValueError as exc:
             raise UsageError(f"--listen: {exc}") from None
-    logging.basicConfig(
-        level=logging.DEBUG if ctx.args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Log lines quote nodes and logins the clients chose: controls as escapes.
+    handler = logging.StreamHandler()
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    level = logging.DEBUG if ctx.args.verbose else logging.INFO
+    logging.basicConfig(level=level, handlers=[handler])
     if not ctx.args.verbose:
         logging.getLogger("asyncssh").setLevel(logging.WARNING)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from auditor.config import Config
 from auditor.errors import AuditorError
+from auditor.textsafe import VisibleFormatter
 
 if TYPE_CHECKING:
     from auditor.proxy.service import RecordingProxy
@@ -118,7 +119,7 @@ class ProxyLink:
     def _log_to_file(self) -> None:
         """The proxy's log goes to ``DATA_DIR/proxy.log``: stderr is the app's screen."""
         handler = logging.FileHandler(self.data_dir / LOG_FILE)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         for name in ("auditor", "asyncssh"):
             logger = logging.getLogger(name)
             logger.addHandler(handler)
