@@ -7,6 +7,7 @@ PostgreSQL and in the bucket, not only in what the CLI prints."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.harness.openssh import SshAgent, SshClient
 from tests.harness.s3 import S3Server
 from tests.harness.tmux import Tmux
 from tests.proxy.conftest import Setup, StartProxy, login_and_route
-from tests.replay.sessions import end_session, need, run, ssh_session
+from tests.replay.sessions import at_prompt, end_session, need, run, ssh_session
 
 SECRET = "hunter2-XYZZY-7"
 # What of it must not be anywhere: the whole, a distinctive part, and both as
@@ -43,15 +44,20 @@ def prompted(prompt: str) -> Callable[[str], bool]:
 
 
 def secret_session(setup: Setup, while_live: Callable[[], None] = lambda: None) -> None:
-    """Echoed commands around three no-echo prompts, each given the secret;
+    """Echoed commands around four no-echo prompts, each given the secret;
     ``while_live`` looks before the session ends."""
+    # A key whose passphrase is the secret, made beside the data directory (the
+    # node is this machine), for OpenSSH's own passphrase prompt.
+    key = setup.cli.data_dir.parent / "passphrase-key"
+    key.unlink(missing_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", SECRET, "-f", str(key)], check=True)
     with ssh_session(setup) as tmux:
         run(tmux, "echo before-the-secret", "before-the-secret")
         # bash's read -s, typed key by key
         tmux.type("read -s -p 'pw: ' x; echo; echo read-got-${#x}\n")
         tmux.wait_for(prompted("pw:"))
         type_slowly(tmux, SECRET + "\n")
-        tmux.wait_for("read-got-15")
+        tmux.wait_for(lambda s: "read-got-15" in s and at_prompt(s))
         # Python's getpass, typed (pasted) in one go
         tmux.type(
             'python3 -c \'import getpass; print("gp-got", len(getpass.getpass("Secret: ")))\'\n'
@@ -59,13 +65,18 @@ def secret_session(setup: Setup, while_live: Callable[[], None] = lambda: None) 
         tmux.wait_for(prompted("Secret:"))
         time.sleep(0.2)
         tmux.type(SECRET + "\n")
-        tmux.wait_for("gp-got 15")
+        tmux.wait_for(lambda s: "gp-got 15" in s and at_prompt(s))
         # a prompt of its own with the pty's echo off
         tmux.type("printf 'token: '; stty -echo; read y; stty echo; echo; echo stty-got-${#y}\n")
         tmux.wait_for(prompted("token:"))
         time.sleep(0.2)
         type_slowly(tmux, SECRET + "\n")
-        tmux.wait_for("stty-got-15")
+        tmux.wait_for(lambda s: "stty-got-15" in s and at_prompt(s))
+        # OpenSSH's passphrase prompt (readpassphrase on /dev/tty)
+        tmux.type(f"ssh-keygen -y -f {key} >/dev/null && echo keygen-got-it\n")
+        tmux.wait_for(prompted("Enter passphrase:"))
+        type_slowly(tmux, SECRET + "\n")
+        tmux.wait_for(lambda s: "keygen-got-it" in s and at_prompt(s))
         run(tmux, "echo after-the-secret", "after-the-secret")
         while_live()
         end_session(tmux)
@@ -111,27 +122,30 @@ def test_a_password_typed_at_no_echo_prompts_leaves_no_trace(setup: Setup) -> No
     sid = str(row["id"])
     # Each withheld run is one marker; the commands typed around them are kept.
     typed, markers = recorded_streams(str(row["recording_path"]))
-    assert markers == 3
+    assert markers == 4
     kept = b"".join(typed)
     assert b"echo before-the-secret" in kept and b"echo after-the-secret" in kept
     assert b"read -s -p" in kept
     # Everything derived from it, as the CLI prints it...
     text = setup.cli.run("replay", sid[:8], "--format", "text").stdout
     assert "before-the-secret" in text and "after-the-secret" in text
-    assert text.count(WITHHELD) == 3 and SECRET not in text
+    assert text.count(WITHHELD) == 4 and SECRET not in text
+    assert "Enter passphrase: " + WITHHELD in text
+    exported = setup.cli.run("export", sid[:8], "--format", "text").stdout
+    assert exported.count(WITHHELD) == 4 and "XYZZY" not in exported
     assert "pw: " + WITHHELD in text and "Secret: " + WITHHELD in text
     cast = setup.cli.run("export", sid[:8], "--format", "asciicast", "--input").stdout
     events = [json.loads(line) for line in cast.splitlines()[1:]]
-    assert [e[2] for e in events if e[1] == "m" and e[2] == WITHHELD] == [WITHHELD] * 3
+    assert [e[2] for e in events if e[1] == "m" and e[2] == WITHHELD] == [WITHHELD] * 4
     assert any(e[1] == "i" and "after-the-secret" in e[2] for e in events)
     assert "XYZZY" not in cast
     lines = commands_of(setup.cli, sid)
     assert ("echo before-the-secret", "$") in lines
-    for prompt in ("pw:", "Secret:", "token:"):
+    for prompt in ("pw:", "Secret:", "token:", "Enter passphrase:"):
         assert (WITHHELD, prompt) in lines
     assert not [c for c in lines if "XYZZY" in c[0]]
     found = json.loads(setup.cli.run("commands", "--search", "withheld", "--json").stdout)
-    assert len(found) == 3
+    assert len(found) == 4
     assert "ok:" in setup.cli.run("verify", sid[:8]).stdout
     # Search finds where input was withheld, with the prompt's line.
     hits = eventually(
@@ -271,7 +285,7 @@ def test_no_trace_in_postgresql_or_the_bucket(
         what="the sealed recording in the bucket",
     )
     sid = str(row["id"])
-    assert [c[0] for c in commands_of(cli, sid)].count(WITHHELD) == 3
+    assert [c[0] for c in commands_of(cli, sid)].count(WITHHELD) == 4
     assert "after-the-secret" in cli.run("replay", sid[:8], "--format", "text").stdout
     client = s3.client()
     keys = s3.keys("recordings")
