@@ -17,10 +17,8 @@ from __future__ import annotations
 import sqlite3
 
 from auditor.errors import UsageError
-from auditor.index import terms
 from auditor.index.linetimes import time_at
-from auditor.index.terms import MARK_END as MARK_END  # the TUI reads the marks here
-from auditor.index.terms import MARK_START as MARK_START
+from auditor.index.terms import MARK_END, MARK_START
 
 BATCH = 256
 
@@ -71,39 +69,67 @@ def newest_matches(
     return list(found.items())
 
 
-def first_hits(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, tuple[float, str]]:
-    """``(t, matching line)`` for many FTS rows of one query: the line of each row's
-    first match and when that line was printed.
+def snippets(conn: sqlite3.Connection, q: str, rowids: list[int]) -> dict[int, tuple[float, str]]:
+    """``(t, matching line)`` for many FTS rows of one query, evaluating the query once:
+    the line is FTS5's ``snippet()``'s, its time that of where the line is in the row.
 
-    The rows are read by rowid (no MATCH again: for a prefix query that merges
-    every matching term's doclist, ~4 ms a row at 100,000 sessions) and the
-    line found as the PostgreSQL engine finds it (``terms.first_hit``), so
-    both show the same line. FTS5's ``snippet()`` gives no place in the text,
-    and the place is what says when the line was printed.
+    One statement per row re-runs the MATCH each time, which for a prefix
+    query means merging every matching term's doclist again (~4 ms a row at
+    100,000 sessions). The rowid range walked here is at most the one
+    ``matching_sessions`` already walked; ``snippet()`` runs only for the
+    wanted rows, and their text and line times are read only for them.
     """
     if not rowids:
         return {}
-    words = terms.parse_query(q)
-    marks = ", ".join("?" * len(rowids))
-    rows = conn.execute(
-        "SELECT f.rowid, f.t, f.text, (SELECT r.times FROM session_text_rows r "
-        f"WHERE r.id = f.rowid) FROM session_text f WHERE f.rowid IN ({marks})",
-        rowids,
+    wanted = ", ".join(str(int(r)) for r in rowids)
+    # ``t`` inside the CASE too: reading it for a row between reads its text first.
+    rows = run(
+        conn,
+        f"SELECT rowid, CASE WHEN rowid IN ({wanted}) THEN t END, CASE WHEN rowid IN ({wanted}) "
+        "THEN snippet(session_text, 0, ?, ?, '…', 24) END, "
+        f"CASE WHEN rowid IN ({wanted}) THEN text END, CASE WHEN rowid IN ({wanted}) "
+        "THEN (SELECT r.times FROM session_text_rows r WHERE r.id = session_text.rowid) END "
+        "FROM session_text WHERE session_text MATCH ? AND rowid BETWEEN ? AND ?",
+        [MARK_START, MARK_END, fts_query(q), min(rowids), max(rowids)],
     )
     found: dict[int, tuple[float, str]] = {}
-    for rowid, t, text, times in rows:
-        hit = terms.first_hit(text, words)
-        if hit is None:
-            found[rowid] = (float(t), "")
-        else:
-            found[rowid] = (time_at(times, hit[0], float(t)), hit[1])
+    for rowid, t, snippet, text, times in rows:
+        if snippet is None:
+            continue
+        line = matching_line(snippet)
+        # The snippet is the row's text with marks (and "…" where it was cut):
+        # the first place that text stands is where the line was printed.
+        plain = line.replace(MARK_START, "").replace(MARK_END, "").strip("…").strip()
+        at = _line_at(text, plain, whole=not line.startswith("…")) if plain else -1
+        found[rowid] = (time_at(times, at, float(t)) if at >= 0 else float(t), line)
     return found
+
+
+def _line_at(text: str, plain: str, whole: bool) -> int:
+    """Where ``plain`` first stands in ``text``: at a line's start if it is one
+    (``ok`` is in ``look`` too), else anywhere; -1 if nowhere."""
+    if whole:
+        if text.startswith(plain):
+            return 0
+        at = text.find("\n" + plain)
+        if at >= 0:
+            return at + 1
+    return text.find(plain)
+
+
+def matching_line(text: str) -> str:
+    """The line of a snippet that holds the first highlighted match."""
+    at = text.find(MARK_START)
+    if at < 0:
+        return text.strip()
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    return text[start : end if end >= 0 else len(text)].strip()
 
 
 def session_hits(
     conn: sqlite3.Connection, session_id: str, q: str, limit: int
 ) -> list[tuple[float, str]]:
-    words = terms.parse_query(q)
     bounds = conn.execute(
         "SELECT min(id), max(id) FROM session_text_rows WHERE session_id = ?", [session_id]
     ).fetchone()
@@ -113,15 +139,20 @@ def session_hits(
     # MATCH once, where ``rowid IN (...)`` would evaluate it again for each row.
     rows = run(
         conn,
-        "SELECT f.t, f.text, r.times FROM session_text f "
+        "SELECT f.t, highlight(f.session_text, 0, ?, ?), f.text, r.times FROM session_text f "
         "CROSS JOIN session_text_rows r ON r.id = f.rowid WHERE f.session_text MATCH ? "
         "AND f.rowid BETWEEN ? AND ? AND r.session_id = ? ORDER BY f.rowid",
-        [fts_query(q), *bounds, session_id],
+        [MARK_START, MARK_END, fts_query(q), *bounds, session_id],
     )
     hits: list[tuple[float, str]] = []
-    for t, text, times in rows:
-        for at, line in terms.hit_lines(text, words):
-            hits.append((time_at(times, at, float(t)), line))
-            if len(hits) >= limit:
-                return hits
+    for t, marked, text, times in rows:
+        # The marks add no line ends: line k of the marked text is line k of the
+        # text, which says where it starts and so when it was printed.
+        at = 0
+        for line, plain in zip(marked.split("\n"), text.split("\n"), strict=True):
+            if MARK_START in line:
+                hits.append((time_at(times, at, float(t)), line.strip()))
+                if len(hits) >= limit:
+                    return hits
+            at += len(plain) + 1
     return hits

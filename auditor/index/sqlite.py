@@ -297,7 +297,7 @@ class SqliteIndex(SqliteMarks, SessionIndex):
         limit: int | None = 50,
     ) -> list[SearchHit]:
         found = self._newest_matches(q, live, user, node, since, limit)
-        lines = fts.first_hits(self.conn, q, [rowid for _, rowid in found])
+        lines = fts.snippets(self.conn, q, [rowid for _, rowid in found])
         sessions = self._sessions_by_id([sid for sid, _ in found])
         return [
             SearchHit(sessions[sid], *lines.get(rowid, (0.0, "")))
