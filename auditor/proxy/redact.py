@@ -15,9 +15,9 @@ The rules, per pty channel (``auditor.proxy.recorder`` routes records here):
 - A key with visible text (letters, digits, a pasted word: input without
   escape sequences and control characters) is echoed if that text appears,
   contiguous, in the visible output that came after the key, and the next
-  key's text does not appear before it (echoes come in the order of keys). When the key's
-  line has been ended by Enter, the echo must come before the Enter's own
-  newline: ``getpass`` and sudo print a newline after a secret and then the
+  key's text does not appear before it (echoes come in the order of keys).
+  When the key's line has been ended by Enter, the echo must come before the
+  Enter's own newline: ``getpass`` and sudo print a newline after a secret and then the
   command's output, which must not pass for an echo. If that newline does
   not come within ``WINDOW`` the Enter was not echoed either (``read -s``),
   and the line's keys are withheld even if the next prompt happens to
@@ -208,8 +208,9 @@ class InputRedactor:
 
     def _echoed_before(self, key: _Key, found: int, barrier: int | None) -> bool:
         """Whether the next key with text shows up before ``found``: a terminal
-        echoes in the order keys come, so vim's undrawn ``i`` in ``iHello from
-        vim`` is not echoed by the ``i`` of ``vim``."""
+        echoes in the order keys come, so a key a program did not draw is not
+        taken as echoed by the same letter typed a moment after it (an
+        undrawn ``x`` before ``Hello from linux``)."""
         for later in self._keys[1:]:
             if later.visible:
                 there = self._find(later.visible, max(self._pos, later.at), barrier)

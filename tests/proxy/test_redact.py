@@ -158,3 +158,13 @@ def test_a_flood_of_output_behind_a_waiting_key_is_not_held_in_memory() -> None:
     out = s.end()
     assert markers(out) == [0.0] and typed(out) == b""
     assert sum(len(d) for st, d, _ in out if st is Stream.OUTPUT) == 200 * len(chunk)
+
+
+def test_an_undrawn_key_is_not_echoed_by_a_later_one_of_the_same_letter() -> None:
+    s = Session()
+    for i, ch in enumerate(b"xHello from linux"):
+        s.typed(bytes([ch]), i * 0.04)  # typed faster than the echoes come back
+    for i, ch in enumerate(b"Hello from linux"):
+        s.printed(bytes([ch]), 0.1 + i * 0.04)
+    out = s.end()
+    assert typed(out) == b"Hello from linux" and markers(out) == [0.0]
