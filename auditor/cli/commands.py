@@ -8,12 +8,13 @@ from typing import Any
 
 from auditor.cli.context import Context, common_options
 from auditor.cli.store import _index, _table, _when, parse_since
+from auditor.replay.moment import reference
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "commands",
-        help="the commands users ran (newest first); replay one with `replay ID --at OFFSET`",
+        help="the commands users ran (newest first); replay one at its moment: `replay ID@T`",
         parents=[common_options()],
     )
     p.add_argument("--user", metavar="U")
@@ -23,11 +24,6 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(handler=cmd_commands)
-
-
-def offset(t: float) -> str:
-    """Seconds into the recording, as `replay --at` takes it."""
-    return f"{t:.3f}"
 
 
 def cmd_commands(ctx: Context) -> int:
@@ -41,15 +37,20 @@ def cmd_commands(ctx: Context) -> int:
             user=a.user, node=a.node, since=since, search=a.search, limit=a.limit
         )
     if a.json:
-        json.dump([c.to_json() for c in found], sys.stdout, indent=2)
+        json.dump(
+            [{**c.to_json(), "moment": reference(c.session_id, c.t)} for c in found],
+            sys.stdout,
+            indent=2,
+        )
         sys.stdout.write("\n")
         return 0
     if not found:
         print("no commands" + (" match" if a.search or a.user or a.node or since else ""))
         return 0
-    table = [["TIME", "USER", "TARGET", "SESSION", "OFFSET", "COMMAND"]]
+    # The moment (ID@T) replays it: `auditor replay 3f2a9c12@1:23.4`.
+    table = [["TIME", "USER", "TARGET", "MOMENT", "COMMAND"]]
     for c in found:
         target = f"{c.login or '?'}@{c.node}" if c.node else (c.login or "-")
-        table.append([_when(c.time), c.user or "-", target, c.session_id[:8], offset(c.t), c.line])
+        table.append([_when(c.time), c.user or "-", target, reference(c.session_id, c.t), c.line])
     _table(table, sys.stdout)
     return 0

@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("auditor.cli.store", "check recordings' hash chains and signed anchors"),
     "commands": (
         "auditor.cli.commands",
-        "the commands users ran (newest first); replay one with `replay ID --at OFFSET`",
+        "the commands users ran (newest first); replay one at its moment: `replay ID@T`",
     ),
     "terminate": (
         "auditor.cli.terminate",
@@ -50,6 +50,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "auditor.cli.migrate",
         "copy this machine's sessions, failures and recordings into a shared store",
     ),
+    "review": (
+        "auditor.cli.review",
+        "mark a session reviewed (by you, now; with a note and a moment)",
+    ),
+    "hold": (
+        "auditor.cli.review",
+        "keep a session past the retention policy until released",
+    ),
+    "release": ("auditor.cli.review", "end a session's hold: retention applies to it again"),
     "ca": ("auditor.cli.authority", "certificate authorities"),
     "login": ("auditor.cli.authority", "put a user certificate into the running ssh-agent"),
     "config": ("auditor.cli.authority", "client configuration snippets"),
@@ -142,6 +151,10 @@ def run_command(args_list: list[str]) -> int:
 
     at = _command_at(args_list)
     command = args_list[at] if at is not None else None
+    opening = None  # `auditor ID@T`: the app, opening that moment's replay
+    if at is not None and command not in COMMANDS and command and "@" in command:
+        opening, command = command, None
+        args_list = [*args_list[:at], *args_list[at + 1 :]]
     parser = build_parser(command, full=False)
     try:
         if command == "ssh" and at is not None and args_list[at + 1 : at + 2] == ["--help"]:
@@ -161,6 +174,7 @@ def run_command(args_list: list[str]) -> int:
         if handler is None:
             parser.print_help()
             return 0
+        args.moment = opening
         result = handler(Context(args))
         return int(result or 0)
     except AuditorError as exc:

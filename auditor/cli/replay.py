@@ -30,6 +30,7 @@ from auditor.replay.remote import Mirrors
 from auditor.replay.tail import LiveTail
 from auditor.replay.timing import MAX_SPEED, MIN_SPEED, clock
 from auditor.replay.transcript import recording_transcript
+from auditor.textsafe import visible
 
 FORMATS = ("play", "text", "asciicast")
 SLOW_KEYFRAMES = 8 << 20  # a recording this large without keyframes takes a while
@@ -44,7 +45,11 @@ def register(sub: Any) -> None:
         description="Keys while playing: space pause/resume, left/right seek 5s, "
         "up/down or +/- speed, . one frame when paused, q quit.",
     )
-    p.add_argument("id", metavar="ID", help="session ID or a unique prefix")
+    p.add_argument(
+        "id",
+        metavar="ID[@T]",
+        help="session ID or a unique prefix; ID@1:23.4 starts there (text: the screen there)",
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -123,11 +128,19 @@ def _still_live(index: SessionIndex, session_id: str) -> Callable[[], bool]:
 
 
 def cmd_replay(ctx: Context) -> int:
+    from auditor import oversight
+    from auditor.replay.moment import parse_moment
+
     a = ctx.args
     fmt = a.fmt or ("play" if sys.stdout.isatty() else "text")
     speed = parse_speed(a.speed) if a.speed is not None else 1.0
     max_idle = parse_duration(a.max_idle, "--max-idle") if a.max_idle is not None else None
-    at = parse_at(a.at) if a.at is not None else 0.0
+    moment = parse_moment(a.id)
+    if moment.t is not None and a.at is not None:
+        raise UsageError(f"{a.id}: give the time once, as ID@T or --at, not both")
+    if moment.t is not None and fmt == "asciicast":
+        raise UsageError(f"{a.id}: a moment is for --format play (starts there) or text")
+    at = parse_at(a.at) if a.at is not None else (moment.t or 0.0)
     if fmt != "play":
         given = [
             f for f, v in (("--speed", a.speed), ("--max-idle", a.max_idle), ("--at", a.at)) if v
@@ -139,11 +152,14 @@ def cmd_replay(ctx: Context) -> int:
             "--format play needs a terminal; use --format text to print the transcript"
         )
     with _index(ctx) as index, Mirrors(index) as mirrors:
-        session = index.get_session(a.id)
+        session = index.get_session(moment.session)
         reader = mirrors.reader(session)  # another machine's live one: mirrored
         live = session.live and not a.no_follow
         still_live = _still_live(index, session.id)
-        if fmt == "text":
+        oversight.viewed(index, ctx.data_dir, session.id, "replay", moment.t)
+        if fmt == "text" and moment.t is not None:
+            _print_screen(reader, session, moment.t, a.id)
+        elif fmt == "text":
             _print_text(reader, live, still_live)
         elif fmt == "asciicast":
             _print_asciicast(reader, session, live, still_live)
@@ -167,6 +183,22 @@ def _print_text(reader: RecordingReader, live: bool, still_live: Callable[[], bo
         out.write(line + "\n")
         if live:
             out.flush()
+
+
+def _print_screen(reader: RecordingReader, session: Session, t: float, given: str) -> None:
+    """The screen as it was at ``t``: what a moment cites, as text."""
+    from auditor.replay.emulator import render_line
+    from auditor.replay.moment import check_within
+
+    playback = Playback(reader, _keyframes(reader))
+    playback.seek(check_within(t, playback.duration, given))
+    screen = playback.terminal.screen
+    rows = screen.lines
+    lines = [render_line(screen.buffer.get(y), screen.columns).rstrip() for y in range(rows)]
+    while lines and not lines[-1]:
+        lines.pop()
+    for line in lines:
+        sys.stdout.write(visible(line) + "\n")
 
 
 def _print_asciicast(
@@ -214,8 +246,14 @@ def _play(
 def cmd_tail(ctx: Context) -> int:
     raw = sys.stdout.isatty()
     out = sys.stdout.buffer
+    from auditor import oversight
+
     with _index(ctx) as index:
-        tail = LiveTail(index, out, session_id=ctx.args.id, raw=raw)
+
+        def watched(session: Session) -> None:
+            oversight.viewed(index, ctx.data_dir, session.id, "tail")
+
+        tail = LiveTail(index, out, session_id=ctx.args.id, raw=raw, on_follow=watched)
         if tail.named:
             note = f"following session {tail.named[:8]} until it ends"
         elif tail.followed:

@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--node", metavar="N")
     p.add_argument("--since", metavar="T", help="a duration back (2h, 7d) or an ISO date")
     p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--unreviewed", action="store_true", help="only sessions nobody reviewed")
+    p.add_argument("--reviewed-by", metavar="USER", help="only sessions USER reviewed")
+    p.add_argument("--held", action="store_true", help="only sessions held past retention")
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(handler=cmd_sessions)
 
@@ -43,7 +46,12 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_failures)
 
     p = sub.add_parser("export", help="a session as asciicast or plain text", parents=[common])
-    p.add_argument("id", metavar="ID", help="session ID or a unique prefix")
+    p.add_argument(
+        "id",
+        metavar="ID[@T]",
+        help="session ID or a unique prefix; the whole session is exported, "
+        "ID@T marks the moment (an asciicast marker)",
+    )
     p.add_argument(
         "--format",
         required=True,
@@ -125,36 +133,65 @@ def _what(s: Session) -> str:
 
 
 def cmd_sessions(ctx: Context) -> int:
+    from auditor.index.marks import MarkFilter
+    from auditor.replay.moment import reference
+
     a = ctx.args
     since = parse_since(a.since)
     live = True if a.live else None
+    marks = MarkFilter(a.unreviewed, a.reviewed_by, a.held)
     found: list[tuple[Session, SearchHit | None]]
     with _index(ctx) as index:
         if a.search:
+            # Filtered by marks after the search: every match, then the first --limit kept.
             hits = index.search(
-                a.search, live=live, user=a.user, node=a.node, since=since, limit=a.limit
+                a.search,
+                live=live,
+                user=a.user,
+                node=a.node,
+                since=since,
+                limit=None if marks.any else a.limit,
             )
+            if marks.any:
+                kept = index.marked([h.session.id for h in hits], marks)
+                hits = [h for h in hits if h.session.id in kept][: a.limit]
             found = [(h.session, h) for h in hits]
+        elif marks.any:
+            rows = index.marked_sessions(
+                marks, live=live, user=a.user, node=a.node, since=since, limit=a.limit
+            )
+            found = [(s, None) for s in rows]
         else:
             rows = index.sessions(live=live, user=a.user, node=a.node, since=since, limit=a.limit)
             found = [(s, None) for s in rows]
+        ids = [s.id for s, _ in found]
+        reviews, holds = index.reviews(ids), index.holds(ids)
+        views = index.views(ids) if a.json else {}
     if a.json:
         docs = []
         for s, hit in found:
             doc = s.to_json()
             if hit is not None:
-                doc.update(match=hit.line, match_t=hit.t)
+                doc.update(match=hit.line, match_t=hit.t, moment=reference(s.id, hit.t))
+            doc["reviews"] = [r.to_json() for r in reviews.get(s.id, [])]
+            doc["hold"] = holds[s.id].to_json() if s.id in holds else None
+            doc["viewed_by"] = [v.to_json() for v in views.get(s.id, [])]
             docs.append(doc)
         json.dump(docs, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if not found:
-        print("no sessions" + (" match" if a.search or a.user or a.node or since else ""))
+        filtered = a.search or a.user or a.node or since or marks.any
+        print("no sessions" + (" match" if filtered else ""))
         return 0
     now = time.time()
+    # Reviews and holds get a column only when some session listed has one.
+    marked = bool(reviews or holds)
     table = [["ID", "START", "DURATION", "STATUS", "USER", "TARGET", "BYTES", "COMMAND"]]
+    if marked:
+        table[0].insert(-1, "REVIEWED")
     if a.search:
-        table[0].append("MATCH")
+        table[0] += ["AT", "MATCH"]
     for s, hit in found:
         target = f"{s.login or '?'}@{s.node}" if s.node else (s.login or "-")
         row = [
@@ -167,8 +204,12 @@ def cmd_sessions(ctx: Context) -> int:
             format_size(s.bytes_out),
             _what(s),
         ]
+        if marked:
+            who = ",".join(dict.fromkeys(r.reviewer for r in reviews.get(s.id, [])))
+            cell = f"✓ {who}" if who else "-"
+            row.insert(-1, cell + (" (held)" if s.id in holds else ""))
         if hit is not None:
-            row.append(hit.line)
+            row += [reference(s.id, hit.t), hit.line]
         table.append(row)
     _table(table, sys.stdout)
     return 0
@@ -211,19 +252,35 @@ def _reader(session: Session) -> RecordingReader:
 
 def cmd_export(ctx: Context) -> int:
     # Here, not at the top: `auditor sessions` starts without the emulator.
+    from auditor import oversight
     from auditor.recording.asciicast import write_asciicast
     from auditor.recording.shown import ShownOutput
+    from auditor.replay.moment import check_within, parse_moment, reference, with_marker
     from auditor.replay.transcript import recording_transcript
 
     a = ctx.args
+    moment = parse_moment(a.id)
     with _index(ctx) as index:
-        session = index.get_session(a.id)
-    reader = _reader(session)
+        session = index.get_session(moment.session)
+        reader = _reader(session)
+        t = moment.t
+        if t is not None:
+            t = check_within(t, reader.summary().duration, a.id)
+        oversight.viewed(index, ctx.data_dir, session.id, "export", t)
     meta = {"login": session.login, "node": session.node, **reader.meta}
+    if t is not None and a.fmt == "text":
+        print(
+            f"auditor: the text export is the whole session; {reference(session.id, t)} "
+            "is marked only in asciicast",
+            file=sys.stderr,
+        )
     with _output(a.output) as out:
         if a.fmt in ("asciicast", "asciicast-v3"):
             version = 3 if a.fmt == "asciicast-v3" else 2
-            shown = ShownOutput().records(reader.records())
+            records = reader.records()
+            if t is not None:  # players show a marker on the timeline, labelled with the moment
+                records = with_marker(records, t, reference(session.id, t))
+            shown = ShownOutput().records(records)
             write_asciicast(out, shown, meta, include_input=a.input, version=version)
         else:
             for line in recording_transcript(reader.records()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -78,9 +79,16 @@ class Followed:
 
 class LiveTail:
     def __init__(
-        self, index: SessionIndex, out: BinaryIO, *, session_id: str | None = None, raw: bool
+        self,
+        index: SessionIndex,
+        out: BinaryIO,
+        *,
+        session_id: str | None = None,
+        raw: bool,
+        on_follow: Callable[[Session], None] | None = None,
     ) -> None:
         self.index = index
+        self.on_follow = on_follow  # each session as tail starts to show it (who watched whom)
         self.out = out
         self.raw = raw
         self.named: str | None = None
@@ -121,6 +129,8 @@ class LiveTail:
         colours = ColouredLines() if self.raw and self.named is None else None
         shown = ShownOutput(had_pty(reader))
         self.followed[session.id] = Followed(session, follower, shown, text, colours)
+        if self.on_follow is not None:
+            self.on_follow(session)
 
     def _write(self, followed: Followed, data: bytes) -> None:
         if followed.text is not None:

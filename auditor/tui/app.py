@@ -66,8 +66,10 @@ class AuditorApp(App[None]):
         sample_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         live_refresh: float = LIVE_REFRESH,
+        opening: tuple[Session, float] | None = None,
     ) -> None:
         super().__init__()
+        self.opening = opening  # `auditor ID@T`: that replay, at that moment, over the sessions
         self.data_dir = data_dir
         self.config = config
         self.clock = clock
@@ -86,6 +88,8 @@ class AuditorApp(App[None]):
             await self.reader(samples.import_samples, self.sample_dir)
             self.samples = samples.sample_ids(self.data_dir)
         await self.switch_mode("sessions")
+        if self.opening is not None:
+            self.open_session(self.opening[0], at=self.opening[1])
         self.call_after_refresh(self._freeze_startup_heap)
         self.start_proxy()
         self.refresh_live()
@@ -201,6 +205,7 @@ def make_app(
     sample_dir: Path | bool | None = True,
     clock: Callable[[], float] = time.time,
     live_refresh: float = LIVE_REFRESH,
+    opening: tuple[Session, float] | None = None,
 ) -> AuditorApp:
     """The app over ``data_dir``; ``sample_dir=True`` offers the bundled samples on a first run."""
     ensure_private_dir(data_dir)
@@ -213,4 +218,5 @@ def make_app(
         sample_dir=sample_dir or None,
         clock=clock,
         live_refresh=live_refresh,
+        opening=opening,
     )
