@@ -218,6 +218,8 @@ class ChannelRecording:
         for record in records:
             self._batch.append(record)
             self._batch_bytes += len(record[1])
+            if record[0] is Stream.INPUT:
+                self.bytes_in += len(record[1])  # what is kept: a password's length is not
         if self._batch_bytes >= BATCH_BYTES:
             self._hand_off()
 
@@ -245,7 +247,8 @@ class ChannelRecording:
             self._add(Stream.STDERR, data)
 
     def input(self, data: bytes) -> None:
-        self.bytes_in += len(data)
+        if self.redactor is None:  # with one, counted as kept (_queue)
+            self.bytes_in += len(data)
         if self.writer is not None and self.input_mode != "none":
             self._add(Stream.INPUT, data)
 

@@ -87,6 +87,11 @@ def ended(cli: AuditorCli) -> list[dict[str, object]]:
     return [r for r in rows if r["status"] == "ended"]
 
 
+def audit_events(cli: AuditorCli) -> list[dict[str, object]]:
+    lines = (cli.data_dir / "audit.log").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def commands_of(cli: AuditorCli, sid: str) -> list[tuple[str, str]]:
     """The session's commands as the index extracted them (after it ended)."""
 
@@ -126,6 +131,11 @@ def test_a_password_typed_at_no_echo_prompts_leaves_no_trace(setup: Setup) -> No
     kept = b"".join(typed)
     assert b"echo before-the-secret" in kept and b"echo after-the-secret" in kept
     assert b"read -s -p" in kept
+    # The session's byte count (index row, audit log) is of what was kept: the
+    # difference would be the secrets' length.
+    assert row["bytes_in"] == len(kept)
+    [end] = [e for e in audit_events(setup.cli) if e["event"] == "session_end"]
+    assert end["bytes_in"] == len(kept)
     # Everything derived from it, as the CLI prints it...
     text = setup.cli.run("replay", sid[:8], "--format", "text").stdout
     assert "before-the-secret" in text and "after-the-secret" in text
