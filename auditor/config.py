@@ -77,6 +77,9 @@ class NodeSpec:
     name: str
     addr: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The start of the node's sshd MaxStartups when its operator raised it
+    # (None: sshd's default, 10): the proxy keeps its dials to the node under it.
+    max_startups: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,15 @@ class Config:
     listen_addr: HostPort = HostPort("127.0.0.1", 3023)
     public_addr: tuple[str, ...] = ()
     # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
-    max_unauthenticated: int = 100
+    # sshd's MaxStartups is 100; a proxy in front of a fleet takes bursts of a
+    # thousand clients at once (a connection in its handshake costs ~40 KiB).
+    max_unauthenticated: int = 2000
     login_grace_time: float = 120.0
     # MaxStartups drops are retried until dial_timeout; attempts only caps the tries.
+    # A dial's wait in the proxy's queue for its node counts too: long enough for
+    # a burst of hundreds of sessions to one node at sshd's default MaxStartups.
     dial_attempts: int = 50
-    dial_timeout: float = 10.0
+    dial_timeout: float = 30.0
     # The one-hop path (`auditor connect`) beside the nested one (DESIGN §12).
     one_hop: bool = True
     # Seconds a live recording's written bytes may wait for the disk (fdatasync):
@@ -400,11 +407,14 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
 
     nodes: dict[str, NodeSpec] = {}
     for name, spec in r.mapping(top.get("nodes"), "nodes", None).items():
-        body = r.mapping(spec, f"nodes.{name}", ("addr", "labels"))
+        body = r.mapping(spec, f"nodes.{name}", ("addr", "labels", "max_startups"))
         addr = r.string(body.get("addr", name), f"nodes.{name}.addr")
         labels_in = r.mapping(body.get("labels"), f"nodes.{name}.labels", None)
         labels = {k: r.string(str(v), f"nodes.{name}.labels.{k}") for k, v in labels_in.items()}
-        nodes[name.lower()] = NodeSpec(name, addr, labels)
+        max_startups = body.get("max_startups")
+        if max_startups is not None:
+            max_startups = r.integer(max_startups, f"nodes.{name}.max_startups", 1, 10_000)
+        nodes[name.lower()] = NodeSpec(name, addr, labels, max_startups)
     kw["nodes"] = nodes
     return Config(source=Path(source) if source != "<config>" else None, **kw)
 

@@ -27,6 +27,7 @@ class FailureKind(enum.StrEnum):
     SUBSYSTEM_REFUSED = "subsystem_refused"
     REQUEST_REFUSED = "request_refused"
     ACCESS_DENIED = "access_denied"
+    DIAL_QUEUED = "dial_queued"
 
     @property
     def hint(self) -> str:
@@ -103,6 +104,11 @@ HINTS: dict[FailureKind, str] = {
         "no role of the user reaches this node as this login: `auditor access USER NODE` "
         "says which role would and why not; change roles (node_labels, nodes, clusters, "
         "logins) or the user's roles, then reload the proxy (SIGHUP)"
+    ),
+    FailureKind.DIAL_QUEUED: (
+        "the proxy held dials to this node back to stay under its sshd's MaxStartups "
+        "(sessions waited, none was dropped for it): if the node's operator raised "
+        "MaxStartups, tell the proxy with nodes.NAME.max_startups in the config"
     ),
 }
 

@@ -24,6 +24,7 @@ from auditor.config import TrustedCluster
 from auditor.index.api import SessionIndex
 from auditor.proxy import bridge, forwards
 from auditor.proxy.channels import set_agent_forward_path
+from auditor.proxy.dial_limit import Permit, QueueTimeout
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide
 from auditor.proxy.recorder import ChannelRecording
@@ -60,6 +61,8 @@ class ProxiedConnection:
         node = proxy.config.nodes.get(request.host.lower())
         self.target = NodeTarget(request.host, node.addr if node else request.host, request.port)
         self._upstream: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+        # This dial's place among the node's dials in flight, held until it authenticates.
+        self.dial_permit: Permit | None = None
         self.node_conn: asyncssh.SSHClientConnection | None = None
         self._access: dict[str, ProxyFailure | None] = {}  # login -> refusal, decided once
         # The certificate the client proved (its extensions bound the minted one).
@@ -197,27 +200,49 @@ class ProxiedConnection:
             sock = await self._via_cluster(certs())
         else:
             sock = await self.node_socket()
-        return await open_ssh(
-            sock,
-            self.target,
-            self.login,
-            certs(),
-            self.proxy.host_ca_public,
-            cfg.proxy_checks_host_keys,
-            cfg.dial_timeout,
-        )
+        done = False
+        try:
+            conn = await open_ssh(
+                sock,
+                self.target,
+                self.login,
+                certs(),
+                self.proxy.host_ca_public,
+                cfg.proxy_checks_host_keys,
+                cfg.dial_timeout,
+            )
+            done = True
+            return conn
+        finally:
+            # Authenticated (or failed): sshd counts it among its startups no longer.
+            if self.dial_permit is not None:
+                self.dial_permit.release(done)
 
     async def node_socket(self) -> socket.socket:
         """TCP to the node's sshd, dropped connections retried; drops are indexed even then."""
         cfg = self.proxy.config
         drops: list[str] = []
-        sock, retries = await connect_with_retries(
-            self.target,
-            cfg.dial_attempts,
-            cfg.dial_timeout,
-            on_drop=lambda n, why: drops.append(why),
-            backoff=self.proxy.backoff,
-        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        permit = self.dial_permit = await self._queue_for_dial()
+
+        def dropped(n: int, why: str) -> None:
+            drops.append(why)
+            permit.dropped("MaxStartups" in why)
+
+        try:
+            sock, retries = await connect_with_retries(
+                self.target,
+                cfg.dial_attempts,
+                # The wait in the queue counts against dial_timeout; a dial out of
+                # the queue just before it still gets a fair try.
+                max(cfg.dial_timeout - (loop.time() - started), min(cfg.dial_timeout, 5.0)),
+                on_drop=dropped,
+                backoff=self.proxy.backoff,
+            )
+        except BaseException:
+            permit.release(False)
+            raise
         if retries:
             # Recorded even though a retry got through: the node is at its limit.
             self.failure(
@@ -229,6 +254,26 @@ class ProxiedConnection:
                 )
             )
         return sock
+
+    async def _queue_for_dial(self) -> Permit:
+        """A place among the dials in flight to the node (dial_limit.py), waited for
+        in turn; a wait past dial_timeout fails as a MaxStartups failure would."""
+        cfg = self.proxy.config
+        node = cfg.nodes.get(self.request.host.lower())
+        try:
+            return await self.proxy.dials.acquire(
+                f"{self.target.addr}:{self.target.port}".lower(),
+                self.target.name,
+                node.max_startups if node else None,
+                cfg.dial_timeout,
+            )
+        except QueueTimeout as exc:
+            raise ProxyFailure(
+                "maxstartups",
+                f"ssh: handshake failed: too many sessions starting on {self.target.name} at "
+                f"once: {exc}, past dial_timeout ({cfg.dial_timeout:g}s)",
+                str(exc),
+            ) from None
 
     async def _via_cluster(self, certs: list[asyncssh.SSHKeyPair]) -> socket.socket:
         cluster = self.trusted_cluster()
@@ -453,6 +498,10 @@ class OuterSession(asyncssh.SSHServerSession[bytes]):
                 "(auth_service.session_recording: proxy)",
             )
         sock = await pc.node_socket()
+        if pc.dial_permit is not None:
+            # The client authenticates through the pipe, out of the proxy's sight:
+            # its place is given back once the node has answered.
+            pc.dial_permit.release(False)
         session_id = await self.proxy.index.acall(
             "start_session", **pc.fields, kind="tcp", recording_path=None
         )

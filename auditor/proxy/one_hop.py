@@ -47,6 +47,7 @@ class Arriving:
 
     def __init__(self) -> None:
         self.task = asyncio.current_task()
+        self.heard = False  # its preamble began: it has made progress (service.py)
 
     def abort(self) -> None:
         if self.task is not None:

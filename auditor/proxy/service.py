@@ -11,6 +11,8 @@ import ipaddress
 import json
 import logging
 import os
+import random
+import resource
 import socket
 import time
 from collections import OrderedDict
@@ -32,6 +34,7 @@ from auditor.index import FailureKind, SessionIndex
 from auditor.proxy.audit_log import AuditLog
 from auditor.proxy.channels import WINDOW
 from auditor.proxy.connection import OuterServer
+from auditor.proxy.dial_limit import DialLimiter, NodeDials
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.live import LIVE_FLUSH_INTERVAL, LivePublisher
 from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
@@ -80,6 +83,8 @@ class RecordingProxy:
         self._flush_task: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
         self.stats = {"sessions": 0, "failures": 0}
+        # Dials in flight to each node kept under its sshd's MaxStartups (dial_limit.py).
+        self.dials = DialLimiter(on_change=self._dial_limit_changed)
 
     # Lifecycle
     async def start(self) -> None:
@@ -128,11 +133,13 @@ class RecordingProxy:
             await asyncio.to_thread(self.index.close)
             raise AuditorError(f"cannot listen on {listen}: {exc.strerror}") from None
         self.audit = AuditLog(self.data_dir / "audit.log")
+        _raise_fd_limit()
         self.record_thread = RecordingThread()
         self.syncer = RecordingSyncer(self.config.recording_sync)
         self.text = TextProcess(self.data_dir, uri)
         self.text.start()
-        sock.listen(512)
+        # A burst of a thousand clients connects at once: the kernel caps this at somaxconn.
+        sock.listen(4096)
         sock.setblocking(False)
         self._listener = sock
         host, port = sock.getsockname()[:2]
@@ -227,6 +234,7 @@ class RecordingProxy:
             client.close()  # evicted while silent
             raise
         if one_hop:
+            arriving.heard = True
             await serve_one_hop(self, client, arriving)
             return
         server = OuterServer(self)
@@ -253,14 +261,21 @@ class RecordingProxy:
 
     def unauthenticated_add(self, server: CertificateServer | Arriving) -> None:
         if len(self.unauthenticated) >= self.config.max_unauthenticated:
-            # Evict the oldest unauthenticated connection rather than refuse the
-            # newcomer: whoever holds slots open cannot lock real users out.
-            oldest, _ = self.unauthenticated.popitem(last=False)
-            log.warning("unauthenticated connections at the cap; dropping the oldest")
-            if isinstance(oldest, Arriving):
-                oldest.abort()
-            elif oldest.conn is not None:
-                oldest.conn.abort()
+            # Drop one that has made the least progress, at random among those
+            # (sshd's random early drop), rather than refuse the newcomer: whoever
+            # holds slots open cannot lock real users out, and in a burst the
+            # handshakes under way are not the ones cut.
+            victim, rank = _least_progress(self.unauthenticated)
+            del self.unauthenticated[victim]
+            log.warning(
+                "unauthenticated connections at the cap (%d); dropping one %s",
+                self.config.max_unauthenticated,
+                _RANKS[rank],
+            )
+            if isinstance(victim, Arriving):
+                victim.abort()
+            elif victim.conn is not None:
+                victim.conn.abort()
         self.unauthenticated[server] = time.monotonic()
 
     def authenticated(self, server: CertificateServer) -> None:
@@ -421,6 +436,32 @@ class RecordingProxy:
             audit_key=self.audit_key,
         )
 
+    def _dial_limit_changed(self, node: NodeDials, old: int, why: str) -> None:
+        self.audit.write(
+            "dial_limit",
+            node=node.name,
+            address=node.key,
+            limit=node.limit,
+            was=old,
+            why=why,
+            max_startups=node.max_startups,
+        )
+
+    def _report_dials(self) -> None:
+        """Per node, what its dial queue did lately: one failure row, when dials
+        waited long, were dropped or gave up (not one row per dial of a burst)."""
+        for report in self.dials.take_reports():
+            self.record_failure(
+                ProxyFailure(
+                    "dial_queued",
+                    report.message(),
+                    f"{report.key}: dials {report.dials}, queued {report.queued}, "
+                    f"longest wait {report.longest_wait:.2f}s, drops {report.drops}, "
+                    f"cuts {report.cuts}, timeouts {report.timeouts}, limit {report.limit}",
+                ),
+                node=report.name,
+            )
+
     def _sweep(self) -> None:
         """Every few seconds: this proxy's lease renewed, the live sessions of
         proxies that are gone (another machine's: its lease ran out) marked
@@ -464,6 +505,7 @@ class RecordingProxy:
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + SWEEP_INTERVAL
                 self._sweep()
+                self._report_dials()
             for rec in list(self.recordings):
                 rec.tick()
             if self.uploads is not None:
@@ -482,6 +524,58 @@ class RecordingProxy:
             rec.writer.flush_interval = LIVE_FLUSH_INTERVAL if fast else WRITER_FLUSH_INTERVAL
             if fast:
                 rec.tick()
+
+
+# What an unauthenticated connection has done so far, least first.
+_RANKS = (
+    "that has not sent an SSH version line",
+    "sending its one-hop preamble",
+    "in key exchange",
+    "in authentication",
+)
+
+
+def _progress(entry: CertificateServer | Arriving) -> int:
+    """How far a connection got (an index of ``_RANKS``); asyncssh keeps the
+    client's version line and the key exchange's end in private names (it is
+    pinned below 3, see sshserver.py)."""
+    if isinstance(entry, Arriving):
+        return 1 if entry.heard else 0
+    conn: Any = entry.conn
+    if conn is None or not getattr(conn, "_client_version", b""):
+        return 0
+    if entry.login is not None:
+        return 3
+    return 2
+
+
+def _least_progress(
+    table: OrderedDict[CertificateServer | Arriving, float],
+) -> tuple[CertificateServer | Arriving, int]:
+    ranked: dict[int, list[CertificateServer | Arriving]] = {}
+    for entry in table:
+        ranked.setdefault(_progress(entry), []).append(entry)
+    rank = min(ranked)
+    return random.choice(ranked[rank]), rank
+
+
+def _raise_fd_limit() -> None:
+    """A thousand sessions take four thousand descriptors (client, node,
+    recording, index): the soft limit goes up to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("open files limit stays at %d: %s", soft, exc)
+            return
+        log.info("open files limit raised from %d to %d", soft, hard)
+    elif soft != resource.RLIM_INFINITY and soft < 4096:
+        log.warning(
+            "open files limit is %d: about 4 a session, so fewer than %d sessions at once",
+            soft,
+            soft // 4,
+        )
 
 
 def _report_recovered(fut: Future[int]) -> None:

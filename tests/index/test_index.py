@@ -154,6 +154,7 @@ def test_every_failure_kind_of_the_design_has_a_hint() -> None:
         "subsystem_refused",
         "request_refused",
         "access_denied",
+        "dial_queued",
     ]
     assert sorted(k.value for k in FailureKind) == sorted(kinds)
     assert all(len(HINTS[k]) > 20 for k in FailureKind)
