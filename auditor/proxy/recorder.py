@@ -301,6 +301,10 @@ class ChannelRecording:
             return
         self.finished = True
         self.registry.discard(self)
+        if self.redactor is not None and self.writer is not None:
+            # Keys still waiting are decided now (unechoed ones withheld), and
+            # counted in bytes_in if kept.
+            self._queue(self.redactor.close())
         end = {
             "status": "ended",
             "exit_status": exit_status if exit_signal is None else None,
@@ -313,8 +317,6 @@ class ChannelRecording:
             return
         if exit_signal is not None or exit_status is not None:
             self._add(Stream.EXIT, encode_exit(exit_status, exit_signal))
-        if self.redactor is not None:
-            self._queue(self.redactor.close())
         self._hand_off()
         # The row says ended only once the file is sealed: readers of an
         # ended session (text extraction, verify) find it whole.
