@@ -254,3 +254,27 @@ def test_text_transcript_is_what_the_screen_showed(tmp_path: Path) -> None:
     # then the shell's line continuing where the cursor was saved.
     lines = list(recording_transcript(RecordingReader(rec).records()))
     assert lines == ["red", "", "full screen", " done"]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_withheld_input_is_a_marker_event_asciinema_plays_past(
+    tmp_path: Path, version: int
+) -> None:
+    rec = tmp_path / "s.rec"
+    with RecordingWriter.create(rec, {}) as w:
+        w.append(Stream.RESIZE, encode_resize(80, 24), 0.0)
+        w.append(Stream.OUTPUT, b"Password: ", 0.1)
+        w.append(Stream.WITHHELD, b"", 0.2)
+        w.append(Stream.OUTPUT, b"\r\nok\r\n", 0.5)
+    reader = RecordingReader(rec)
+    out = tmp_path / "s.cast"
+    with open(out, "w", encoding="utf-8") as fh:
+        write_asciicast(fh, reader.records(), reader.meta, include_input=True, version=version)
+    events = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    assert [e[1:] for e in events] == [
+        ["o", "Password: "],
+        ["m", "[input withheld]"],
+        ["o", "\r\nok\r\n"],
+    ]
+    if version == 2:  # asciinema itself reads the marker and plays on
+        assert asciinema_tool.cat(out, tmp_path) == b"Password: \r\nok\r\n"
