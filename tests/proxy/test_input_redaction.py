@@ -22,7 +22,14 @@ from tests.harness.openssh import SshAgent, SshClient
 from tests.harness.s3 import S3Server
 from tests.harness.tmux import Tmux
 from tests.proxy.conftest import Setup, StartProxy, login_and_route
-from tests.replay.sessions import at_prompt, end_session, need, run, ssh_session
+from tests.replay.sessions import (
+    at_prompt,
+    auditor_in_tmux,
+    end_session,
+    need,
+    run,
+    ssh_session,
+)
 
 SECRET = "hunter2-XYZZY-7"
 # What of it must not be anywhere: the whole, a distinctive part, and both as
@@ -141,6 +148,11 @@ def test_a_password_typed_at_no_echo_prompts_leaves_no_trace(setup: Setup) -> No
     assert "before-the-secret" in text and "after-the-secret" in text
     assert text.count(WITHHELD) == 4 and SECRET not in text
     assert "Enter passphrase: " + WITHHELD in text
+    player = auditor_in_tmux(setup.cli, "replay", sid[:8], "--speed", "4", "--max-idle", "0.2")
+    try:  # played on a terminal: drawn where the cursor stood, in reverse video
+        player.wait_for("Enter passphrase: " + WITHHELD, timeout=60)
+    finally:
+        player.kill()
     exported = setup.cli.run("export", sid[:8], "--format", "text").stdout
     assert exported.count(WITHHELD) == 4 and "XYZZY" not in exported
     assert "pw: " + WITHHELD in text and "Secret: " + WITHHELD in text
