@@ -19,6 +19,13 @@ def remediation(f: Failure) -> str:
             "    MaxStartups 50:30:100\n"
             "then: systemctl reload ssh"
         )
+    if kind is FailureKind.DIAL_QUEUED:
+        return (
+            f"{hint}\n\nIf {node}'s sshd_config has, say, MaxStartups 50:30:100, "
+            "then in the auditor config:\n"
+            f"    nodes: {{{node}: {{max_startups: 50}}}}\n"
+            "then: kill -HUP the proxy (its pid is in DATA_DIR/proxy.json)"
+        )
     if kind is FailureKind.HOST_CERT_MISSING:
         return (
             f"{hint}\n\nOn the auditor host:\n"
