@@ -22,6 +22,7 @@ from tests.harness.openssh import SshAgent, SshClient
 from tests.harness.s3 import S3Server
 from tests.harness.tmux import Tmux
 from tests.proxy.conftest import Setup, StartProxy, login_and_route
+from tests.proxy.test_one_hop import route_one_hop
 from tests.replay.sessions import (
     at_prompt,
     auditor_in_tmux,
@@ -346,3 +347,17 @@ def test_keys_vim_does_not_draw_are_withheld_those_it_draws_are_kept(
     # corner), but a space at the end of a line is a blank it need not draw.
     assert b"Hello" in kept and b"from" in kept and b"vim" in kept
     assert b"Hello from vim" not in kept and markers >= 1
+
+
+def test_the_one_hop_path_withholds_the_same(setup: Setup) -> None:
+    route_one_hop(setup.proxy, setup.client, agent=False)
+    with ssh_session(setup) as tmux:
+        tmux.type("read -s -p 'pw: ' x; echo; echo read-got-${#x}\n")
+        tmux.wait_for(prompted("pw:"))
+        type_slowly(tmux, SECRET + "\n")
+        tmux.wait_for(lambda s: "read-got-15" in s and at_prompt(s))
+        end_session(tmux)
+    [row] = eventually(lambda: ended(setup.cli) or None, timeout=20, what="the session's end")
+    typed, markers = recorded_streams(str(row["recording_path"]))
+    assert markers == 1 and b"read -s -p" in b"".join(typed)
+    assert files_holding(setup.cli.data_dir, NEEDLES) == []
