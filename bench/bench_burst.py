@@ -173,6 +173,10 @@ def show(label: str, s: dict[str, object]) -> None:
         print(f"      {count:4d}x {message}")
     for line in s.get("proxy_log", []):  # type: ignore[attr-defined]
         print(f"      proxy: {line[:160]}")
+    for line in s.get("dial_queue", []):  # type: ignore[attr-defined]
+        print(f"      dial queue: {line}")
+    if s.get("failure_kinds"):
+        print(f"      failure kinds indexed: {', '.join(s['failure_kinds'])}")  # type: ignore[arg-type]
 
 
 def run_one(
@@ -193,9 +197,19 @@ def run_one(
         if path != "direct":
             proxy = ProxyProcess.start(cli.data_dir, tmp / f"proxy-{name}", "", {NODE: sshd.port})
         client = client_for(path, tmp / name, agent, host_line, sshd, proxy)
+        t0 = time.time()
         results, wall = asyncio.run(burst(n, path, client, sshd, gap, hold))
         rss = peak_rss_mb(proxy.proc.pid) if proxy is not None else None
         out = summary(results, wall, rss)
+        if proxy is not None:
+            proxy.stop()  # its last report of the dial queue is written as it stops
+            rows = json.loads(cli.run("failures", "--json", "--limit", "1000").stdout)
+            out["failure_kinds"] = sorted({str(r["kind"]) for r in rows if r["time"] >= t0})
+            out["dial_queue"] = [
+                str(r["message"])
+                for r in rows
+                if r["kind"] == "dial_queued" and r["time"] >= t0 and r["node"] == NODE
+            ]
         if proxy is not None and out["succeeded"] != n:
             # What the proxy said about the ones that failed.
             said = [ln for ln in proxy.log().splitlines() if "WARNING" in ln or "ERROR" in ln]

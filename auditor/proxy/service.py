@@ -186,6 +186,7 @@ class RecordingProxy:
         if self.uploads is not None:
             await self.uploads.drain(self.index)
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        self._report_dials()  # what the dial queues did since the last sweep
         self.audit.close()
         # The rows queued above written (with the seals' syncs, ending 300 sessions
         # takes a moment) before the text child is told to make its last pass.
