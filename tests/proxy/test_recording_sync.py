@@ -19,7 +19,8 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -90,9 +91,11 @@ class Peers:
     client: SshClient
     node_port: int
     tmp_path: Path
+    started: list[Callable[[], object]] = field(default_factory=list)  # stops, run after
 
     def proxy(self, sync: str | None = None) -> TracedProxy:
         traced = TracedProxy(self.ca, self.tmp_path / "proxy", self.node_port, sync)
+        self.started.append(traced.stop)
         login_and_route(self.ca, self.agent, traced.proxy, self.client)
         return traced
 
@@ -115,8 +118,11 @@ class Peers:
 @pytest.fixture
 def peers(
     ca: AuditorCli, agent: SshAgent, start_node: StartNode, ssh_client: SshClient, tmp_path: Path
-) -> Peers:
-    return Peers(ca, agent, ssh_client, start_node().port, tmp_path)
+) -> Iterator[Peers]:
+    peers = Peers(ca, agent, ssh_client, start_node().port, tmp_path)
+    yield peers
+    for stop in peers.started:  # nothing left running by a test that failed half-way
+        stop()
 
 
 def on(calls: list[Call], path: str) -> list[Call]:
@@ -216,6 +222,7 @@ def test_a_proxy_killed_at_random_points_leaves_every_recording_verifiable(
         proxy = ProxyProcess.start(
             peers.ca.data_dir, peers.tmp_path / f"proxy-{i}", "", {NODE: peers.node_port}
         )
+        peers.started.append(proxy.stop)
         login_and_route(peers.ca, peers.agent, proxy, peers.client)
         marker = f"crash-{i}"
         command = f"echo {marker}; for i in $(seq 1 60); do echo tick-$i; sleep 0.1; done"

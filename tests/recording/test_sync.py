@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from auditor.config import ConfigError, load_config
 from auditor.recording import RecordingWriter, Stream
 from auditor.recording.sync import RecordingSyncer
 
@@ -123,7 +124,9 @@ def test_interval_zero_syncs_after_every_flush(tmp_path: Path, spy: Spy) -> None
     syncer.close()
 
 
-def test_a_descriptor_closed_and_reused_mid_round_is_never_synced(tmp_path: Path, spy: Spy) -> None:
+def test_a_descriptor_closed_and_reused_mid_round_is_never_synced(
+    tmp_path: Path, spy: Spy, caplog: pytest.LogCaptureFixture
+) -> None:
     """The writer closes its file while the thread is inside a sync of it, and
     another file takes the number: the thread syncs only its own duplicates,
     the seal waits for its sync, and the duplicates are closed after it."""
@@ -144,10 +147,18 @@ def test_a_descriptor_closed_and_reused_mid_round_is_never_synced(tmp_path: Path
     writer.close()
     other = os.open(tmp_path / "other", os.O_WRONLY | os.O_CREAT)
     assert other in numbers  # the number the writer had now names another file
+    asked = len(spy.calls)
     sealed = syncer.seal(writer)
+    done_at: list[int] = []
+    sealed.add_done_callback(lambda _: done_at.append(len(spy.calls)))
     assert not sealed.done()  # not before the seal is on the disk
     go.set()
     sealed.result(10)
+    # Done after a sync of the recording that began after the seal was asked for,
+    # not at the end of the round that was under way then.
+    assert str(writer.path) in [p for _, p, _ in spy.calls[asked : done_at[0]]]
+    syncer.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     synced = [p for _, p, _ in spy.calls]
     assert str(tmp_path / "other") not in synced
     assert synced[-2:] == [str(writer.path), f"{writer.path}.idx"]  # the seal's own sync
@@ -201,3 +212,24 @@ def open_files() -> set[str]:
         except FileNotFoundError:
             continue  # listdir's own descriptor, closed since
     return names
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [("1s", 1.0), ("500ms", 0.5), ("2s", 2.0), ("0", 0.0), ("0s", 0.0), ("off", None)],
+)
+def test_recording_sync_in_the_config(tmp_path: Path, written: str, seconds: float | None) -> None:
+    path = tmp_path / "auditor.yaml"
+    path.write_text(f"proxy_service:\n  recording_sync: {written}\n")  # a bare `off` is YAML false
+    assert load_config(path).recording_sync == seconds
+    assert load_config(None).recording_sync == 1.0  # the default
+
+
+@pytest.mark.parametrize("written", ["1m", "fast", "yes", "-1s", "[1s]"])
+def test_a_bad_recording_sync_is_one_line_naming_the_key(tmp_path: Path, written: str) -> None:
+    path = tmp_path / "auditor.yaml"
+    path.write_text(f"proxy_service:\n  recording_sync: {written}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: proxy_service.recording_sync: ") and "\n" not in message
