@@ -134,7 +134,8 @@ class Config:
     public_addr: tuple[str, ...] = ()
     # Self-protection and node dialling (DESIGN §5); sshd's own defaults.
     # sshd's MaxStartups is 100; a proxy in front of a fleet takes bursts of a
-    # thousand clients at once (a connection in its handshake costs ~40 KiB).
+    # thousand clients at once (one held after its version line costs ~22 KiB,
+    # bench/bench_burst.py: the 2,000 of the cap about 45 MB).
     max_unauthenticated: int = 2000
     login_grace_time: float = 120.0
     # MaxStartups drops are retried until dial_timeout; attempts only caps the tries.

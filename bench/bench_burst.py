@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import resource
+import socket
 import statistics
 import sys
 import tempfile
@@ -221,6 +222,45 @@ def run_one(
         sshd.stop()
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def held_handshakes(tmp: Path, cli: AuditorCli, n: int) -> dict[str, float]:
+    """What an unauthenticated connection costs the proxy: ``n`` clients that
+    sent their version line and stopped there, held at once (under the default
+    cap), the proxy's RSS before and with them."""
+    proxy = ProxyProcess.start(cli.data_dir, tmp / f"proxy-held-{n}", "", None)
+    held: list[socket.socket] = []
+    try:
+        time.sleep(1.0)
+        before = rss_mb(proxy.proc.pid)
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", proxy.port))
+            s.sendall(b"SSH-2.0-OpenSSH_9.6 held\r\n")
+            held.append(s)
+        for s in held:  # each one's server is up: it has answered with its version line
+            s.settimeout(30)
+            s.recv(256)
+        time.sleep(1.0)
+        alive = proxy.proc.poll() is None
+        after = rss_mb(proxy.proc.pid)
+    finally:
+        for s in held:
+            s.close()
+        proxy.stop()
+    return {
+        "connections": n,
+        "rss_before_mb": before,
+        "rss_with_mb": after,
+        "kib_each": (after - before) * 1024 / n,
+        "proxy_alive": alive,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", default="200,500", help="burst sizes, comma-separated")
@@ -228,6 +268,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=300, help="long-lived one-hop sessions (0: skip)")
     ap.add_argument("--gap", type=float, default=0.02, help="between the long-lived ones")
     ap.add_argument("--hold", type=float, default=15.0, help="how long each long-lived one stays")
+    ap.add_argument("--held", type=int, default=1000, help="unauthenticated ones held (0: skip)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.n.split(",") if x]
     paths = [p for p in args.paths.split(",") if p]
@@ -253,6 +294,15 @@ def main() -> None:
                     s = run_one(tmp, cli, agent, host_line, path, n)
                     results["bursts"][f"{path}/{n}"] = s  # type: ignore[index]
                     show(path, s)
+            if args.held:
+                h = held_handshakes(tmp, cli, args.held)
+                results["held_handshakes"] = h
+                print(
+                    f"{args.held} clients held after their version line: proxy RSS "
+                    f"{h['rss_before_mb']:.0f} -> {h['rss_with_mb']:.0f} MB, "
+                    f"{h['kib_each']:.0f} KiB each",
+                    flush=True,
+                )
             if args.long:
                 print(
                     f"{args.long} one-hop sessions opened {args.gap * 1000:.0f} ms apart, "
