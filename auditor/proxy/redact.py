@@ -16,12 +16,13 @@ The rules, per pty channel (``auditor.proxy.recorder`` routes records here):
   escape sequences and control characters) is echoed if that text appears,
   contiguous, in the visible output that came after the key, and the next
   key's text does not appear before it (echoes come in the order of keys).
-  When the key's line has been ended by Enter, the echo must come before the
-  Enter's own newline: ``getpass`` and sudo print a newline after a secret and then the
-  command's output, which must not pass for an echo. If that newline does
+  When the key's line has been ended by Enter, the line is judged whole:
+  kept only if every key of it shows before the Enter's own newline
+  (``getpass`` and sudo print a newline after a secret and then the
+  command's output, which must not pass for an echo). If that newline does
   not come within ``WINDOW`` the Enter was not echoed either (``read -s``),
-  and the line's keys are withheld even if the next prompt happens to
-  contain them.
+  and the line is withheld even if the next prompt happens to contain its
+  keys.
 - A key not found echoed within ``WINDOW`` of its arrival is withheld. So
   are keys of full-screen programs that do not echo them (vim's normal mode,
   less): they never appear as typed text.
@@ -98,6 +99,7 @@ class InputRedactor:
         self._carry = b""  # an unfinished escape sequence at the end of the output
         self._pos = 0  # where the next key's echo may start (after the last match)
         self._withholding = False  # inside a withheld run: its marker is written
+        self._line_tainted = False  # a key of the line being typed was withheld
         self.withheld_runs = 0
 
     def add(self, stream: Stream, data: bytes, t: float) -> list[Record]:
@@ -161,59 +163,98 @@ class InputRedactor:
     def _decide(self, now: float | None) -> list[Record]:
         """Decide keys from the oldest on while they can be; release what is decided."""
         while self._keys:
+            enter = self._line_end()
+            if self._keys[0].visible and enter is not None and self._keys[enter].enter:
+                # A whole line typed and ended by Enter: kept or withheld together.
+                verdict = self._line_verdict(enter, now)
+                if verdict is None:
+                    break
+                for _ in range(enter + 1):
+                    self._apply(self._keys.pop(0), verdict)
+                self._line_tainted = False
+                continue
             key = self._keys[0]
             verdict = self._verdict(key, now)
             if verdict is None:
                 break
-            self._keys.pop(0)
-            if verdict:
-                if key.visible:
-                    self._withholding = False  # an echoed key ends a withheld run
-            elif self._withholding:
-                self._held[key.slot] = None
-            else:
-                self._withholding = True
-                self.withheld_runs += 1
-                self._held[key.slot] = (Stream.WITHHELD, b"", key.t)
+            self._apply(self._keys.pop(0), verdict)
+            if key.ends_line:
+                self._line_tainted = False
         return self._release()
 
+    def _apply(self, key: _Key, keep: bool) -> None:
+        if keep:
+            if key.visible:
+                self._withholding = False  # an echoed key ends a withheld run
+        elif self._withholding:
+            self._held[key.slot] = None
+        else:
+            self._withholding = True
+            self.withheld_runs += 1
+            self._held[key.slot] = (Stream.WITHHELD, b"", key.t)
+        if not keep:
+            self._line_tainted = True
+
+    def _line_end(self) -> int | None:
+        """Index of the first waiting key that ends a line (Enter, Ctrl-C, Ctrl-D)."""
+        return next((i for i, k in enumerate(self._keys) if k.ends_line), None)
+
+    def _line_verdict(self, enter: int, now: float | None) -> bool | None:
+        """A line ended by Enter is echoed only if its Enter is (a newline comes)
+        and every key of it shows before that newline, in order. All or nothing:
+        a key of a password must not be kept because the output after it (a
+        prompt, a two-line prompt, a command's output) happens to hold it."""
+        end = self._keys[enter]
+        barrier = self._find(b"\n", max(self._pos, end.at))
+        if barrier < 0:
+            if now is not None and now < end.t + WINDOW:
+                return None  # the Enter's echo may still come
+            return False  # it did not: the terminal was not echoing (read -s)
+        if self._line_tainted:
+            return False  # a key of this line was withheld already
+        pos = self._pos
+        line = [k for k in self._keys[: enter + 1] if k.visible]
+        for i, key in enumerate(line):
+            found = self._find(key.visible, max(pos, key.at), barrier)
+            if found < 0:
+                return False
+            if i + 1 < len(line):
+                later = line[i + 1]
+                there = self._find(later.visible, max(pos, later.at), barrier)
+                if 0 <= there < found:
+                    return False  # echoes come in order: that was the next key's
+            pos = found + len(key.visible)
+        self._pos = barrier + 1
+        return True
+
     def _verdict(self, key: _Key, now: float | None) -> bool | None:
-        """True: keep its record; False: withhold it; None: not known yet."""
+        """For a key whose line has no Enter yet (or a key without text): True
+        keep its record, False withhold it, None not known yet."""
         if not key.visible:
             if key.enter and not self._withholding:
                 newline = self._find(b"\n", max(self._pos, key.at))
                 if newline >= 0:
                     self._pos = newline + 1
             return not self._withholding
-        enter = next((k for k in self._keys if k.ends_line), None)
-        barrier: int | None = None
-        if enter is not None and enter.enter:
-            barrier = self._find(b"\n", max(self._pos, enter.at))
-            if barrier < 0:
-                # The line's Enter was not echoed (yet): nothing of it is judged before it is.
-                if now is not None and now < enter.t + WINDOW:
-                    return None
-                return False
-        found = self._find(key.visible, max(self._pos, key.at), barrier)
-        if found >= 0 and self._echoed_before(key, found, barrier):
+        found = self._find(key.visible, max(self._pos, key.at))
+        if found >= 0 and self._echoed_before(key, found):
             return False  # a later key's echo came first: this "echo" is that key's text
         if found >= 0:
             self._pos = found + len(key.visible)
+            self._line_tainted = False  # the terminal echoes again: a new context
             return True
-        if barrier is not None:
-            return False  # its line's Enter was echoed, the key before it was not
         if now is not None and now < key.t + WINDOW:
             return None
         return False
 
-    def _echoed_before(self, key: _Key, found: int, barrier: int | None) -> bool:
+    def _echoed_before(self, key: _Key, found: int) -> bool:
         """Whether the next key with text shows up before ``found``: a terminal
         echoes in the order keys come, so a key a program did not draw is not
         taken as echoed by the same letter typed a moment after it (an
         undrawn ``x`` before ``Hello from linux``)."""
         for later in self._keys[1:]:
             if later.visible:
-                there = self._find(later.visible, max(self._pos, later.at), barrier)
+                there = self._find(later.visible, max(self._pos, later.at))
                 return 0 <= there < found
             if later.ends_line:
                 return False

@@ -168,3 +168,28 @@ def test_an_undrawn_key_is_not_echoed_by_a_later_one_of_the_same_letter() -> Non
         s.printed(bytes([ch]), 0.1 + i * 0.04)
     out = s.end()
     assert typed(out) == b"Hello from linux" and markers(out) == [0.0]
+
+
+def test_a_two_line_prompt_after_read_s_does_not_echo_any_key() -> None:
+    """read -s echoes nothing; the next prompt has a newline and holds some of
+    the password's letters (u, e, r, 2): not one of them is kept."""
+    s = Session()
+    t = s.keys(SECRET, 0.0, gap=0.05)
+    s.typed(b"\r", t)
+    s.printed(b"user@node2:~\r\n$ ", t + 0.05)
+    out = s.end()
+    assert typed(out) == b"" and markers(out) == [0.0]
+
+
+def test_a_slow_typists_last_keys_are_not_kept_by_the_prompt_after_them() -> None:
+    s = Session()
+    s.printed(b"pw: ", 0.0)
+    t = s.keys(b"hunte", 1.0, gap=WINDOW * 1.5)  # each withheld alone, in one run
+    t = s.keys(b"r2", t, gap=0.05)  # the last two typed quickly, then Enter
+    s.typed(b"\r", t)
+    s.printed(b"user@node2:~\r\n$ ", t + 0.05)
+    s.later(t + WINDOW * 2)
+    s.keys(b"ls", t + 3)
+    s.printed(b"ls", t + 3.1)
+    out = s.end()
+    assert typed(out) == b"ls" and markers(out) == [1.0]
