@@ -17,7 +17,7 @@ from auditor.cli.context import Context, common_options
 from auditor.durations import parse_duration
 from auditor.errors import AuditorError, UsageError
 from auditor.index import FailureKind, SessionIndex
-from auditor.index.rows import SearchHit, Session
+from auditor.index.rows import CommandRow, SearchHit, Session
 from auditor.recording import RecordingReader
 from auditor.sizes import format_size
 from auditor.textsafe import visible
@@ -45,7 +45,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(handler=cmd_failures)
 
-    p = sub.add_parser("export", help="a session as asciicast or plain text", parents=[common])
+    p = sub.add_parser(
+        "export", help="a session as asciicast, plain text or an HTML page", parents=[common]
+    )
     p.add_argument(
         "id",
         metavar="ID[@T]",
@@ -55,9 +57,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--format",
         required=True,
-        choices=["asciicast", "asciicast-v3", "text"],
+        choices=["asciicast", "asciicast-v3", "text", "html"],
         dest="fmt",
-        help="asciicast is v2 (asciinema 2.x plays it), asciicast-v3 is asciinema 3's",
+        help="asciicast is v2 (asciinema 2.x plays it), asciicast-v3 is asciinema 3's; "
+        "html is one page with a player, the metadata, commands and signed anchor (offline)",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--input", action="store_true", help="asciicast: include what was typed")
@@ -267,6 +270,11 @@ def cmd_export(ctx: Context) -> int:
         if t is not None:
             t = check_within(t, reader.summary().duration, a.id)
         oversight.viewed(index, ctx.data_dir, session.id, "export", t)
+        commands: list[CommandRow] = []
+        if a.fmt == "html":
+            from auditor.html_export.page import session_command_rows
+
+            commands = session_command_rows(index, session)
     meta = {"login": session.login, "node": session.node, **reader.meta}
     if t is not None and a.fmt == "text":
         print(
@@ -282,6 +290,13 @@ def cmd_export(ctx: Context) -> int:
                 records = with_marker(records, t, reference(session.id, t))
             shown = ShownOutput().records(records)
             write_asciicast(out, shown, meta, include_input=a.input, version=version)
+        elif a.fmt == "html":
+            from auditor.html_export import write_html
+
+            records = reader.records()
+            if t is not None:  # the page opens at the moment, marked on the timeline
+                records = with_marker(records, t, reference(session.id, t))
+            write_html(out, session, ShownOutput().records(records), meta, commands, start_at=t)
         else:
             for line in recording_transcript(reader.records()):
                 out.write(line + "\n")
