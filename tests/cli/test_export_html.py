@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import escape as _e
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,7 +69,9 @@ def _shell(*steps: tuple[float, str, str]) -> list[tuple[float, Stream, bytes]]:
     return out
 
 
-def _record(cli: AuditorCli, tmp_path: Path, at: str | None = None) -> Exported:
+def _record(
+    cli: AuditorCli, tmp_path: Path, at: str | None = None, uri: str | None = None
+) -> Exported:
     """A sealed shell session with a signed anchor, a hostile node name and login."""
     key = asyncssh.generate_private_key("ssh-ed25519")
     records = _shell(
@@ -78,7 +81,7 @@ def _record(cli: AuditorCli, tmp_path: Path, at: str | None = None) -> Exported:
     )
     records.append((9.0, Stream.EXIT, encode_exit(0)))
     cli.data_dir.mkdir(parents=True, exist_ok=True)
-    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+    with SessionIndex.open(cli.data_dir, uri=uri) as index:
         sid = index.new_session_id()
         path = index.recording_path(sid)
         with RecordingWriter.create(path, {"session_id": sid, "start": START}) as writer:
@@ -355,3 +358,20 @@ def test_a_live_session_exports_with_its_commands_so_far(cli: AuditorCli, tmp_pa
     commands = [attrs for tag, attrs in elements(page.read_text()) if tag == "button"]
     assert [c["data-t"] for c in commands] == ["1.000000"]
     assert "<code>uptime</code>" in page.read_text() and "it had not ended" in page.read_text()
+
+
+def test_the_page_from_a_postgresql_index(
+    cli: AuditorCli, tmp_path: Path, postgres_uri: str
+) -> None:
+    config = tmp_path / "auditor.yaml"
+    config.write_text(f"storage:\n  audit_events_uri: {postgres_uri}\n")
+    pg = AuditorCli(cli.data_dir, config=config)
+    e = _record(pg, tmp_path, uri=postgres_uri)
+    html = e.page.read_text()
+    found = [attrs["data-t"] for tag, attrs in elements(html) if tag == "button"]
+    assert found == ["1.000000", "4.000000", "8.000000"]  # read from the recording just now
+    with SessionIndex.open(pg.data_dir, uri=postgres_uri) as index:
+        row = index.get_session(e.sid)
+        assert len(index.commands(session_id=e.sid)) == 3  # and kept in the index
+    assert row.anchor_statement and _e(row.anchor_statement) in html
+    assert row.anchor_signature and row.anchor_signature in html
