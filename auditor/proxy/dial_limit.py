@@ -9,13 +9,14 @@ So each node (its address and port) has a limit on the dials the proxy has
 in flight to it, from TCP connect to the end of SSH authentication, and the
 dials past the limit wait in FIFO order.
 
-The limit starts just under what sshd admits (8 of the default 10, room for
-the users who log in to the node directly) and adapts like TCP's window
-(AIMD): a ``MaxStartups`` drop halves it (once per round: the drops of dials
-that started before the last cut do not cut it again), and a run of ``limit``
-handshakes without a drop raises it by one, up to one under the node's
-``MaxStartups``. ``nodes: {NAME: {max_startups: N}}`` tells the proxy what an
-operator set in that node's sshd_config.
+The limit starts under what sshd admits (7 of the default 10: room for the
+users who log in to the node directly, and for sshd's own lag: its listener
+hears that a login is authenticated a moment after the client does) and
+adapts like TCP's window (AIMD): a ``MaxStartups`` drop halves it (once per
+round: the drops of dials that started before the last cut do not cut it
+again), and a run of ``limit`` handshakes without a drop raises it by one, up
+to two under the node's ``MaxStartups``. ``nodes: {NAME: {max_startups: N}}``
+tells the proxy what an operator set in that node's sshd_config.
 """
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ from dataclasses import dataclass, field
 log = logging.getLogger("auditor.proxy")
 
 SSHD_MAX_STARTUPS = 10  # sshd's default start of random early drop
-HEADROOM = 2  # startups left to others (users who log in to the node directly)
+HEADROOM = 2  # startups left to others and to sshd's lag in counting a login done
 LONG_WAIT = 1.0  # a dial that waited this long in the queue is reported
 
 
 def start_limit(max_startups: int) -> int:
-    return max(1, max_startups - HEADROOM)
+    return max(1, max_startups - HEADROOM - 1)
 
 
 def ceiling(max_startups: int) -> int:
-    return max(1, max_startups - 1)
+    return max(1, max_startups - HEADROOM)
 
 
 class QueueTimeout(Exception):

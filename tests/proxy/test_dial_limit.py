@@ -19,9 +19,9 @@ def run(coro: object) -> None:
 def test_dials_past_the_limit_wait_in_order_and_get_in_as_places_free() -> None:
     async def main() -> None:
         dials = DialLimiter()
-        held = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(8)]  # 8 of sshd's 10
+        held = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(7)]  # 7 of sshd's 10
         node = dials.nodes[KEY]
-        assert node.in_flight == 8 and node.limit == 8
+        assert node.in_flight == 7 and node.limit == 7
         order: list[int] = []
 
         async def queued(i: int) -> None:
@@ -36,9 +36,9 @@ def test_dials_past_the_limit_wait_in_order_and_get_in_as_places_free() -> None:
         held[0].release(True)
         await asyncio.gather(*tasks)
         assert order == [0, 1, 2, 3, 4]  # first come, first served
-        assert node.in_flight == 7
+        assert node.in_flight == 6
         held[0].release(True)  # a second release changes nothing
-        assert node.in_flight == 7
+        assert node.in_flight == 6
 
     run(main())
 
@@ -51,41 +51,41 @@ def test_a_maxstartups_drop_halves_the_limit_once_per_round_and_clean_handshakes
 
     async def main() -> None:
         dials = DialLimiter(on_change=heard)
-        permits = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(8)]
+        permits = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(7)]
         node = dials.nodes[KEY]
         permits[0].dropped(False)  # EOF or a reset: not sshd's MaxStartups
-        assert node.limit == 8
+        assert node.limit == 7
         for p in permits[:4]:  # a burst dropped together: one cut
             p.dropped(True)
-        assert node.limit == 4
+        assert node.limit == 3
         permits[0].dropped(True)  # the same dial dropped again after the cut: cut again
-        assert node.limit == 2
+        assert node.limit == 1
         for p in permits:
             p.release(True)
-        # Two clean handshakes at limit 2 raised it to 3 (the releases above).
-        assert node.limit > 2
-        while node.limit < 9:
+        # Clean handshakes raised it: 1 -> 2 -> 3 -> 4 (the releases above).
+        assert node.limit == 4
+        while node.limit < 8:
             p = await dials.acquire(KEY, "db", None, 1.0)
             p.release(True)
         for _ in range(50):
             p = await dials.acquire(KEY, "db", None, 1.0)
             p.release(True)
-        assert node.limit == 9  # the ceiling: one under sshd's 10
+        assert node.limit == 8  # the ceiling: two under sshd's 10
         report = dials.take_reports()[0]
         assert report.drops == 5 and report.cuts == 2
         assert "MaxStartups drops" in report.message()
         assert dials.take_reports() == []  # told once
 
     run(main())
-    assert changes[0] == (8, 4, "maxstartups drop")
-    assert changes[1] == (4, 2, "maxstartups drop")
+    assert changes[0] == (7, 3, "maxstartups drop")
+    assert changes[1] == (3, 1, "maxstartups drop")
     assert all(new == old + 1 for old, new, _ in changes[2:])
 
 
 def test_a_dial_that_waits_past_its_deadline_fails_and_leaves_the_queue() -> None:
     async def main() -> None:
         dials = DialLimiter()
-        held = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(8)]
+        held = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(7)]
         with pytest.raises(QueueTimeout) as caught:
             await dials.acquire(KEY, "db", None, 0.2)
         assert caught.value.waited >= 0.2
@@ -109,15 +109,15 @@ def test_a_dial_that_waits_past_its_deadline_fails_and_leaves_the_queue() -> Non
 def test_nodes_max_startups_sets_the_limit_and_other_nodes_are_apart() -> None:
     async def main() -> None:
         dials = DialLimiter()
-        big = [await dials.acquire("10.0.0.7:22", "db", 50, 0.1) for _ in range(48)]
+        big = [await dials.acquire("10.0.0.7:22", "db", 50, 0.1) for _ in range(47)]
         with pytest.raises(QueueTimeout):
             await dials.acquire("10.0.0.7:22", "db", 50, 0.05)
-        other = [await dials.acquire(KEY, "web", None, 0.1) for _ in range(8)]
-        assert len(big) == 48 and len(other) == 8
+        other = [await dials.acquire(KEY, "web", None, 0.1) for _ in range(7)]
+        assert len(big) == 47 and len(other) == 7
         # A reload that lowers it: new dials wait until the node is under it.
         with pytest.raises(QueueTimeout):
             await dials.acquire("10.0.0.7:22", "db", 20, 0.05)
-        assert dials.nodes["10.0.0.7:22"].limit == 18
+        assert dials.nodes["10.0.0.7:22"].limit == 17
 
     run(main())
 
