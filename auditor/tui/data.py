@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from auditor.access import labels_match
 from auditor.config import NodeSpec
 from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index, terms
+from auditor.index.marks import MarkFilter
 from auditor.index.rows import KindSummary
 from auditor.replay.remote import Mirrors
 
@@ -32,11 +33,13 @@ STATUSES = ("live", "ended", "interrupted")
 
 @dataclass(frozen=True)
 class SessionFilter:
-    """``user:joe node:db status:ended label:env=prod``, as typed into the filter box."""
+    """``user:joe node:db status:ended label:env=prod reviewed:no``, as typed into the
+    filter box (``reviewed:no``, ``reviewed:yes`` or ``reviewed:USER``)."""
 
     user: str | None = None
     node: str | None = None
     status: str | None = None
+    reviewed: str | None = None
     # ``label:K=V``: the inventory's nodes with those labels (the index keeps no labels).
     labels: tuple[tuple[str, str], ...] = ()
     label_nodes: frozenset[str] | None = None  # their names, as written and in lower case
@@ -61,14 +64,17 @@ class SessionFilter:
             raise ValueError(f"filter: {exc}") from None
         for word in words:
             key, sep, value = word.partition(":")
-            if not sep or key not in ("user", "node", "status") or not value:
+            if not sep or key not in ("user", "node", "status", "reviewed") or not value:
                 raise ValueError(
-                    f"filter: expected user:NAME node:NAME status:STATUS label:K=V, not {word!r}"
+                    "filter: expected user:NAME node:NAME status:STATUS label:K=V "
+                    f"reviewed:no|yes|USER, not {word!r}"
                 )
             if key == "status" and value not in STATUSES:
                 raise ValueError(f"filter: status is one of {', '.join(STATUSES)}, not {value!r}")
             values[key] = value
-        return cls(values.get("user"), values.get("node"), values.get("status"))
+        return cls(
+            values.get("user"), values.get("node"), values.get("status"), values.get("reviewed")
+        )
 
     def accepts(self, s: Session) -> bool:
         return (
@@ -123,6 +129,35 @@ class SessionPage:
     past: list[Session]
     more: bool  # another page of past sessions follows
     hits: dict[str, SearchHit] = field(default_factory=dict)
+    # Who reviewed each session shown (in order, each once), and which are held.
+    reviewers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()
+
+
+def _marks(flt: SessionFilter) -> MarkFilter | None:
+    """``reviewed:no`` is unreviewed, ``reviewed:yes`` anyone's, else that reviewer's."""
+    if flt.reviewed is None:
+        return None
+    if flt.reviewed == "no":
+        return MarkFilter(unreviewed=True)
+    return MarkFilter(reviewed_by=None if flt.reviewed == "yes" else flt.reviewed)
+
+
+def _reviewed_only(index: SessionIndex, flt: SessionFilter, ids: list[str]) -> set[str]:
+    marks = _marks(flt)
+    if marks is None:
+        return set(ids)
+    if marks.any:
+        return index.marked(ids, marks)
+    return set(index.reviews(ids))  # reviewed:yes
+
+
+def with_marks(index: SessionIndex, page: SessionPage) -> SessionPage:
+    """The page filtered by ``reviewed:`` already; the reviewers and holds of its rows."""
+    ids = [s.id for s in (*page.live, *page.past)]
+    reviews = index.reviews(ids)
+    reviewers = {sid: tuple(dict.fromkeys(r.reviewer for r in rs)) for sid, rs in reviews.items()}
+    return replace(page, reviewers=reviewers, held=frozenset(index.holds(ids)))
 
 
 def live_sessions(index: SessionIndex, flt: SessionFilter) -> list[Session]:
@@ -165,16 +200,42 @@ def session_page(
         ]
         kept = [h for h in hits if flt.accepts(h.session)]
         kept += command_hits(index, flt, search, limit, {h.session.id for h in kept})
+        if flt.reviewed is not None:
+            ok = _reviewed_only(index, flt, [h.session.id for h in kept])
+            kept = [h for h in kept if h.session.id in ok]
         kept.sort(key=lambda h: h.session.start, reverse=True)
-        return SessionPage(
-            live=[h.session for h in kept if h.session.live],
-            past=[h.session for h in kept if not h.session.live],
-            more=False,
-            hits={h.session.id: h for h in kept},
+        return with_marks(
+            index,
+            SessionPage(
+                live=[h.session for h in kept if h.session.live],
+                past=[h.session for h in kept if not h.session.live],
+                more=False,
+                hits={h.session.id: h for h in kept},
+            ),
         )
     live = live_sessions(index, flt) if after is None else []
-    past = past_sessions(index, flt, after, limit + 1)
-    return SessionPage(live, past[:limit], len(past) > limit)
+    if flt.reviewed is not None:
+        live = [s for s in live if s.id in _reviewed_only(index, flt, [s.id for s in live])]
+        past = reviewed_past(index, flt, after, limit + 1)
+    else:
+        past = past_sessions(index, flt, after, limit + 1)
+    return with_marks(index, SessionPage(live, past[:limit], len(past) > limit))
+
+
+def reviewed_past(
+    index: SessionIndex, flt: SessionFilter, after: Session | None, limit: int
+) -> list[Session]:
+    """Past sessions that pass ``reviewed:``, newest first, ``limit`` after ``after``:
+    pages of the unfiltered list, filtered, until enough are found."""
+    found: list[Session] = []
+    while len(found) < limit:
+        page = past_sessions(index, flt, after, max(limit, 200))
+        if not page:
+            break
+        ok = _reviewed_only(index, flt, [s.id for s in page])
+        found += [s for s in page if s.id in ok]
+        after = page[-1]
+    return found[:limit]
 
 
 COMMAND_MARK = "$ "  # a match in a command the user ran, not in the output

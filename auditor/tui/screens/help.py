@@ -13,7 +13,8 @@ from textual.widgets import Static
 INTRO = (
     "auditor records SSH sessions through its proxy and indexes them. "
     "Sessions: live ones on top; Enter replays. Filter with user:NAME node:NAME "
-    "status:live|ended|interrupted; search finds sessions by what they printed. "
+    "status:live|ended|interrupted reviewed:no|yes|USER; search finds sessions by what "
+    "they printed. In a replay, y copies the moment (ID@T: `auditor ID@T` opens it). "
     "Ctrl+P opens the command palette; the mouse works everywhere."
 )
 

@@ -27,10 +27,12 @@ from textual.strip import Strip
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
+from auditor import oversight
 from auditor.errors import AuditorError
 from auditor.index import Session
 from auditor.recording import RecordingError, RecordingReader
 from auditor.replay.commands import Command, session_commands
+from auditor.replay.moment import reference
 from auditor.replay.playback import (
     Find,
     Playback,
@@ -43,13 +45,17 @@ from auditor.replay.playback import (
     ToggleFollow,
     TogglePlay,
 )
+from auditor.replay.timed_transcript import timed_transcript
 from auditor.replay.timing import next_speed
+from auditor.textsafe import visible
 from auditor.tui import format as fmt
+from auditor.tui.screens.review import ReviewScreen
 from auditor.tui.text import append_data, data_text
 from auditor.tui.widgets.command_list import CommandList
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen
 from auditor.tui.widgets.timeline import Timeline, TimelineState
+from auditor.tui.widgets.transcript_panel import TranscriptPanel
 
 if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
@@ -77,6 +83,9 @@ class ReplayScreen(Screen[None]):
         Binding("slash", "search", "Search", key_display="/"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("c", "commands", "Commands"),
+        Binding("t", "transcript", "Transcript"),
+        Binding("y", "copy_moment", "Copy moment"),
+        Binding("m", "review", "Reviewed"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -155,6 +164,7 @@ class ReplayScreen(Screen[None]):
             with ScrollableContainer(id="terminal-box", can_focus=False), Center():
                 yield TerminalView()
             yield CommandList(id="commands")
+            yield TranscriptPanel(id="transcript")
         yield Timeline()
         yield Static("", id="hit-line")
         yield Footer()
@@ -162,6 +172,7 @@ class ReplayScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "replay"
         self.timeline.state = self.state
+        self.note_view("follow" if self.session.live else "replay")
         self.run_playback()
         self.load_commands()
         if self.search:
@@ -280,7 +291,11 @@ class ReplayScreen(Screen[None]):
     @on(Frame)
     def frame(self, event: Frame) -> None:
         self.terminal_view.show(event.strips, event.cols, event.rows)
+        moved = event.state.position != self.state.position
         self.state = replace(event.state, hits=self.state.hits, hit=self.state.hit)
+        self.sub_title = f"replay {self.moment}"
+        if moved and self.transcript.has_class("-shown"):
+            self.transcript.follow(self.state.position)
         self.timeline.state = self.state
         self.frames += 1
         waiting, self._waiters = self._waiters, []
@@ -383,6 +398,91 @@ class ReplayScreen(Screen[None]):
         event.input.remove()
         if event.value.strip():
             self.load_hits(event.value.strip(), jump=True)
+
+    # Moments, reviews, who watched, the transcript (issue 24)
+    @property
+    def moment(self) -> str:
+        """The current moment's reference: ``auditor ID@T`` opens it again."""
+        return reference(self.session.id, self.state.position)
+
+    @property
+    def transcript(self) -> TranscriptPanel:
+        return self.query_one(TranscriptPanel)
+
+    @work(group="views", exit_on_error=False)
+    async def note_view(self, what: str) -> None:
+        """Who watched whom: a views row and a session_viewed line in the audit log."""
+        sid, data_dir = self.session.id, self.auditor.data_dir
+        try:
+            await self.auditor.reader(lambda index: oversight.viewed(index, data_dir, sid, what))
+        except (AuditorError, OSError) as exc:
+            note = visible(f"could not record this view: {exc}")
+            self.notify(note, severity="error", markup=False)
+
+    def action_copy_moment(self) -> None:
+        """OSC 52 to the terminal's clipboard, and shown: not every terminal takes OSC 52."""
+        ref = self.moment
+        self.app.copy_to_clipboard(ref)
+        self.notify(f"copied {ref}", title="moment", markup=False)
+
+    def action_review(self) -> None:
+        t = self.state.position
+
+        def answered(note: str | None) -> None:
+            if note is not None:
+                self.review(note, t)
+
+        self.app.push_screen(ReviewScreen(self.session, t), answered)
+
+    @work(group="review", exit_on_error=False)
+    async def review(self, note: str, t: float) -> None:
+        sid, data_dir = self.session.id, self.auditor.data_dir
+        try:
+            await self.auditor.reader(
+                lambda index: oversight.reviewed(index, data_dir, sid, note or None, t)
+            )
+        except (AuditorError, OSError) as exc:
+            self.notify(visible(str(exc)), severity="error", markup=False)
+            return
+        self.notify(f"reviewed {reference(sid, t)}", title="review", markup=False)
+        self.auditor.data_version += 1  # the sessions table shows it
+
+    def action_transcript(self) -> None:
+        panel = self.transcript
+        if panel.has_class("-shown"):
+            panel.remove_class("-shown")
+            panel.action_leave()
+            return
+        panel.add_class("-shown")
+        if not panel.lines:
+            self.load_transcript()
+        panel.follow(self.state.position)
+        panel.enter()
+
+    @work(thread=True, group="transcript", exclusive=True, exit_on_error=False)
+    def load_transcript(self) -> None:
+        path = self.session.recording_path
+        lines: list[tuple[float, str]] = []
+        if path:
+            try:
+                lines = timed_transcript(RecordingReader(Path(path)).records())
+            except (RecordingError, OSError):
+                lines = []  # the playback thread reports an unreadable recording
+        self.post_message(self.TranscriptLoaded(lines))
+
+    class TranscriptLoaded(Message):
+        def __init__(self, lines: list[tuple[float, str]]) -> None:
+            super().__init__()
+            self.lines = lines
+
+    @on(TranscriptLoaded)
+    def transcript_loaded(self, event: TranscriptLoaded) -> None:
+        self.transcript.show(event.lines)
+        self.transcript.follow(self.state.position)
+
+    @on(TranscriptPanel.Chosen)
+    def transcript_chosen(self, event: TranscriptPanel.Chosen) -> None:
+        self.command(SeekTo(event.t))
 
     def action_back(self) -> None:
         if self.search_input is not None:

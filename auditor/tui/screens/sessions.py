@@ -11,13 +11,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from auditor import oversight
 from auditor.errors import AuditorError
 from auditor.index import Session, SessionIndex
+from auditor.index.marks import Hold, View
 from auditor.index.owner import os_user
 from auditor.tui.data import SessionFilter, SessionPage, session_page
+from auditor.tui.screens.review import ReviewScreen
 from auditor.tui.screens.terminate import TerminateScreen
 from auditor.tui.text import data_text
-from auditor.tui.widgets.session_details import session_details
+from auditor.tui.widgets.session_details import session_details, watchers_text
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar
 
@@ -36,6 +39,7 @@ class SessionsScreen(Screen[None]):
         Binding("escape", "clear", "Clear"),
         Binding("r", "reload", "Refresh"),
         Binding("t", "terminate", "Terminate"),
+        Binding("m", "review", "Reviewed"),
         Binding("c", "app.show_commands", "Commands"),
     ]
 
@@ -70,7 +74,8 @@ class SessionsScreen(Screen[None]):
         yield Header()
         with Horizontal(id="query-bar"):
             yield Input(
-                placeholder="filter: user:NAME node:NAME status:live|ended|interrupted label:K=V",
+                placeholder="filter: user:NAME node:NAME status:live|ended|interrupted "
+                "label:K=V reviewed:no|yes|USER",
                 id="filter",
             )
             yield Input(placeholder="search what sessions printed (/)", id="search")
@@ -169,6 +174,25 @@ class SessionsScreen(Screen[None]):
         s = self.session_table.sessions.get(str(event.row_key.value))
         details = self.query_one("#session-details", Static)
         details.update(session_details(s, self.auditor.config) if s else "")
+        if s is not None:
+            self.load_watchers(s)
+
+    @work(group="watchers", exclusive=True, exit_on_error=False)
+    async def load_watchers(self, s: Session) -> None:
+        """Who has viewed the session, and its hold, after its details."""
+
+        def marks(index: SessionIndex) -> tuple[list[View], Hold | None]:
+            return index.views([s.id]).get(s.id, []), index.holds([s.id]).get(s.id)
+
+        try:
+            views, hold = await self.auditor.reader(marks)
+        except AuditorError:
+            return
+        if self.session_table.selected_id != s.id:
+            return
+        text = session_details(s, self.auditor.config)
+        text.append_text(watchers_text(views, hold))
+        self.query_one("#session-details", Static).update(text)
 
     @on(Input.Submitted)
     def submitted(self) -> None:
@@ -213,6 +237,30 @@ class SessionsScreen(Screen[None]):
                 self.terminate(s, reason)
 
         self.app.push_screen(TerminateScreen(s), answered)
+
+    def action_review(self) -> None:
+        s = self.session_table.selected
+        if s is None:
+            return
+
+        def answered(note: str | None) -> None:
+            if note is not None:
+                self.review(s, note)
+
+        self.app.push_screen(ReviewScreen(s), answered)
+
+    @work(group="review", exit_on_error=False)
+    async def review(self, session: Session, note: str) -> None:
+        data_dir = self.auditor.data_dir
+        try:
+            await self.auditor.reader(
+                lambda index: oversight.reviewed(index, data_dir, session.id, note or None)
+            )
+        except (AuditorError, OSError) as exc:
+            self.message.update(data_text(str(exc)))
+            return
+        self.message.update(data_text(f"reviewed {session.id[:8]} as {os_user()}"))
+        self.reload()
 
     @work(group="terminate", exit_on_error=False)
     async def terminate(self, session: Session, reason: str) -> None:

@@ -15,6 +15,7 @@ from rich.text import Text
 from auditor.access import format_labels
 from auditor.config import Config
 from auditor.index import Session
+from auditor.index.marks import Hold, View
 from auditor.textsafe import visible  # controls and bidi overrides as escapes, like the CLI
 
 
@@ -42,4 +43,25 @@ def session_details(s: Session, config: Config) -> Text:
         text.append(" (not in the inventory)", style="dim")
     else:
         text.append(f" {format_labels(inventory.labels) or '(no labels)'}")
+    return text
+
+
+def watchers_text(views: list[View], hold: Hold | None) -> Text:
+    """`` · held by joe: reason · viewed by ann (replay), joe (export)``: newest first."""
+    text = Text(end="")
+    if hold is not None:
+        text.append(" · held by ", style="yellow")
+        text.append(visible(f"{hold.held_by}: {hold.reason}"), style="yellow")
+    if not views:
+        text.append(" · not viewed yet", style="dim")
+        return text
+    text.append(" · viewed by ")
+    seen = list(dict.fromkeys((v.viewer, v.what) for v in reversed(views)))
+    for i, (viewer, what) in enumerate(seen[:4]):
+        if i:
+            text.append(", ")
+        text.append(visible(viewer), style="bold")
+        text.append(f" ({what})", style="dim")
+    if len(seen) > 4:
+        text.append(f" and {len(seen) - 4} more", style="dim")
     return text

@@ -23,6 +23,7 @@ COLUMNS = (
     ("exit", "exit", 6),
     ("bytes", "bytes", 8),
     ("command", "command", 24),
+    ("reviewed", "reviewed", 14),  # ✓ and who (the first reviewer, +N more); ⏸ held
 )
 MATCH = ("match", "matching line", 40)
 STATUS_STYLE = {"live": "bold green", "ended": "", "interrupted": "yellow"}
@@ -80,6 +81,8 @@ class SessionTable(DataTable[Text]):
         self.hits: dict[str, SearchHit] = {}
         self.samples: frozenset[str] = frozenset()
         self.more = False
+        self.reviewers: dict[str, tuple[str, ...]] = {}
+        self.held: frozenset[str] = frozenset()
         self.last_past: Session | None = None
         self._searching: bool | None = None
 
@@ -110,11 +113,25 @@ class SessionTable(DataTable[Text]):
             plain(fmt.exit_text(s)),
             plain(fmt.size(s.bytes_in + s.bytes_out)),
             plain(fmt.what(s)),
+            self._reviewed(s.id),
         ]
         if self._searching:
             hit = self.hits.get(s.id)
             cells.insert(3, match_text(hit.line) if hit else plain(""))
         return cells
+
+    def _reviewed(self, sid: str) -> Text:
+        """Reviewer names are OS users' (this side's), still shown as data, never markup."""
+        who = self.reviewers.get(sid, ())
+        text = Text(end="")
+        if sid in self.held:
+            text.append("⏸ ", style="bold yellow")
+        if who:
+            text.append("✓ ", style="bold green")
+            append_data(text, who[0])
+            if len(who) > 1:
+                text.append(f" +{len(who) - 1}", style="dim")
+        return text
 
     def show(
         self, page: SessionPage, now: float, *, append: bool = False, searching: bool = False
@@ -126,6 +143,9 @@ class SessionTable(DataTable[Text]):
             self.clear()
             self.sessions = {}
             self.hits = dict(page.hits)
+            self.reviewers, self.held = {}, frozenset()
+        self.reviewers = {**self.reviewers, **page.reviewers}
+        self.held = self.held | page.held
         for s in (*page.live, *page.past):
             if s.id in self.sessions:
                 continue
