@@ -239,3 +239,14 @@ async def test_opening_at_a_moment(world: World) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_following_a_live_session_in_the_app_is_a_view(world: World) -> None:
+    app = app_for(world.data_dir)
+    async with app.run_test(size=(130, 36)) as pilot:
+        await settle(pilot)
+        await open_replay(app, world.live)
+        await until_loaded(pilot, lambda: views(world.data_dir, world.live))
+    assert views(world.data_dir, world.live) == [(ME, "follow")]
+    (line,) = viewed_lines(world.data_dir)
+    assert (line["what"], line["session"]) == ("follow", world.live)
