@@ -72,7 +72,8 @@ class Report:
 
     @property
     def noteworthy(self) -> bool:
-        return bool(self.long_waits or self.drops or self.timeouts)
+        # Any wait: outside a burst nothing queues, so a row means one came.
+        return bool(self.queued or self.drops or self.timeouts)
 
     def message(self) -> str:
         parts = [f"{self.queued} of {self.dials} dials to {self.name} waited in the proxy's queue"]
