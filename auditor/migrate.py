@@ -142,6 +142,9 @@ class Migration:
                 self._copy_session(s, where[s.id], s.id in unread)
             if self.report.done % self.every == 0:
                 self.progress(self.report)
+        if not self.dry_run:  # reviews, views and holds go with their sessions
+            failed = {sid for sid, _ in self.report.not_copied}
+            self.target.copy_marks(self.source, [s.id for s in page if s.id not in failed])
 
     def destination(self, s: Session) -> str | None:
         """Where the target row says the recording is: the object it is uploaded

@@ -108,6 +108,28 @@ class SessionMarks(ABC):
             raise AuditorError(f"session {session_id[:8]} is not held")
         return hold
 
+    def copy_marks(self, source: SessionMarks, session_ids: list[str]) -> int:
+        """The reviews, views and holds of ``session_ids`` in ``source``, with their
+        own times (``auditor migrate``); those here already are not copied again, so
+        a resumed copy adds nothing twice. Returns how many rows it added."""
+        added = 0
+        have_reviews, have_views = self.reviews(session_ids), self.views(session_ids)
+        for sid, reviews in source.reviews(session_ids).items():
+            present = set(have_reviews.get(sid, []))
+            for review in reviews:
+                if review not in present:
+                    self._insert_review(review)
+                    added += 1
+        for sid, views in source.views(session_ids).items():
+            seen = set(have_views.get(sid, []))
+            for view in views:
+                if view not in seen:
+                    self._insert_view(view)
+                    added += 1
+        for hold in source.holds(session_ids).values():
+            added += self._insert_hold(hold)
+        return added
+
     def marked(self, session_ids: list[str], marks: MarkFilter) -> set[str]:
         """Those of ``session_ids`` that pass ``marks``."""
         reviews = self.reviews(session_ids)

@@ -255,3 +255,28 @@ def test_tail_of_a_live_session_is_a_view(cli: AuditorCli) -> None:
     assert views(cli.data_dir, world.live) == [(ME, "tail")]
     (line,) = audit_lines(cli.data_dir, "session_viewed")
     assert (line["what"], line["session"], line["viewer"]) == ("tail", world.live, ME)
+
+
+def test_migrate_takes_reviews_views_and_holds_along(
+    cli: AuditorCli, tmp_path: Path, postgres_uri: str
+) -> None:
+    world = build_world(cli.data_dir, live=False)
+    cli.run("review", f"{world.shell[:8]}@0:03", "--note", "fine")
+    cli.run("review", world.vim[:8])
+    cli.run("hold", world.failed[:8], "--reason", "case 7")
+    cli.run("replay", world.shell[:8], "--format", "text")
+    local = {d["id"]: d for d in json.loads(cli.run("sessions", "--json").stdout)}
+
+    cli.run("migrate", "--to", postgres_uri)
+    cli.run("migrate", "--to", postgres_uri)  # again: nothing twice
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"storage:\n  audit_events_uri: {postgres_uri}\n")
+    shared = AuditorCli(tmp_path / "other-machine", config=config)
+    there = {d["id"]: d for d in json.loads(shared.run("sessions", "--json").stdout)}
+    for sid in (world.shell, world.vim, world.failed):
+        for key in ("reviews", "hold", "viewed_by"):
+            assert there[sid][key] == local[sid][key], (sid, key)
+    assert len(there[world.shell]["reviews"]) == 1
+    assert [d["id"] for d in json.loads(shared.run("sessions", "--held", "--json").stdout)] == [
+        world.failed
+    ]
