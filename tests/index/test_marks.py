@@ -89,3 +89,27 @@ def test_marked_sessions_keeps_the_other_filters(index: SessionIndex) -> None:
     index.end_session(theirs)
     found = index.marked_sessions(MarkFilter(unreviewed=True), user=FIELDS["user"], limit=None)
     assert [s.id for s in found] == [mine]
+
+
+def test_retention_keeps_a_held_session_and_its_recording(index: SessionIndex) -> None:
+    from pathlib import Path
+
+    from auditor.config import Retention
+    from auditor.retention import prune
+
+    now = time.time()
+    held = recorded_session(index, b"evidence\r\n")
+    other = recorded_session(index, b"routine\r\n")
+    for sid in (held, other):
+        index.update_session(sid, start=now - 100 * DAY, end=now - 100 * DAY + 5)
+    files = {sid: Path(index.get_session(sid).recording_path or "") for sid in (held, other)}
+    index.hold(held, "joe", "incident 42")
+
+    report = prune(index, Retention(sessions=90 * DAY))
+    assert [s.id for s in report.sessions] == [other]
+    assert files[held].exists() and not files[other].exists()
+    assert index.get_session(held).id == held
+
+    index.release(held)
+    assert [s.id for s in prune(index, Retention(sessions=90 * DAY)).sessions] == [held]
+    assert not files[held].exists()
