@@ -129,7 +129,7 @@ def _still_live(index: SessionIndex, session_id: str) -> Callable[[], bool]:
 
 def cmd_replay(ctx: Context) -> int:
     from auditor import oversight
-    from auditor.replay.moment import parse_moment
+    from auditor.replay.moment import check_within, parse_moment
 
     a = ctx.args
     fmt = a.fmt or ("play" if sys.stdout.isatty() else "text")
@@ -156,6 +156,8 @@ def cmd_replay(ctx: Context) -> int:
         reader = mirrors.reader(session)  # another machine's live one: mirrored
         live = session.live and not a.no_follow
         still_live = _still_live(index, session.id)
+        if moment.t is not None and not live:  # a moment past the end: no replay, no view
+            check_within(moment.t, reader.summary().duration, a.id)
         oversight.viewed(index, ctx.data_dir, session.id, "replay", moment.t)
         if fmt == "text" and moment.t is not None:
             _print_screen(reader, session, moment.t, a.id)

@@ -79,6 +79,7 @@ def test_bad_moments_are_one_line(cli: AuditorCli) -> None:
         assert said in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert "Traceback" not in out.stderr
+    assert views(cli.data_dir, world.shell) == []  # none of them replayed anything
 
 
 def test_export_of_a_moment_marks_it_in_asciicast(cli: AuditorCli, tmp_path: Path) -> None:
