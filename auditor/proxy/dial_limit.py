@@ -210,25 +210,30 @@ class DialLimiter:
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
         except TimeoutError:
-            if fut.done() and not fut.cancelled():
-                node.in_flight -= 1  # handed a place at the last moment: give it back
-                node.wake()
-            fut.cancel()
+            self._leave(node, fut)
             waited = time.monotonic() - started
             stats.timeouts += 1
             stats.longest_wait = max(stats.longest_wait, waited)
             raise QueueTimeout(waited, node) from None
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                node.in_flight -= 1
-                node.wake()
-            fut.cancel()
+        except asyncio.CancelledError:  # the client left while it waited
+            self._leave(node, fut)
             raise
         waited = time.monotonic() - started
         stats.longest_wait = max(stats.longest_wait, waited)
         if waited >= LONG_WAIT:
             stats.long_waits += 1
         return Permit(node, waited, self)
+
+    @staticmethod
+    def _leave(node: NodeDials, fut: asyncio.Future[None]) -> None:
+        """A waiter gone from the queue, not left in it: a newcomer must not
+        queue behind it while places are free."""
+        if fut.done() and not fut.cancelled():
+            node.in_flight -= 1  # handed a place at the last moment: give it back
+        fut.cancel()
+        if fut in node.waiters:  # else wake() took it off already
+            node.waiters.remove(fut)
+        node.wake()
 
     def take_reports(self) -> list[Report]:
         """What happened since the last call, per node where something worth telling did."""

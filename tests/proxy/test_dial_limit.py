@@ -130,3 +130,18 @@ def test_config_reads_max_startups_and_refuses_a_bad_one_in_one_line() -> None:
             parse_config({"nodes": {"db": {"max_startups": bad}}})
         message = str(caught.value)
         assert "nodes.db.max_startups" in message and "\n" not in message
+
+
+def test_a_newcomer_does_not_queue_behind_a_waiter_that_left() -> None:
+    async def main() -> None:
+        dials = DialLimiter()
+        held = [await dials.acquire(KEY, "db", None, 1.0) for _ in range(7)]
+        with pytest.raises(QueueTimeout):
+            await dials.acquire(KEY, "db", None, 0.05)
+        node = dials.nodes[KEY]
+        assert not node.waiters
+        held[0].release(True)
+        permit = await dials.acquire(KEY, "db", None, 0.05)  # a free place: in at once
+        assert permit.waited == 0.0
+
+    run(main())
