@@ -218,11 +218,24 @@ class RecordingProxy:
         assert self._listener is not None
         while True:
             client, _ = await loop.sock_accept(self._listener)
-            client.setblocking(False)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = loop.create_task(self._serve(client))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            clients = [client]
+            # A burst: take every connection waiting now in this turn of the loop,
+            # not one a turn (a turn is long while hundreds of handshakes run).
+            while len(clients) < 256:
+                try:
+                    more, _ = self._listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:  # out of descriptors, or a client gone already
+                    log.warning("accepting a connection: %s", exc)
+                    break
+                clients.append(more)
+            for client in clients:
+                client.setblocking(False)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                task = loop.create_task(self._serve(client))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, client: socket.socket) -> None:
         # Counted against the cap from the first moment: a flood of silent
