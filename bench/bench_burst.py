@@ -167,7 +167,8 @@ def show(label: str, s: dict[str, object]) -> None:
         f"  {label:9s} {s['succeeded']:>4}/{s['sessions']:<4} ok   first output p50 "
         f"{p50 if p50 is None else f'{p50:5.2f}s'} p99 {p99 if p99 is None else f'{p99:5.2f}s'}"
         f"   wall {s['wall_s']:5.1f}s"
-        + (f"   proxy peak RSS {rss:.0f} MB" if rss is not None else ""),
+        + (f"   proxy peak RSS {rss:.0f} MB" if rss is not None else "")
+        + (f", CPU {s['proxy_cpu_s']:.1f}s" if "proxy_cpu_s" in s else ""),
         flush=True,
     )
     for message, count in s["errors"].items():  # type: ignore[attr-defined]
@@ -202,6 +203,9 @@ def run_one(
         results, wall = asyncio.run(burst(n, path, client, sshd, gap, hold))
         rss = peak_rss_mb(proxy.proc.pid) if proxy is not None else None
         out = summary(results, wall, rss)
+        if proxy is not None:
+            fields = Path(f"/proc/{proxy.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out["proxy_cpu_s"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         if proxy is not None:
             proxy.stop()  # its last report of the dial queue is written as it stops
             rows = json.loads(cli.run("failures", "--json", "--limit", "1000").stdout)
