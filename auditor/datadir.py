@@ -39,15 +39,25 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_file(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` so that the file never exists with looser permissions."""
+def write_private_file(path: Path, data: bytes, mode: int = 0o600, durable: bool = False) -> None:
+    """Write ``data`` so that the file never exists with looser permissions;
+    ``durable``: on the disk (the file and its directory entry) before returning."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

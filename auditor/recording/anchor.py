@@ -189,7 +189,10 @@ def signature_problem(signed: SignedAnchor, trusted: asyncssh.SSHKey) -> str | N
 
 def write_sidecar(recording: Path, signed: SignedAnchor) -> Path:
     path = sidecar_path(recording)
-    write_private_file(path, signed.to_json())
+    # On the disk before the row says ended, like the sealed recording itself
+    # (auditor.recording.sync): a power cut must not keep a row whose anchor's
+    # signature is lost beside the file.
+    write_private_file(path, signed.to_json(), durable=True)
     return path
 
 

@@ -182,6 +182,11 @@ def test_a_growing_recording_reaches_the_disk_every_second_not_every_write(
     # Sealed on the disk before the row said ended; byte counts meanwhile cost no sync.
     assert not [w for w in wal if grew[0].t <= w.t < sealed.t], "a row committed mid-session"
     assert any(sealed.t <= w.t <= ended_seen for w in wal), "end row not committed durably"
+    # So is the signed anchor's sidecar (written then renamed), and its directory.
+    end_row = min(w.t for w in wal if w.t >= sealed.t)
+    anchor = [c for c in calls if c.path == rec + ".anchor.tmp" and c.call == "fsync"]
+    assert anchor and anchor[0].t <= end_row, calls
+    assert any(c.path == parent and anchor[0].t <= c.t <= end_row for c in calls), calls
 
     # Flushes four times a second are synced once a second, not each.
     pulses = str(pulses_row["recording_path"])
