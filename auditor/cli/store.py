@@ -190,7 +190,8 @@ def cmd_sessions(ctx: Context) -> int:
     now = time.time()
     # Reviews and holds get a column only when some session listed has one.
     marked = bool(reviews or holds)
-    table = [["ID", "START", "DURATION", "STATUS", "USER", "TARGET", "BYTES", "COMMAND"]]
+    # IN: bytes from the user to the node; OUT: from the node to the user (as the app).
+    table = [["ID", "START", "DURATION", "STATUS", "USER", "TARGET", "IN", "OUT", "COMMAND"]]
     if marked:
         table[0].insert(-1, "REVIEWED")
     if a.search:
@@ -204,6 +205,7 @@ def cmd_sessions(ctx: Context) -> int:
             s.status,
             s.user or "-",
             target,
+            format_size(s.bytes_in),
             format_size(s.bytes_out),
             _what(s),
         ]

@@ -127,10 +127,12 @@ class AuditorApp(App[None]):
 
     # Actions
     async def action_show_sessions(self) -> None:
-        if self.current_mode == "sessions" and len(self.screen_stack) > 1:
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-        await self.switch_mode("sessions")
+        # The sessions screen itself, from any mode: a replay left open in the sessions
+        # mode's stack is closed, not returned to (`s` from the failures screen did).
+        if self.current_mode != "sessions":
+            await self.switch_mode("sessions")
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     async def action_show_failures(self) -> None:
         await self.switch_mode("failures")

@@ -59,7 +59,7 @@ def test_sessions_table_and_json(cli: AuditorCli) -> None:
         new = index.start_session(user="ann", login="ann", node="web1", command="uptime")
     table = cli.run("sessions").stdout.splitlines()
     assert table[0].split() == [
-        "ID", "START", "DURATION", "STATUS", "USER", "TARGET", "BYTES", "COMMAND"
+        "ID", "START", "DURATION", "STATUS", "USER", "TARGET", "IN", "OUT", "COMMAND"
     ]  # fmt: skip
     assert table[1].startswith(new[:8]) and "live" in table[1] and "ann@web1" in table[1]
     assert table[2].startswith(old[:8]) and "ended" in table[2] and "(exit 0)" in table[2]

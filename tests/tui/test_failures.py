@@ -31,8 +31,11 @@ async def test_failures_grouped_by_kind_with_counts_and_activity(world: World) -
         ]
         activity = kinds.summaries[0].activity
         assert sum(activity) == 3 and len(activity) == 24
-        assert str(kinds.get_cell("maxstartups", "activity")).strip("·") != ""
-        assert screen.sparkline.data == activity
+        # The chart: a bar per hour and kind, with axes and a legend of the kinds.
+        chart = str(screen.chart.render())
+        assert "failures per hour, last 24 hours" in chart
+        assert "maxstartups" in chart and "host_cert_missing" in chart
+        assert "-12h" in chart and "now" in chart and "┤" in chart and "█" in chart
         assert screen.failure_table.row_count == 3
 
 

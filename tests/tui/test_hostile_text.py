@@ -75,7 +75,7 @@ async def test_sessions_table_and_search_hits_show_what_was_typed(tmp_path: Path
         rows = {r[1]: r for r in cells(screen.session_table)}
         assert set(rows) == {USER, LIVE_USER}
         assert any(r[2] == f"{visible(LOGIN)}@{NODE}" for r in cells(screen.session_table))
-        assert any(r[8] == visible(EXEC) for r in cells(screen.session_table))
+        assert any(r[9] == visible(EXEC) for r in cells(screen.session_table))
         shown = drawn(app)
         assert f"{visible(LOGIN)}@{NODE}" in shown and LIVE_USER[:10] in shown
         assert visible(EXEC)[:20] in shown  # the column is 24 wide

@@ -81,7 +81,7 @@ async def test_live_rows_update_and_end_without_user_action(world: World) -> Non
             index.update_session(world.live, bytes_out=5 * 1024 * 1024)
         clock.now = NOW + 60
         # No key pressed: the app's own refresh timer (every 0.05 s here) brings it in.
-        await until(pilot, lambda: column(screen, "bytes")[0] == "5.0M")
+        await until(pilot, lambda: column(screen, "out")[0] == "5.0M")
         assert column(screen, "duration")[0] == "2:30"
         with SessionIndex.open(world.data_dir, background_text=False) as index:
             index.end_session(world.live, exit_status=0)

@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Footer, Header
+from textual_plotext import PlotextPlot
 
 from auditor.tui.data import KindSummary, failure_summary, failures_of
-from auditor.tui.text import data_text
 from auditor.tui.widgets.failure_views import FailureDetail, FailureTable, KindTable
 from auditor.tui.widgets.status_bar import StatusBar
 
@@ -20,6 +20,32 @@ if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
 
 REFRESH = 5.0
+HOURS = 24  # failure_summary's buckets: one an hour over the last day
+
+
+class ActivityChart(PlotextPlot):
+    """Failures per hour over the last day, one colour per kind, with axes and a legend.
+
+    textual-plotext (Textualize's wrapper of plotext) draws it: imported here only,
+    so the CLI never loads it. Kind names are ours (FailureKind); plotext's output
+    is read as ANSI, never as markup.
+    """
+
+    def show(self, summaries: list[KindSummary]) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"failures per hour, last {HOURS} hours")
+        if summaries:
+            hours = list(range(1 - HOURS, 1))  # the last bucket is the hour up to now
+            # labels=: plotext's own name; textual-plotext's stub says label=.
+            plt.stacked_bar(  # type: ignore[call-arg]
+                hours, [s.activity for s in summaries], labels=[s.kind for s in summaries]
+            )
+            top = max(map(sum, zip(*(s.activity for s in summaries), strict=True)))
+            plt.yticks(sorted({0, (top + 1) // 2, top}))
+            plt.xticks([-18, -12, -6, 0], ["-18h", "-12h", "-6h", "now"])
+        self.refresh()
 
 
 class FailuresScreen(Screen[None]):
@@ -51,16 +77,15 @@ class FailuresScreen(Screen[None]):
         return self.query_one(FailureDetail)
 
     @property
-    def sparkline(self) -> Sparkline:
-        return self.query_one("#activity", Sparkline)
+    def chart(self) -> ActivityChart:
+        return self.query_one(ActivityChart)
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             with Vertical(id="kinds-pane"):
                 yield KindTable(id="kinds")
-                yield Static("activity, last 24 hours", id="activity-label")
-                yield Sparkline([], id="activity")
+                yield ActivityChart(id="activity")
             with Vertical(id="failures-pane"):
                 yield FailureTable(id="failures")
                 with VerticalScroll(id="detail-box"):
@@ -81,14 +106,8 @@ class FailuresScreen(Screen[None]):
         self.kind_table.show(summaries)
         if not summaries:
             self.detail.show(None)
-        self._show_activity(summaries)
+        self.chart.show(summaries)
         self.load_failures(self.kind_table.chosen)
-
-    def _show_activity(self, summaries: list[KindSummary]) -> None:
-        chosen = [s for s in summaries if s.kind == self.kind_table.chosen]
-        self.sparkline.data = chosen[0].activity if chosen else [0]
-        label = f"{chosen[0].kind}: activity, last 24 hours" if chosen else "no failures"
-        self.query_one("#activity-label", Static).update(data_text(label))
 
     @work(group="failures", exclusive=True, exit_on_error=False)
     async def load_failures(self, kind: str | None) -> None:
@@ -102,7 +121,6 @@ class FailuresScreen(Screen[None]):
     @on(KindTable.Chosen)
     def kind_chosen(self, event: KindTable.Chosen) -> None:
         if event.kind != self.kind:
-            self._show_activity(self.kind_table.summaries)
             self.load_failures(event.kind)
 
     @on(FailureTable.Chosen)

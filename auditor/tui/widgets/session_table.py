@@ -12,7 +12,10 @@ from auditor.index.search import MARK_END, MARK_START
 from auditor.tui import format as fmt
 from auditor.tui.data import SessionPage
 from auditor.tui.text import append_data, data_text
+from auditor.tui.widgets.fit import cut_with_ellipsis, fit_columns
 
+# key, label, and the least width the column is cut to when the table is too narrow
+# for every column at its content's width (auditor.tui.widgets.fit).
 COLUMNS = (
     ("mark", "", 6),
     ("user", "user", 10),
@@ -21,12 +24,16 @@ COLUMNS = (
     ("duration", "duration", 8),
     ("status", "status", 11),
     ("exit", "exit", 6),
-    ("bytes", "bytes", 8),
+    ("in", "in", 4),  # bytes from the user to the node
+    ("out", "out", 4),  # bytes from the node to the user
     ("command", "command", 24),
     ("reviewed", "reviewed", 14),  # ✓ and who (the first reviewer, +N more); ⏸ held
 )
 MATCH = ("match", "matching line", 40)
 STATUS_STYLE = {"live": "bold green", "ended": "", "interrupted": "yellow"}
+# The free-text columns give way first when the table is too narrow; a cut ends in "…".
+GIVE = ("command", "match", "target", "reviewed", "user")
+LEAST = {key: width for key, _, width in (*COLUMNS, MATCH)}
 
 
 def plain(value: str, style: str = "") -> Text:
@@ -36,7 +43,7 @@ def plain(value: str, style: str = "") -> Text:
     raised MarkupError while the table drew.
     Control characters show as escapes (``auditor.tui.text``).
     """
-    return data_text(value, style)
+    return cut_with_ellipsis(data_text(value, style))
 
 
 def match_text(line: str) -> Text:
@@ -50,7 +57,7 @@ def match_text(line: str) -> Text:
         append_data(text, rest[:start])
         append_data(text, rest[start + 1 : end], style="bold reverse")
         rest = rest[end + 1 :]
-    return append_data(text, rest)
+    return cut_with_ellipsis(append_data(text, rest))
 
 
 class SessionTable(DataTable[Text]):
@@ -92,8 +99,8 @@ class SessionTable(DataTable[Text]):
         self.clear(columns=True)
         # While searching, the matching line comes right after who and where.
         columns = (*COLUMNS[:3], MATCH, *COLUMNS[3:]) if searching else COLUMNS
-        for key, label, width in columns:
-            self.add_column(label, key=key, width=width)
+        for key, label, _ in columns:
+            self.add_column(label, key=key)  # auto width, fitted in show and on resize
         self._searching = searching
 
     def _cells(self, s: Session, now: float) -> list[Text]:
@@ -111,7 +118,8 @@ class SessionTable(DataTable[Text]):
             plain(fmt.duration(s.duration(now))),
             plain(s.status, STATUS_STYLE.get(s.status, "")),
             plain(fmt.exit_text(s)),
-            plain(fmt.size(s.bytes_in + s.bytes_out)),
+            plain(fmt.size(s.bytes_in)),
+            plain(fmt.size(s.bytes_out)),
             plain(fmt.what(s)),
             self._reviewed(s.id),
         ]
@@ -131,7 +139,7 @@ class SessionTable(DataTable[Text]):
             append_data(text, who[0])
             if len(who) > 1:
                 text.append(f" +{len(who) - 1}", style="dim")
-        return text
+        return cut_with_ellipsis(text)
 
     def show(
         self, page: SessionPage, now: float, *, append: bool = False, searching: bool = False
@@ -158,6 +166,10 @@ class SessionTable(DataTable[Text]):
         self.more = page.more
         if not append and keep in self.sessions:
             self.move_cursor(row=self.get_row_index(keep))
+        fit_columns(self, GIVE, LEAST)
+
+    def on_resize(self) -> None:
+        fit_columns(self, GIVE, LEAST)
 
     def tick(self, now: float, live: list[Session] | None = None) -> None:
         """Durations of live rows (every second), and their byte counts when re-read."""
@@ -168,7 +180,10 @@ class SessionTable(DataTable[Text]):
             if not s.live:
                 continue
             self.update_cell(s.id, "duration", plain(fmt.duration(s.duration(now))))
-            self.update_cell(s.id, "bytes", plain(fmt.size(s.bytes_in + s.bytes_out)))
+            self.update_cell(s.id, "in", plain(fmt.size(s.bytes_in)))
+            self.update_cell(s.id, "out", plain(fmt.size(s.bytes_out)))
+        if self.live_ids:
+            fit_columns(self, GIVE, LEAST)  # a count may have grown a digit
 
     @property
     def live_ids(self) -> set[str]:
