@@ -27,7 +27,7 @@ def test_auditor_id_at_t_opens_the_replay_there(ca: AuditorCli, tmp_path: Path) 
         },
     )
     try:
-        screen = tmux.wait_for(f"replay {world.shell[:8]}@0:03.5", timeout=30)
+        screen = tmux.wait_for(f"{world.shell[:8]}@0:03.5", timeout=30)
         screen = tmux.wait_for("web1.example.com", timeout=15)
         assert "secret-token-42" not in screen
         tmux.send("Escape")

@@ -293,7 +293,9 @@ class ReplayScreen(Screen[None]):
         self.terminal_view.show(event.strips, event.cols, event.rows)
         moved = event.state.position != self.state.position
         self.state = replace(event.state, hits=self.state.hits, hit=self.state.hit)
-        self.sub_title = f"replay {self.moment}"
+        # The moment's reference on the timeline (y copies it): part of the state the
+        # timeline draws anyway, so no other widget redraws for it every frame.
+        self.state = replace(self.state, moment=self.moment)
         if moved and self.transcript.has_class("-shown"):
             self.transcript.follow(self.state.position)
         self.timeline.state = self.state

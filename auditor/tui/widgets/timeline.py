@@ -23,6 +23,7 @@ class TimelineState:
     live: bool = False
     hits: tuple[float, ...] = field(default_factory=tuple)
     hit: int | None = None  # index of the current hit
+    moment: str = ""  # the reference of the position (ID@T), shown at the end
 
 
 class Timeline(Widget):
@@ -52,6 +53,8 @@ class Timeline(Widget):
             parts.append("FOLLOWING")
         elif s.live:
             parts.append("LIVE")
+        if s.moment:
+            parts.append(s.moment)
         return "  ".join(parts) + " "
 
     def _bar_span(self) -> tuple[int, int]:
