@@ -75,11 +75,15 @@ async def test_the_highlighted_session_shows_its_users_roles_and_nodes_labels(
         table = screen.session_table
         table.move_cursor(row=ids(screen).index(world.failed))
         await settle(pilot)
-        assert details(screen) == " joe · roles dev, ops · node web2.example.com env=prod"
+        # Then who has viewed it (issue 24): nobody yet.
+        assert details(screen) == (
+            " joe · roles dev, ops · node web2.example.com env=prod · not viewed yet"
+        )
         table.move_cursor(row=ids(screen).index(world.vim))
         await settle(pilot)
         assert (
-            details(screen) == " ann · no roles: root on every node · node db.example.com env=dev"
+            details(screen)
+            == " ann · no roles: root on every node · node db.example.com env=dev · not viewed yet"
         )
 
 
