@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("auditor.cli.replay", "follow live sessions' output as it happens"),
     "sessions": ("auditor.cli.store", "list recorded sessions"),
     "failures": ("auditor.cli.store", "list failed connections and their fixes"),
-    "export": ("auditor.cli.store", "a session as asciicast or plain text"),
+    "export": ("auditor.cli.store", "a session as asciicast, plain text or an HTML page"),
     "import": ("auditor.cli.store", "asciicast v1, v2 or v3 files into the index"),
     "verify": ("auditor.cli.store", "check recordings' hash chains and signed anchors"),
     "commands": (
