@@ -38,14 +38,20 @@ a recording), so nothing is held longer than ``WINDOW`` past its key.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 
 from auditor.recording import Stream
 
 WINDOW = 1.0  # seconds a keystroke's record waits for its echo
 MAX_SEEN = 1 << 16  # visible output kept while keys wait; past it, a match fails (withheld)
 MAX_HELD = 4 << 20  # output held behind waiting keys; past it they are decided now
+# Keystroke packets waiting at once; past it they are decided now. Each waiting
+# key costs every packet after it a look, so a client sending thousands of
+# one-byte packets would otherwise hold the proxy's loop for seconds (quadratic).
+MAX_KEYS = 256
 
 Record = tuple[Stream, bytes, float]
 
@@ -93,7 +99,9 @@ class InputRedactor:
         self.clock = clock
         self._held: list[Record | None] = []  # None: a key withheld, or a key (see _keys)
         self._held_bytes = 0
-        self._keys: list[_Key] = []  # undecided keys, oldest first
+        # Undecided keys, oldest first: a deque, as a pasted packet of many lines
+        # is thousands of keys taken from the front one by one.
+        self._keys: deque[_Key] = deque()
         self._seen = bytearray()  # visible output since the oldest undecided key
         self._base = 0  # the position of _seen[0] in all visible output
         self._carry = b""  # an unfinished escape sequence at the end of the output
@@ -105,7 +113,7 @@ class InputRedactor:
     def add(self, stream: Stream, data: bytes, t: float) -> list[Record]:
         if stream is Stream.INPUT:
             self._typed(data, t)
-            return self._decide(t)
+            return self._decide(None if len(self._keys) > MAX_KEYS else t)
         if not self._keys:
             return [(stream, data, t)]  # nothing waits: straight through
         self._held.append((stream, data, t))
@@ -170,14 +178,14 @@ class InputRedactor:
                 if verdict is None:
                     break
                 for _ in range(enter + 1):
-                    self._apply(self._keys.pop(0), verdict)
+                    self._apply(self._keys.popleft(), verdict)
                 self._line_tainted = False
                 continue
             key = self._keys[0]
             verdict = self._verdict(key, now)
             if verdict is None:
                 break
-            self._apply(self._keys.pop(0), verdict)
+            self._apply(self._keys.popleft(), verdict)
             if key.ends_line:
                 self._line_tainted = False
         return self._release()
@@ -213,7 +221,7 @@ class InputRedactor:
         if self._line_tainted:
             return False  # a key of this line was withheld already
         pos = self._pos
-        line = [k for k in self._keys[: enter + 1] if k.visible]
+        line = [k for k in islice(self._keys, enter + 1) if k.visible]
         for i, key in enumerate(line):
             found = self._find(key.visible, max(pos, key.at), barrier)
             if found < 0:
@@ -252,7 +260,7 @@ class InputRedactor:
         echoes in the order keys come, so a key a program did not draw is not
         taken as echoed by the same letter typed a moment after it (an
         undrawn ``x`` before ``Hello from linux``)."""
-        for later in self._keys[1:]:
+        for later in islice(self._keys, 1, None):
             if later.visible:
                 there = self._find(later.visible, max(self._pos, later.at))
                 return 0 <= there < found

@@ -4,7 +4,7 @@ through the proxy and sshd is in test_input_redaction.py."""
 
 from __future__ import annotations
 
-from auditor.proxy.redact import WINDOW, InputRedactor
+from auditor.proxy.redact import MAX_KEYS, WINDOW, InputRedactor
 from auditor.recording import Stream
 
 SECRET = b"hunter2"
@@ -193,3 +193,17 @@ def test_a_slow_typists_last_keys_are_not_kept_by_the_prompt_after_them() -> Non
     s.printed(b"ls", t + 3.1)
     out = s.end()
     assert typed(out) == b"ls" and markers(out) == [1.0]
+
+
+def test_a_flood_of_one_byte_keystroke_packets_is_decided_not_queued() -> None:
+    """Each waiting key costs every later packet a look: a client sending
+    thousands of one-byte packets that nothing echoes must not pile them up
+    (it held the proxy's loop for seconds, quadratic); they are withheld."""
+    s = Session()
+    s.printed(b"pw: ", 0.0)
+    for i in range(5000):
+        s.typed(b"k", 0.1 + i * 1e-5)
+        assert len(s.redactor._keys) <= MAX_KEYS + 1
+    s.typed(b"\r", 0.2)
+    out = s.end()
+    assert typed(out).strip(b"\r") == b"" and len(markers(out)) == 1
