@@ -64,7 +64,9 @@ class ProxiedConnection:
         # This dial's place among the node's dials in flight, held until it authenticates.
         self.dial_permit: Permit | None = None
         self.node_conn: asyncssh.SSHClientConnection | None = None
-        self._access: dict[str, ProxyFailure | None] = {}  # login -> refusal, decided once
+        # (user, login) -> refusal, decided once. By user too: a public-key query
+        # (no signature) with another user's certificate is decided as hers.
+        self._access: dict[tuple[str, str], ProxyFailure | None] = {}
         # The certificate the client proved (its extensions bound the minted one).
         self.user_cert: Any = None
         # The first session's ID, known before the dial: the minted certificate's
@@ -99,7 +101,8 @@ class ProxiedConnection:
     def authorize(self, login: str) -> ProxyFailure | None:
         """The refusal of ``login`` on this node, or None. Indexed and audited once,
         however often it is asked (the outer login, the inner one, the dial)."""
-        if login not in self._access:
+        key = (self.user, login)
+        if key not in self._access:
             target = Target(self.request.host, self.request.cluster)
             decision = self.proxy.access.decide(self.user, login, target)
             fields = {**self.fields, "login": login}
@@ -109,8 +112,8 @@ class ProxiedConnection:
             else:
                 refusal = ProxyFailure("access_denied", decision.reason, decision.detail)
                 self.proxy.record_failure(refusal, **fields)
-            self._access[login] = refusal
-        return self._access[login]
+            self._access[key] = refusal
+        return self._access[key]
 
     # The node
     def upstream_connection(self) -> asyncio.Task[asyncssh.SSHClientConnection]:
