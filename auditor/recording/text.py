@@ -17,17 +17,9 @@ from __future__ import annotations
 
 import re
 
+from auditor.recording.escapes import ESCAPE, complete_end
 from auditor.recording.format import Stream
 
-_ESCAPE = re.compile(
-    rb"\x1b(?:"
-    rb"\[[0-?]*[ -/]*[@-~]"  # CSI
-    rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC, ended by BEL or ST
-    rb"|[PX^_][\s\S]*?\x1b\\"  # DCS, SOS, PM, APC
-    rb"|[ -/]+[0-~]"  # charset designation and friends
-    rb"|[0-OQ-WYZ\\`-~]"  # two-byte escapes (not the introducers above)
-    rb")"
-)
 # Cursor moves that leave the row (CUU, CUD, CNL, CPL, CUP, HVP, VPA, VPR, and
 # IND, NEL, RI): each ends a line. CUF (forward) is a gap between words.
 _ROW_MOVE = re.compile(rb"\x1b(?:\[[0-9;]*[ABEFHfde]|[DEM])")
@@ -35,7 +27,6 @@ _FORWARD = re.compile(rb"\x1b\[[0-9]*C")
 _LINE_END = re.compile(rb"\r+\n")
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]+")  # runs: a stream of NULs is one match
-_LONGEST_ESCAPE = 4096  # an unfinished escape longer than this is garbage, not a tail
 MAX_LINE = 1 << 16
 
 TEXT_STREAMS = frozenset({Stream.OUTPUT, Stream.STDERR})
@@ -62,10 +53,9 @@ class TerminalText:
 
 def _safe_end(buf: bytes) -> int:
     """Where the complete part of ``buf`` ends."""
-    cut = len(buf)
-    esc = buf.rfind(b"\x1b", max(0, cut - _LONGEST_ESCAPE))
-    if esc >= 0 and _ESCAPE.match(buf, esc) is None:
-        cut = esc
+    # Before an unfinished escape or UTF-8 character (both of non-line-end
+    # bytes, so the line ends below are the same with or without them).
+    cut = complete_end(buf)
     while cut and buf[cut - 1] == 0x0D:  # CR: an LF may follow in the next chunk
         cut -= 1
     # Whole lines only, so a backspace can still erase what came before it on its
@@ -73,24 +63,12 @@ def _safe_end(buf: bytes) -> int:
     line_end = max(buf.rfind(b"\n", 0, cut), buf.rfind(b"\r", 0, cut)) + 1
     for move in _ROW_MOVE.finditer(buf, line_end, cut):
         line_end = move.end()
-    if cut - line_end < MAX_LINE:
-        return line_end
-    # An unfinished UTF-8 character: back off to its lead byte.
-    for back in range(1, min(4, cut) + 1):
-        byte = buf[cut - back]
-        if byte < 0x80:
-            break
-        if byte >= 0xC0:
-            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            if back < need:
-                cut -= back
-            break
-    return cut
+    return line_end if cut - line_end < MAX_LINE else cut
 
 
 def _clean(raw: bytes) -> str:
     if b"\x1b" in raw:
-        raw = _ESCAPE.sub(b"", _FORWARD.sub(b" ", _ROW_MOVE.sub(b"\n", raw)))
+        raw = ESCAPE.sub(b"", _FORWARD.sub(b" ", _ROW_MOVE.sub(b"\n", raw)))
     # CR CR LF is what a tty's onlcr makes of CR LF: one line end on screen.
     raw = _LINE_END.sub(b"\n", raw).replace(b"\r", b"\n")
     while b"\x08" in raw:

@@ -9,7 +9,7 @@ and dropped unless they are a known key: a reply is never taken for a
 
 from __future__ import annotations
 
-import re
+from auditor.recording.escapes import KEY_SEQUENCE, KEY_UNFINISHED
 
 # Key names the player understands.
 PAUSE = "pause"
@@ -20,16 +20,6 @@ SLOWER = "slower"
 STEP = "step"
 QUIT = "quit"
 
-_SEQUENCE = re.compile(
-    rb"\x1b(?:"
-    rb"\[[0-?]*[ -/]*[@-~]"  # CSI (arrows, replies to DA/DSR)
-    rb"|O[ -~]"  # SS3 (arrows in application cursor mode)
-    rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC reply (colour queries)
-    rb"|[PX^_][\s\S]*?\x1b\\"  # DCS and friends (DECRQSS replies)
-    rb"|[ -~]"  # Alt+key and other two-byte escapes
-    rb")"
-)
-_UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|O|\][^\x07\x1b]*|[PX^_][\s\S]*)?\Z")
 _ARROWS = {b"A": FASTER, b"B": SLOWER, b"C": RIGHT, b"D": LEFT}
 _PLAIN = {
     b" ": PAUSE,
@@ -56,9 +46,9 @@ class KeyParser:
         i = 0
         while i < len(buf):
             if buf[i] == 0x1B:
-                m = _SEQUENCE.match(buf, i)
+                m = KEY_SEQUENCE.match(buf, i)
                 if m is None:
-                    if _UNFINISHED.match(buf, i):
+                    if KEY_UNFINISHED.match(buf, i):
                         # A lone ESC at the end of a read is the Escape key, not
                         # the start of a sequence: terminals send those whole.
                         if i + 1 < len(buf):

@@ -27,6 +27,7 @@ import tty
 from collections.abc import Callable, Iterator
 from types import FrameType
 
+from auditor.recording.escapes import complete_end
 from auditor.replay import keys
 from auditor.replay.keyframes import OUTPUT, Record
 from auditor.replay.playback import (
@@ -50,27 +51,12 @@ RESTORE = (
     b"\x1b[?2004l\x1b7\x1b[r\x1b8"
 )
 ALT_SWITCH = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
-_COMPLETE = re.compile(
-    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]"  # CSI
-    rb"|\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
-    rb"|[PX^_][\s\S]*?\x1b\\"  # DCS and friends
-    rb"|[ -/]+[0-~]"  # charset designation
-    rb"|[0-OQ-WYZ\\`-~])"  # two-byte escapes, not the introducers above
-)
 
 
 def at_rest(data: bytes) -> bool:
     """``data`` does not end inside an escape sequence or a UTF-8 character,
     so the player may put a sequence of its own (the title) after it."""
-    back = 0
-    while back < min(3, len(data)) and 0x80 <= data[-1 - back] < 0xC0:
-        back += 1
-    if back < len(data) and data[-1 - back] >= 0xC0:
-        lead = data[-1 - back]
-        if back + 1 < (2 if lead < 0xE0 else 3 if lead < 0xF0 else 4):
-            return False
-    esc = data.rfind(b"\x1b", max(0, len(data) - 4096))
-    return esc < 0 or _COMPLETE.match(data, esc) is not None
+    return complete_end(data) == len(data)
 
 
 def _command(key: str, playback: Playback) -> PlaybackCommand | None:

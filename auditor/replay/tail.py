@@ -5,7 +5,9 @@ are live (checked every ``SCAN_INTERVAL``, so sessions that start later are
 picked up) and each recording is followed from where it was when tail
 started (or from its beginning for a session that started since). On a
 terminal the output is written as it was recorded, colours and all; into a
-pipe it is the session's text, whole lines at a time.
+pipe it is the session's transcript, the lines ``auditor replay --format
+text`` prints (``auditor.replay.transcript``), each given out once the cursor
+has left it.
 """
 
 from __future__ import annotations
@@ -19,23 +21,21 @@ from typing import BinaryIO
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import Session
-from auditor.recording import RecordingError, Stream
+from auditor.recording import RecordingError, RecordingReader, Stream, decode_resize
+from auditor.recording.escapes import ESCAPE, split_pending
 from auditor.recording.shown import SHOWN_STREAMS, ShownOutput, had_pty
-from auditor.recording.text import TerminalText
 from auditor.replay.follow import POLL_INTERVAL, Follower
 from auditor.replay.player import ALT_SWITCH, RESTORE
-from auditor.replay.recorded import WITHHELD_SHOWN
+from auditor.replay.recorded import WITHHELD_SHOWN, replay_record
 from auditor.replay.redraw import LEAVE_ALT
 from auditor.replay.remote import FIRST_WAIT, Mirrors
+from auditor.replay.transcript import Transcript
 from auditor.textsafe import visible
 
 SCAN_INTERVAL = 0.5
-_SEQUENCE = re.compile(
-    rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][\s\S]*?\x1b\\|[ -/]*[0-~])"
-)
-_UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[PX^_][\s\S]*|[ -/]*)\Z")
+# Every whole sequence, and a stray ESC none starts (it must not reach the terminal).
+_SEQUENCE = re.compile(ESCAPE.pattern + rb"|\x1b")
 _CONTROLS = re.compile(rb"[\x00-\x07\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
-_LONGEST_SEQUENCE = 4096
 
 
 class ColouredLines:
@@ -48,9 +48,7 @@ class ColouredLines:
     def feed(self, data: bytes) -> bytes:
         buf = self.carry + data
         self.carry = b""
-        esc = buf.rfind(b"\x1b", max(0, len(buf) - _LONGEST_SEQUENCE))
-        if esc >= 0 and _UNFINISHED.match(buf, esc):
-            buf, self.carry = buf[:esc], buf[esc:]
+        buf, self.carry = split_pending(buf)
         buf = _SEQUENCE.sub(_keep_colour, buf)
         return _CONTROLS.sub(b"", buf)
 
@@ -60,12 +58,22 @@ def _keep_colour(m: re.Match[bytes]) -> bytes:
     return seq if seq.startswith(b"\x1b[") and seq.endswith(b"m") else b""
 
 
+def _size_now(reader: RecordingReader) -> tuple[int, int]:
+    """The pty's size so far (the last resize), for a transcript that starts
+    part-way through: long lines wrap where they wrapped on the user's screen."""
+    cols, rows = 80, 24
+    for record in reader.records():
+        if record.stream is Stream.RESIZE:
+            cols, rows = decode_resize(record.data)
+    return cols, rows
+
+
 @dataclass
 class Followed:
     session: Session
     follower: Follower
     shown: ShownOutput
-    text: TerminalText | None = None
+    transcript: Transcript | None = None
     colours: ColouredLines | None = None
     label: str = field(init=False)
 
@@ -125,20 +133,27 @@ class LiveTail:
                 raise
             return  # the proxy has not written its header yet: next scan
         self.seen.add(session.id)
-        text = None if self.raw else TerminalText()
+        transcript = None
+        if not self.raw:
+            cols, rows = (80, 24) if from_start else _size_now(reader)
+            transcript = Transcript(cols, rows)
         colours = ColouredLines() if self.raw and self.named is None else None
         shown = ShownOutput(had_pty(reader))
-        self.followed[session.id] = Followed(session, follower, shown, text, colours)
+        self.followed[session.id] = Followed(session, follower, shown, transcript, colours)
         if self.on_follow is not None:
             self.on_follow(session)
 
     def _write(self, followed: Followed, data: bytes) -> None:
-        if followed.text is not None:
-            data = followed.text.feed(data).encode()
-        elif followed.colours is not None:
+        if followed.colours is not None:
             data = followed.colours.feed(data)
         elif switches := ALT_SWITCH.findall(data):
             self.alternate = switches[-1] == b"h"
+        self._emit(followed, data)
+
+    def _write_lines(self, followed: Followed, lines: list[str]) -> None:
+        self._emit(followed, "".join(line + "\n" for line in lines).encode())
+
+    def _emit(self, followed: Followed, data: bytes) -> None:
         if not data:
             return
         if self.named is None and self.source != followed.session.id:
@@ -151,16 +166,22 @@ class LiveTail:
         self.at_line_start = data.endswith(b"\n")
 
     def _finish(self, followed: Followed) -> None:
-        if followed.text is not None:
-            tail = followed.text.finish()
-            if tail:
-                self._write(followed, b"")
-                self.out.write((tail if tail.endswith("\n") else tail + "\n").encode())
-                self.at_line_start = True
+        if followed.transcript is not None:
+            self._write_lines(followed, followed.transcript.finish())
         del self.followed[followed.session.id]
 
     def _poll(self, followed: Followed, force: bool = False) -> None:
-        for record in followed.follower.poll(force):
+        records = followed.follower.poll(force)
+        transcript = followed.transcript
+        if transcript is not None:  # into a pipe: what replay --format text prints
+            lines: list[str] = []
+            for record in records:
+                item = replay_record(followed.shown(record))
+                if item is not None:
+                    lines += transcript.feed(item)
+            self._write_lines(followed, lines + transcript.settle())
+            return
+        for record in records:
             record = followed.shown(record)
             if record.stream in SHOWN_STREAMS:
                 self._write(followed, record.data)

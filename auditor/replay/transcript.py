@@ -140,19 +140,53 @@ def recording_transcript(records: Iterable[RecordingRecord]) -> Iterator[str]:
     return transcript_lines(replay_records(records))
 
 
-def transcript_lines(records: Iterable[Record], cols: int = 80, rows: int = 24) -> Iterator[str]:
-    """The transcript, line by line as lines become final; ``records`` may
-    be a followed live recording."""
-    terminal = TranscriptTerminal(cols, rows)
-    for _t, kind, data in records:
+class Transcript:
+    """The transcript built a record at a time (``auditor tail --live`` into a
+    pipe follows a growing recording with it): each call gives the lines that
+    became final."""
+
+    def __init__(self, cols: int = 80, rows: int = 24) -> None:
+        self.terminal = TranscriptTerminal(cols, rows)
+
+    def feed(self, record: Record) -> list[str]:
+        _t, kind, data = record
+        terminal = self.terminal
         if kind == OUTPUT:
             terminal.feed(data)
         elif kind == RESIZE:
             terminal.resize(*data)
         else:
-            continue
+            return []
         terminal.screen.record_done()
-        if terminal.pending:
-            yield from terminal.take()
-    yield from terminal.take()
-    yield from terminal.final_lines()
+        return terminal.take() if terminal.pending else []
+
+    def settle(self) -> list[str]:
+        """The main screen's rows above the cursor, given out now rather than
+        when they leave the screen (a live tail shows a shell's lines as they
+        are finished). Blank rows wait for a row with text under them, so a
+        session that ends on blank lines ends as the whole transcript does.
+        A row rewritten after this (the cursor moved back up to it) is not
+        given out again."""
+        terminal = self.terminal
+        screen = terminal.screen
+        if not screen.alternate:
+            above = _screen_text(screen.buffer, screen.columns, screen.cursor.y, screen.emitted)
+            if above:
+                terminal.pending.extend(above)
+                screen.emitted += len(above)
+        return terminal.take() if terminal.pending else []
+
+    def finish(self) -> list[str]:
+        """The lines still to come at the end: the screen as it was left."""
+        return self.terminal.take() + self.terminal.final_lines()
+
+
+def transcript_lines(records: Iterable[Record], cols: int = 80, rows: int = 24) -> Iterator[str]:
+    """The transcript, line by line as lines become final; ``records`` may
+    be a followed live recording."""
+    transcript = Transcript(cols, rows)
+    for record in records:
+        lines = transcript.feed(record)
+        if lines:
+            yield from lines
+    yield from transcript.finish()
