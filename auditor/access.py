@@ -57,7 +57,9 @@ class AccessPolicy:
         return spec.roles if spec else ()
 
     def node(self, host: str) -> NodeSpec | None:
-        return self.config.nodes.get(host.lower())
+        # DNS names are case-blind and may end in a dot ("db1.example.com." is
+        # db1): an inventory node is decided by its labels under any such spelling.
+        return self.config.nodes.get(host.lower().rstrip("."))
 
     # The decision
     def decide(self, user: str, login: str, target: Target) -> Decision:

@@ -175,3 +175,21 @@ def test_label_values_yaml_reads_as_numbers_or_booleans_are_strings(tmp_path: Pa
         "users:\n  u: {roles: [r]}\n",
     )
     assert p.decide("u", "x", Target("a")).allowed
+
+
+def test_an_inventory_node_spelled_with_a_trailing_dot_is_decided_by_its_labels(
+    tmp_path: Path,
+) -> None:
+    """``db1.example.com.`` is the same host in DNS: a role whose patterns reach
+    names outside the inventory must not reach the prod node that way."""
+    p = policy(
+        tmp_path,
+        "nodes:\n  db1.example.com: {labels: {env: prod}}\n"
+        "roles:\n  lab: {logins: [root], node_labels: {env: dev}, nodes: ['*']}\n"
+        "users:\n  joe: {roles: [lab]}\n",
+    )
+    assert p.decide("joe", "root", Target("lab7.example.org")).allowed
+    for spelling in ("db1.example.com", "DB1.Example.COM.", "db1.example.com."):
+        decision = p.decide("joe", "root", Target(spelling))
+        assert not decision.allowed, spelling
+        assert "node_labels env=dev do not match" in decision.detail
