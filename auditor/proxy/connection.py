@@ -225,8 +225,6 @@ class ProxiedConnection:
         """TCP to the node's sshd, dropped connections retried; drops are indexed even then."""
         cfg = self.proxy.config
         drops: list[str] = []
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         permit = self.dial_permit = await self._queue_for_dial()
 
         def dropped(n: int, why: str) -> None:
@@ -237,9 +235,8 @@ class ProxiedConnection:
             sock, retries = await connect_with_retries(
                 self.target,
                 cfg.dial_attempts,
-                # The wait in the queue counts against dial_timeout; a dial out of
-                # the queue just before it still gets a fair try.
-                max(cfg.dial_timeout - (loop.time() - started), min(cfg.dial_timeout, 5.0)),
+                # Out of the queue, the dial has its own dial_timeout.
+                cfg.dial_timeout,
                 on_drop=dropped,
                 backoff=self.proxy.backoff,
             )
@@ -260,7 +257,8 @@ class ProxiedConnection:
 
     async def _queue_for_dial(self) -> Permit:
         """A place among the dials in flight to the node (dial_limit.py), waited for
-        in turn; a wait past dial_timeout fails as a MaxStartups failure would."""
+        in turn; a queue that has not moved for dial_timeout fails as a
+        MaxStartups failure would."""
         cfg = self.proxy.config
         node = cfg.nodes.get(self.request.host.lower())
         try:
@@ -274,7 +272,7 @@ class ProxiedConnection:
             raise ProxyFailure(
                 "maxstartups",
                 f"ssh: handshake failed: too many sessions starting on {self.target.name} at "
-                f"once: {exc}, past dial_timeout ({cfg.dial_timeout:g}s)",
+                f"once: {exc}, none of them done for dial_timeout ({cfg.dial_timeout:g}s)",
                 str(exc),
             ) from None
 

@@ -99,6 +99,7 @@ class NodeDials:
     in_flight: int = 0
     waiters: collections.deque[asyncio.Future[None]] = field(default_factory=collections.deque)
     round: int = 0  # bumped at each cut: drops of older dials do not cut again
+    moved: float = field(default_factory=time.monotonic)  # when a dial last left the node
     clean: int = 0  # handshakes since the last cut or raise
     report: Report | None = None
 
@@ -150,6 +151,7 @@ class Permit:
         self._held = False
         node = self.node
         node.in_flight -= 1
+        node.moved = time.monotonic()
         if handshake_done:
             node.clean += 1
             top = ceiling(node.max_startups)
@@ -195,30 +197,40 @@ class DialLimiter:
     async def acquire(
         self, key: str, name: str, max_startups: int | None, timeout: float
     ) -> Permit:
-        """A place among the node's dials in flight, waiting at most ``timeout``."""
+        """A place among the node's dials in flight, waited for while the queue
+        moves: it gives up when no dial to the node has finished for ``timeout``
+        (the node is stuck), not after ``timeout`` of its own wait, so a burst of
+        hundreds is served in turn however long the turn takes."""
         node = self.node(key, name, max_startups)
-        stats = node.stats()
-        stats.dials += 1
+        node.stats().dials += 1
         if node.in_flight < node.limit and not node.waiters:
             node.in_flight += 1
             return Permit(node, 0.0, self)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         node.waiters.append(fut)
-        stats.queued += 1
+        node.stats().queued += 1
         started = time.monotonic()
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except TimeoutError:
-            self._leave(node, fut)
-            waited = time.monotonic() - started
-            stats.timeouts += 1
-            stats.longest_wait = max(stats.longest_wait, waited)
-            raise QueueTimeout(waited, node) from None
+            while True:
+                still = timeout - (time.monotonic() - max(node.moved, started))
+                try:
+                    await asyncio.wait_for(asyncio.shield(fut), max(still, 0.0))
+                    break
+                except TimeoutError:
+                    if time.monotonic() - max(node.moved, started) < timeout:
+                        continue  # the queue moved meanwhile: keep the place in it
+                    self._leave(node, fut)
+                    waited = time.monotonic() - started
+                    stats = node.stats()
+                    stats.timeouts += 1
+                    stats.longest_wait = max(stats.longest_wait, waited)
+                    raise QueueTimeout(waited, node) from None
         except asyncio.CancelledError:  # the client left while it waited
             self._leave(node, fut)
             raise
         waited = time.monotonic() - started
+        stats = node.stats()
         stats.longest_wait = max(stats.longest_wait, waited)
         if waited >= LONG_WAIT:
             stats.long_waits += 1
