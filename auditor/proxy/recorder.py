@@ -355,7 +355,8 @@ class ChannelRecording:
         leaves the session unsigned (verify names it) but never unended."""
         assert self.audit_key is not None
         try:
-            return seal_anchor(self.audit_key, self.session_id, writer)
+            durable = self.syncer is not None and self.syncer.enabled
+            return seal_anchor(self.audit_key, self.session_id, writer, durable)
         except (OSError, ValueError) as exc:
             log.error("session %s: anchor not signed: %s", self.session_id[:8], exc)
             return None

@@ -187,12 +187,12 @@ def signature_problem(signed: SignedAnchor, trusted: asyncssh.SSHKey) -> str | N
     return None
 
 
-def write_sidecar(recording: Path, signed: SignedAnchor) -> Path:
+def write_sidecar(recording: Path, signed: SignedAnchor, durable: bool = False) -> Path:
+    """``durable``: on the disk before returning, as the proxy's seal wants it
+    under ``recording_sync`` (a power cut must not keep a row whose anchor's
+    signature is lost beside the file); ``recording_sync: off`` makes no sync."""
     path = sidecar_path(recording)
-    # On the disk before the row says ended, like the sealed recording itself
-    # (auditor.recording.sync): a power cut must not keep a row whose anchor's
-    # signature is lost beside the file.
-    write_private_file(path, signed.to_json(), durable=True)
+    write_private_file(path, signed.to_json(), durable=durable)
     return path
 
 
@@ -366,12 +366,14 @@ def _parse_signature(armored: str) -> tuple[bytes, bytes]:
     return public, raw
 
 
-def seal_anchor(key: asyncssh.SSHKey, session_id: str, writer: RecordingWriter) -> SignedAnchor:
+def seal_anchor(
+    key: asyncssh.SSHKey, session_id: str, writer: RecordingWriter, durable: bool = False
+) -> SignedAnchor:
     """At seal time, on the recording thread: sign the closed ``writer``'s anchor
     and write its sidecar. The index gets the same object (``end_session``)."""
     assert writer.closed and writer.sealed_at is not None
     seq = int(writer.final_hash.partition(":")[0])
     statement = Statement(session_id, writer.final_hash, seq + 1, writer.start, writer.sealed_at)
     signed = sign_statement(key, statement)
-    write_sidecar(writer.path, signed)
+    write_sidecar(writer.path, signed, durable)
     return signed

@@ -6,6 +6,7 @@ import json
 
 from auditor.recording import Record, RecordingReader, Stream, encode_resize
 from auditor.replay.commands import Command, session_commands
+from auditor.replay.moment import parse_moment
 from auditor.replay.playback import Playback
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import (
@@ -150,18 +151,19 @@ def test_a_real_bash_session_gives_exactly_the_commands_run(setup: Setup) -> Non
     assert commands[7].context == "inner#" and commands[2].context == "$"
     assert [c.t for c in commands] == sorted(c.t for c in commands)
 
-    # In the index, through the CLI: newest first, searchable, with the offset
-    # `replay --at` takes, where the screen shows the command typed.
+    # In the index, through the CLI: newest first, searchable, with the moment
+    # (ID@T) that `replay` takes, where the screen shows the command typed.
     listed = json.loads(setup.cli.run("commands", "--json").stdout)
     assert [c["line"] for c in listed] == list(reversed(lines))
     assert {c["session_id"] for c in listed} == {session_id}
     found = json.loads(setup.cli.run("commands", "--search", "hello", "--json").stdout)
     assert [c["line"] for c in found] == ["echo hello-world"]
     table = setup.cli.run("commands", "--search", "arrows").stdout.splitlines()
-    assert table[0].split() == ["TIME", "USER", "TARGET", "SESSION", "OFFSET", "COMMAND"]
-    offset = table[1].split()[5]
-    assert float(offset) == round(commands[4].t, 3)  # the newer of the two
+    assert table[0].split() == ["TIME", "USER", "TARGET", "MOMENT", "COMMAND"]
+    moment = parse_moment(table[1].split()[4])
+    assert session_id.startswith(moment.session)
+    assert moment.t is not None and abs(moment.t - commands[4].t) < 0.1  # the newer of the two
     playback = Playback(reader)
-    playback.seek(float(offset))
+    playback.seek(moment.t)
     assert playback.terminal.text().splitlines()[-1].startswith("$ echo arrows")
     assert "s3cret" not in setup.cli.run("commands").stdout
