@@ -47,11 +47,12 @@ class _Rows:
         self.rows: list[TextRow] = []
         self.chars = 0
 
-    def add(self, piece: str, t: float) -> None:
+    def add(self, piece: str, t: float, since: float | None = None) -> None:
+        """Whole lines all printed by ``t``, the first begun at ``since`` if earlier."""
         # Pieces are whole lines (TerminalText holds back the unfinished one), so a
         # cut between pieces never splits a word.
         if self.t is None:
-            self.t = t
+            self.t = t if since is None else since
         self.times.add(self.size, t)
         self.pieces.append(piece)
         self.size += len(piece)
@@ -107,14 +108,9 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
             # Withheld input is searchable as where it happened: its marker, never a key.
             piece = text.feed(WITHHELD if rec.stream is Stream.WITHHELD else rec.data)
             if piece:
-                # The first line started where the held-back text did, if there was
-                # any; the lines after it came with this record.
-                if carry_t is not None:
-                    first = piece.find("\n") + 1 or len(piece)
-                    rows.add(piece[:first], carry_t)
-                    piece = piece[first:]
-                if piece:
-                    rows.add(piece, rec.t)
+                # Its lines were all printed by this record; the first began where
+                # the held-back text did, if there was any.
+                rows.add(piece, rec.t, since=carry_t)
                 carry_t = None
             if carry_t is None and text.carry and text.carry_has_text():
                 # The held-back line's time is when its first text came, not a
@@ -126,7 +122,7 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
     if final:
         tail = text.finish()
         if tail:
-            rows.add(tail, carry_t if carry_t is not None else cursor.t)
+            rows.add(tail, cursor.t, since=carry_t)
         carry_t = None
     rows.cut()
     if rows.rows or final or cursor.offset != offset:

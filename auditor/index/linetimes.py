@@ -4,16 +4,21 @@ A stretch (one row of the full-text index) holds up to ``CHUNK_CHARS`` of a
 session's output and the time it starts at; a hit in it should point at
 its own line's time, or the replay's timeline marks the hit at the
 stretch's start (a vim session's whole screen is one stretch). Beside the
-text each row keeps ``times``: ``offset:ms`` pairs, comma-separated, where a
-line starting at character ``offset`` of the row was printed ``ms``
-milliseconds into the recording. A pair is written only where the time
-moves on by ``STEP`` or more, so a burst of output costs one pair; a hit's
-time is the pair at or before it, never after the line appeared.
+text each row keeps ``times``: ``offset:ms`` pairs, comma-separated, where the
+lines from character ``offset`` of the row on had all been printed ``ms``
+milliseconds into the recording (rounded up). A hit's time is the pair at or
+before it: a replay at that moment shows the hit's whole line, never the
+screen before it was printed. A pair is written only where the time moves on
+by ``STEP`` or more, and the lines that share it take the latest of their
+times, so a burst of output costs one pair and no line's time is early.
+(Rows indexed by earlier versions keep when each line started: their hits
+point at the start of the line.)
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 
 STEP = 0.05  # seconds: finer than a timeline cell, coarser than one burst's records
 
@@ -22,16 +27,20 @@ class LineTimes:
     """Collects the pairs of one row as its lines are added."""
 
     def __init__(self) -> None:
-        self.pairs: list[str] = []
-        self.last: float | None = None
+        self.pairs: list[tuple[int, int]] = []
+        self.first: float | None = None  # the time that opened the last pair
 
     def add(self, offset: int, t: float) -> None:
-        if self.last is None or t >= self.last + STEP:
-            self.pairs.append(f"{offset}:{int(t * 1000)}")  # down: never late
-            self.last = t
+        """The lines from ``offset`` on were all printed by ``t``."""
+        ms = math.ceil(t * 1000 - 1e-6)  # up: never early
+        if self.first is None or t >= self.first + STEP:
+            self.pairs.append((offset, ms))
+            self.first = t
+        else:
+            self.pairs[-1] = (self.pairs[-1][0], max(self.pairs[-1][1], ms))
 
     def encode(self) -> str:
-        return ",".join(self.pairs)
+        return ",".join(f"{offset}:{ms}" for offset, ms in self.pairs)
 
 
 def time_at(times: str | None, offset: int, default: float) -> float:

@@ -32,6 +32,7 @@ from auditor.recording.format import WITHHELD_TEXT
 from auditor.recording.shown import SHOWN_STREAMS, ShownOutput
 from auditor.replay.emulator import Terminal, TerminalScreen, render_line
 from auditor.replay.fastscreen import FastStream
+from auditor.replay.moment import citable
 
 MAX_LINE = 4096  # a longer "command" is pasted data, kept cut
 # Prompts of shells and REPLs, for a line whose own prompt was not seen
@@ -43,7 +44,10 @@ _EXEC = b"exec "
 
 @dataclass(frozen=True)
 class Command:
-    t: float  # seconds into the recording: when Enter was pressed
+    # Seconds into the recording: when Enter was pressed, or a rounder time
+    # shortly before it at which the screen already showed the whole line
+    # (auditor.replay.moment.citable), so the moment printed for it shows it.
+    t: float
     line: str  # the command as the screen showed it
     context: str  # the prompt it was typed at ("$", "root@db:~#", ">>>"); "" for exec
 
@@ -79,7 +83,10 @@ class CommandReader:
         self.terminal.stream = FastStream(self.terminal.screen)
         self.shown = ShownOutput()
         self.commands: list[Command] = []
-        self._pending: list[float] = []  # times of Enters not echoed yet
+        # Enters not echoed yet: (when the line was last drawn, when Enter came)
+        self._pending: list[tuple[float, float]] = []
+        self._drawn = 0.0  # when output last came
+        self._keyed = False  # keys came after it (not yet echoed, maybe)
         self._answered = False  # output came after them (without echoing them)
         self._typing = False
         self._prompt: str | None = None
@@ -97,6 +104,7 @@ class CommandReader:
             if self._pty:
                 self._answered = bool(self._pending)
                 self.terminal.feed(record.data)
+                self._drawn, self._keyed = record.t, False
         elif stream == Stream.INPUT:
             if self._pty:
                 self._typed(record.t, record.data)
@@ -137,7 +145,13 @@ class CommandReader:
         if b"\x03" in data and not self._pending:
             self._typing = False  # Ctrl-C: the line is abandoned
             return
-        enters = [t for _ in _ENTER.finditer(data)]
+        # The line stood whole on the screen from the last output on only if
+        # the Enter came alone after it; keys typed ahead of their echo show
+        # later, so such a line's moment is its Enter.
+        enters = [(t, t) for _ in _ENTER.finditer(data)]
+        if enters and not self._keyed and data[:1] in (b"\r", b"\n"):
+            enters[0] = (self._drawn, t)
+        self._keyed = True
         if enters:
             self._pending.extend(enters)
             self._answered = False
@@ -151,7 +165,7 @@ class CommandReader:
             if screen.cursor.y == bottom:
                 self._prompt_row -= 1  # the screen scrolls under the line being typed
             return
-        t = self._pending.pop(0)
+        t = citable(*self._pending.pop(0))
         first = max(0, min(self._prompt_row, screen.cursor.y))
         rows = [
             render_line(screen.buffer.get(y), screen.columns)

@@ -2,10 +2,16 @@
 
 ``3f2a9c@1:23.4`` is session ``3f2a9c...`` (any unique prefix of its ID) at one
 minute 23.4 seconds into its recording. The time takes the forms ``1:23.4``,
-``1:02:03`` (hours), plain seconds ``83.4``, or a duration ``1m23s``. A
-reference auditor prints (the replay screen's ``y``, ``auditor commands``,
-search hits) is the ID's first 8 characters and the time to a tenth, rounded
-down so it never points past what it cites: ``3f2a9c12@1:23.4``.
+``1:02:03`` (hours), plain seconds ``83.4``, or a duration ``1m23s``.
+
+A reference auditor prints (the replay screen's ``y``, ``auditor commands``,
+search hits) is the ID's first 8 characters and a time at which the screen
+shows what it cites: replaying ``3f2a9c12@1:23.4`` draws every record up to
+and including 1:23.4. A time rounded down to a tenth would often land before
+what it cites (the last key of a command typed 40 ms before its Enter, a
+search hit printed at 1:23.47), so the time is the coarsest of a tenth, a
+hundredth or a millisecond that falls where the cited screen stands
+(:func:`citable`), and printed exactly (:func:`format_time`).
 """
 
 from __future__ import annotations
@@ -67,13 +73,27 @@ def looks_like_moment(text: str) -> bool:
     return bool(_MOMENT.fullmatch(text))
 
 
+def citable(since: float, until: float) -> float:
+    """The roundest time in ``[since, until]`` (a stretch where the screen
+    stands still), nearest ``until``: a tenth if one falls there, else a
+    hundredth, else ``until`` itself (printed to the millisecond after it)."""
+    for scale in (10, 100):
+        t = math.floor(until * scale + 1e-6) / scale
+        if t >= since - 1e-9:
+            return t
+    return until
+
+
 def format_time(t: float) -> str:
-    """``1:23.4`` (``1:02:03.0`` past an hour), to the tenth below ``t``."""
-    tenths = math.floor(max(0.0, t) * 10 + 1e-6)
-    seconds, tenth = divmod(tenths, 10)
+    """``1:23.4`` (``1:02:03.0`` past an hour): ``t`` to the millisecond at or
+    after it (a replay there has drawn everything up to ``t``), with as many
+    decimals as that needs, at least one: ``1:23.4``, ``1:23.45``, ``1:23.417``."""
+    ms = math.ceil(max(0.0, t) * 1000 - 1e-6)
+    seconds, frac = divmod(ms, 1000)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}.{tenth}" if h else f"{m}:{s:02d}.{tenth}"
+    decimals = f"{frac:03d}".rstrip("0") or "0"
+    return f"{h}:{m:02d}:{s:02d}.{decimals}" if h else f"{m}:{s:02d}.{decimals}"
 
 
 def reference(session_id: str, t: float) -> str:

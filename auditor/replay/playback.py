@@ -28,6 +28,7 @@ from auditor.recording import RecordingReader
 from auditor.recording.shown import had_pty
 from auditor.replay.emulator import Terminal
 from auditor.replay.keyframes import OUTPUT, RESIZE, KeyframeIndex, Record, apply
+from auditor.replay.moment import citable
 from auditor.replay.recorded import RecordFeed, recording_keyframes, replay_records
 from auditor.replay.timing import MAX_SPEED, MIN_SPEED, capped, replay_span
 
@@ -114,6 +115,7 @@ class Playback:
         self._last_t = reader.summary().duration
         self._times: list[float] | None = None  # output times, for stepping back
         self.position = 0.0
+        self.drawn = 0.0  # when the last record shown came: the screen stands since
         self._from = 0.0  # where the wait for the next record began
         self.terminal = Terminal(self.keyframes.cols, self.keyframes.rows)
         self.feed = self._feed_from(0.0, 0, live)
@@ -176,6 +178,7 @@ class Playback:
         apply(self.terminal, item[1], item[2])
         t = item[0]
         self._last_t = max(self._last_t, t)
+        self.drawn = max(self.drawn, t)
         if self._times is not None and (not self._times or t > self._times[-1]):
             self._times.append(t)
 
@@ -223,11 +226,18 @@ class Playback:
         self.playing, self.following = True, False
         self._ticked = self._clock()
 
+    @property
+    def moment_t(self) -> float:
+        """The position as a moment cites it: the roundest time showing this
+        same screen (``auditor.replay.moment.citable``)."""
+        return citable(min(self.drawn, self.position), self.position)
+
     def seek(self, t: float) -> None:
         """The terminal as it was once every record up to ``t`` was shown."""
         t = min(max(0.0, t), self.duration)
         keyframe = self.keyframes.at(t)
         self.terminal = self.keyframes.terminal_at(keyframe)
+        self.drawn = keyframe.t
         if self._fit is not None:
             self.fit(*self._fit)
         live = not self.ended

@@ -242,6 +242,7 @@ class ReplayScreen(Screen[None]):
                 state = replace(
                     self.state,
                     position=pb.position,
+                    cited=pb.moment_t,
                     duration=pb.duration,
                     playing=pb.playing,
                     speed=pb.speed,
@@ -405,7 +406,7 @@ class ReplayScreen(Screen[None]):
     @property
     def moment(self) -> str:
         """The current moment's reference: ``auditor ID@T`` opens it again."""
-        return reference(self.session.id, self.state.position)
+        return reference(self.session.id, self.state.cited)
 
     @property
     def transcript(self) -> TranscriptPanel:
@@ -428,7 +429,7 @@ class ReplayScreen(Screen[None]):
         self.notify(f"copied {ref}", title="moment", markup=False)
 
     def action_review(self) -> None:
-        t = self.state.position
+        t = self.state.cited
 
         def answered(note: str | None) -> None:
             if note is not None:

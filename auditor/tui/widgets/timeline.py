@@ -16,6 +16,7 @@ from auditor.tui.format import clock
 @dataclass(frozen=True)
 class TimelineState:
     position: float = 0.0
+    cited: float = 0.0  # the position as its moment cites it (Playback.moment_t)
     duration: float = 0.0
     playing: bool = False
     speed: float = 1.0

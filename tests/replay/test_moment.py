@@ -1,0 +1,61 @@
+"""Moments cite what the screen showed: the printed time never lands before it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
+from auditor.replay.commands import session_commands
+from auditor.replay.moment import citable, format_time, parse_time, reference
+from auditor.replay.playback import Playback
+
+
+def test_the_roundest_time_where_the_screen_stands() -> None:
+    assert citable(0.95, 1.0) == 1.0  # a tenth nearest the end of the stretch
+    assert citable(0.61, 1.07) == 1.0
+    assert citable(1.03, 1.07) == 1.07  # no tenth in it: a hundredth
+    assert citable(1.031, 1.034) == 1.034  # nor a hundredth: the time itself
+    assert citable(2.0, 2.0) == 2.0
+
+
+def test_printed_times_are_exact_and_never_early() -> None:
+    assert format_time(83.4) == "1:23.4"
+    assert format_time(83.45) == "1:23.45"
+    assert format_time(83.4171) == "1:23.418"  # the millisecond after, not before
+    assert format_time(3723.0) == "1:02:03.0"
+    for t in (0.1, 2.2276, 59.999, 83.4171, 3723.0005):
+        assert parse_time(format_time(t)) >= t - 1e-9
+        assert parse_time(format_time(t)) - t < 0.001
+    assert reference("3f2a9c12deadbeef", 83.45) == "3f2a9c12@1:23.45"
+
+
+@pytest.mark.parametrize("gap", [0.01, 0.04, 0.09])
+def test_a_command_entered_quickly_is_cited_where_it_shows(tmp_path: Path, gap: float) -> None:
+    """Up arrow, then Enter a few ms after bash redrew the line: rounding the
+    Enter's time down to a tenth would show the empty prompt."""
+    drawn = 2.095 - gap
+    items = [
+        (0.0, Stream.RESIZE, encode_resize(40, 6)),
+        (0.1, Stream.OUTPUT, b"$ "),
+        (drawn - 0.001, Stream.INPUT, b"\x1b[A"),
+        (drawn, Stream.OUTPUT, b"echo arrows"),
+        (2.095, Stream.INPUT, b"\r"),
+        (2.1, Stream.OUTPUT, b"\r\narrows\r\n$ "),
+    ]
+    path = tmp_path / "s.rec"
+    writer = RecordingWriter.create(path, {})
+    for t, stream, data in items:
+        writer.append(stream, data, t)
+    writer.close()
+    reader = RecordingReader(path)
+    [command] = session_commands(reader.records())
+    assert drawn <= command.t <= 2.095
+    t = parse_time(format_time(command.t))  # the moment as printed, read back
+    playback = Playback(reader)
+    playback.seek(t)
+    screen = [line.rstrip() for line in playback.terminal.text().splitlines()]
+    assert screen[-1] == "$ echo arrows"
+    # The replay screen's `y` at that position cites the same screen.
+    assert playback.moment_t <= t and playback.moment_t >= drawn
