@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditor.audit_log import AuditLog
 from auditor.index import SessionIndex
 from auditor.index.marks import Hold, Review
 from auditor.index.owner import os_user
-from auditor.proxy.audit_log import AuditLog
 from auditor.replay.moment import reference
 
 AUDIT_LOG = "audit.log"

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from auditor.index import SessionIndex  # noqa: E402
 from auditor.index.rows import CommandRow  # noqa: E402
 from auditor.recording import Record, Stream, encode_resize  # noqa: E402
-from auditor.replay.commands import CommandReader  # noqa: E402
+from auditor.replay.command_reader import CommandReader  # noqa: E402
 from auditor.replay.emulator import Terminal  # noqa: E402
 from bench.ansi_corpus import chunks  # noqa: E402
 

@@ -60,9 +60,9 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from auditor.index import SessionIndex  # noqa: E402
-from auditor.index.extract import CHUNK_CHARS  # noqa: E402
 from auditor.index.rows import CommandRow  # noqa: E402
 from auditor.recording.text import TerminalText  # noqa: E402
+from auditor.upkeep.text_extraction import CHUNK_CHARS  # noqa: E402
 
 TARGET_MS = 100.0
 DAY = 86400.0
@@ -327,7 +327,7 @@ def sessions(
 
 def cut_rows(pieces: list[tuple[float, str]]) -> list[tuple[float, str]]:
     """Whole lines into rows of about CHUNK_CHARS, each at the time it starts (as
-    ``auditor.index.extract`` cuts a recording's text)."""
+    ``auditor.upkeep.text_extraction`` cuts a recording's text)."""
     rows: list[tuple[float, str]] = []
     parts: list[str] = []
     size, start = 0, None

@@ -322,7 +322,7 @@ def cpu_parts_extract(proxy_pid: int) -> float:
     total = 0.0
     for pid in Path(f"/proc/{proxy_pid}/task/{proxy_pid}/children").read_text().split():
         with contextlib.suppress(OSError):
-            if b"auditor.proxy.text_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"auditor.upkeep.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     return total

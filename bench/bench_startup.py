@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from auditor.index import SessionIndex  # noqa: E402
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize  # noqa: E402
+from auditor.upkeep.text_extraction import extract_text  # noqa: E402
 
 TARGET_MS = 150.0
 NOW = 1_780_000_000.0
@@ -33,7 +34,7 @@ NOW = 1_780_000_000.0
 
 def build(data_dir: Path, n: int) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    with SessionIndex.open(data_dir, background_text=False) as index:
+    with SessionIndex.open(data_dir) as index:
         for i in range(n):
             sid = f"{i:08x}" + "0" * 24
             path = index.recording_path(sid)
@@ -59,7 +60,7 @@ def build(data_dir: Path, n: int) -> None:
                 bytes_out=64,
             )
             index.end_session(sid, exit_status=0, end=start + 1.0)
-            index.index_text(sid)
+            extract_text(index, sid)
 
 
 def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from auditor.index import SessionIndex  # noqa: E402
-from auditor.index.extract import extract_text  # noqa: E402
 from auditor.recording import RecordingWriter, Stream  # noqa: E402
+from auditor.upkeep.text_extraction import extract_text  # noqa: E402
 
 WRITER_TARGET_MBS = 300.0
 SEARCH_TARGET_MS = 100.0

@@ -74,7 +74,7 @@ SIZE = (160, 48)
 def build_index(data_dir: Path, n: int) -> None:
     rng = random.Random(6)
     now = time.time()
-    with SessionIndex.open(data_dir, background_text=False) as index, index.transaction() as c:
+    with SessionIndex.open(data_dir) as index, index.transaction() as c:
         for i in range(n):
             sid = f"{i:032x}"
             start = now - (n - i) * 30
@@ -244,7 +244,7 @@ def live_writer(path: Path, stop: threading.Event, rate: int, written: list[floa
 
 async def live_follow(data_dir: Path, rate: int) -> dict[str, float]:
     sid = "f" * 32
-    with SessionIndex.open(data_dir, background_text=False) as index:
+    with SessionIndex.open(data_dir) as index:
         path = index.recording_path(sid)
         path.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -254,7 +254,7 @@ async def live_follow(data_dir: Path, rate: int) -> dict[str, float]:
     try:
         while not path.exists():
             time.sleep(0.01)
-        with SessionIndex.open(data_dir, background_text=False) as index:
+        with SessionIndex.open(data_dir) as index:
             index.start_session(
                 sid,
                 user="bench",

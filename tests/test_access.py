@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.access import AccessPolicy, Target
+from auditor.access_policy import AccessPolicy, Target
 from auditor.config import ConfigError, RoleSpec, load_config
 
 ROLES = """

@@ -1,6 +1,6 @@
 """``auditor access USER [NODE]``: what a user may reach, and which role allows or denies it.
 
-The same decision the proxy makes before it dials (``auditor/access.py``),
+The same decision the proxy makes before it dials (``auditor/access_policy.py``),
 read from the config this command is given: a security reviewer's view of
 the ``users`` and ``roles`` sections.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.access import AccessPolicy, Target, format_labels
+from auditor.access_policy import AccessPolicy, Target, format_labels
 from auditor.cli.context import Context, common_options
 from auditor.errors import AuditorError
 

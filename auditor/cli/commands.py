@@ -29,10 +29,12 @@ def register(sub: Any) -> None:
 def cmd_commands(ctx: Context) -> int:
     a = ctx.args
     since = parse_since(a.since)
+    from auditor.upkeep.command_extraction import extract_pending_commands
+
     with _index(ctx) as index:
         # Sessions that ended since the last pass (imported ones, or with no
         # proxy running to read them) are read now, so the list is whole.
-        index.index_pending_commands()
+        extract_pending_commands(index)
         found = index.commands(
             user=a.user, node=a.node, since=since, search=a.search, limit=a.limit
         )

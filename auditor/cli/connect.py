@@ -1,7 +1,7 @@
 """``auditor connect HOST:PORT[@CLUSTER]``: the one-hop ProxyCommand.
 
 ssh starts it for every connection, so it imports nothing but the standard
-library's C socket layer and the preamble's few constants (``auditor.onehop``):
+library's C socket layer and the preamble's few constants (``auditor.preamble``):
 no argparse, no config, no asyncssh, not even ``socket`` (building its enums
 took a third of the start-up) or ``threading`` unless it relays. It connects to the proxy, names the
 target, and then either hands the connected socket to ssh
@@ -20,7 +20,7 @@ import os
 import stat
 import sys
 
-from auditor import onehop
+from auditor import preamble
 
 USAGE = "usage: auditor connect [--proxy HOST:PORT] [--timeout S] HOST:PORT[@CLUSTER]"
 DEFAULT_TIMEOUT = 10.0
@@ -111,11 +111,11 @@ def open_to_proxy(target: str, proxy: tuple[str, int], timeout: float) -> _socke
         ) from None
     try:
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        sock.sendall(onehop.preamble(target))
+        sock.sendall(preamble.opening_line(target))
         # Exactly the answer's line: the proxy's SSH version line follows it at
         # once, and it is ssh's to read.
         answer = b""
-        while not answer.endswith(b"\n") and len(answer) < onehop.MAX_LINE:
+        while not answer.endswith(b"\n") and len(answer) < preamble.MAX_LINE:
             more = sock.recv(1)
             if not more:
                 break
@@ -123,12 +123,12 @@ def open_to_proxy(target: str, proxy: tuple[str, int], timeout: float) -> _socke
     except OSError as exc:
         sock.close()
         raise ConnectError(f"the proxy at {proxy[0]}:{proxy[1]}: {exc.strerror or exc}") from None
-    if answer == onehop.OK:
+    if answer == preamble.OK:
         sock.settimeout(None)
         return sock
     sock.close()
-    if answer.startswith(onehop.ERR):
-        raise ConnectError(answer[len(onehop.ERR) :].decode("utf-8", "replace").strip())
+    if answer.startswith(preamble.ERR):
+        raise ConnectError(answer[len(preamble.ERR) :].decode("utf-8", "replace").strip())
     said = answer.split(b"\n", 1)[0][:60].decode("ascii", "replace")
     raise ConnectError(
         f"{proxy[0]}:{proxy[1]} did not answer as an auditor proxy with the one-hop path "

@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the one-hop ProxyCommand: auditor connect --proxy HOST:PORT %%h:%%p",
     ),
 }
-APP_MODULE = "auditor.cli.app"  # what `auditor` alone runs
+APP_MODULE = "auditor.cli.open_app"  # what `auditor` alone runs
 
 
 class ArgumentParser(argparse.ArgumentParser):

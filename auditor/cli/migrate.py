@@ -1,4 +1,4 @@
-"""``auditor migrate``: this machine's store into a shared one (``auditor.migrate``)."""
+"""``auditor migrate``: this machine's store into a shared one (``auditor.upkeep.migration``)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from auditor.storage import EVENTS_KEY, POSTGRES_SCHEMES, StorageError, redact
 
 if TYPE_CHECKING:
     from auditor.index import Session, SessionIndex
-    from auditor.migrate import MigrationReport
     from auditor.recording.bucket import Bucket
+    from auditor.upkeep.migration import MigrationReport
 
 AGAIN = "run the same command again to continue"
 
@@ -58,7 +58,7 @@ def say(line: str) -> None:
 
 
 def cmd_migrate(ctx: Context) -> int:
-    from auditor.migrate import Migration
+    from auditor.upkeep.migration import Migration
 
     a = ctx.args
     _check_index_uri(a.to)

@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_prune(ctx: Context) -> int:
-    from auditor.proxy.audit_log import AuditLog
-    from auditor.retention import prune
+    from auditor.audit_log import AuditLog
+    from auditor.upkeep.retention import prune
 
     policy = ctx.config.retention
     if not policy.any:

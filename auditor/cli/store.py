@@ -327,7 +327,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def cmd_import(ctx: Context) -> int:
-    from auditor.index.importer import import_asciicast
+    from auditor.upkeep.asciicast_import import import_asciicast
 
     failed = 0
     with _index(ctx, write=True) as index:

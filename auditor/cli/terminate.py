@@ -10,6 +10,7 @@ from auditor.cli.store import _index
 from auditor.errors import AuditorError
 from auditor.index.owner import os_user
 from auditor.textsafe import visible
+from auditor.upkeep.termination import request_termination
 
 # Proxies look for requests every half second; give a busy one some slack.
 WAIT = 5.0
@@ -28,7 +29,7 @@ def register(sub: Any) -> None:
 
 def cmd_terminate(ctx: Context) -> int:
     with _index(ctx) as index:
-        asked = index.request_termination(ctx.args.id, by=os_user(), reason=ctx.args.reason)
+        asked = request_termination(index, ctx.args.id, by=os_user(), reason=ctx.args.reason)
         short, reason = asked.id[:8], asked.termination_reason
         deadline = time.monotonic() + WAIT
         while index.get_session(asked.id).live:

@@ -48,7 +48,7 @@ def cmd_verify(ctx: Context) -> int:
 def verify_index(ctx: Context) -> int:
     from auditor.authority.audit_key import audit_public_key, key_created
     from auditor.recording.anchor import check_signed
-    from auditor.recording.verify import verify_recording
+    from auditor.recording.verification import verify_recording
 
     ids: list[str] = ctx.args.targets
     index = ctx.open_index()
@@ -98,7 +98,7 @@ def verify_files(key_file: str, files: list[str]) -> int:
     """``verify --key``: each file's chain, its sidecar's statement and signature."""
     from auditor.authority.audit_key import read_key_file
     from auditor.recording.anchor import check_signed
-    from auditor.recording.verify import verify_recording
+    from auditor.recording.verification import verify_recording
 
     if not files:
         raise UsageError("verify --key: name the recording files to check (FILE.rec ...)")

@@ -28,10 +28,10 @@ from typing import Any, TextIO
 
 from auditor.errors import AuditorError
 from auditor.index.api import SessionIndex
-from auditor.index.commands import extract_commands
 from auditor.index.rows import CommandRow, Session
 from auditor.recording.asciicast import asciicast_lines
 from auditor.recording.reader import Record, RecordingReader
+from auditor.upkeep.command_extraction import extract_commands
 
 PLAYER = "asciinema-player 3.18.0"  # the vendored build: asciinema_player/README.md
 SPEEDS = ("0.5", "1", "1.5", "2", "4", "8")
@@ -204,7 +204,7 @@ def session_command_rows(index: SessionIndex, session: Session) -> list[CommandR
     has read them yet (as ``auditor commands`` does); a live session's off its
     recording so far (the index reads them only once it has ended)."""
     if session.live:
-        from auditor.replay.commands import session_commands
+        from auditor.replay.command_reader import session_commands
 
         assert session.recording_path
         found = session_commands(RecordingReader(Path(session.recording_path)).records())

@@ -16,13 +16,14 @@ import re
 import time
 import uuid
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor.errors import AuditorError
 from auditor.index.failures import FailureKind
 from auditor.index.marks import SessionMarks
-from auditor.index.owner import current_owner, owner_alive, owner_host, this_host
+from auditor.index.owner import current_owner
 from auditor.index.rows import (
     FAILURE_COLUMNS,
     SESSION_COLUMNS,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("auditor.index")
 
-# Who ended a session and why are set by request_termination only.
+# Who ended a session and why are set by ask_termination only.
 SETTABLE = frozenset(SESSION_COLUMNS) - {
     "id",
     "status",
@@ -60,8 +61,6 @@ SETTABLE = frozenset(SESSION_COLUMNS) - {
 }
 _HEX = re.compile(r"[0-9a-f]+")
 ENDED = ("ended", "interrupted")
-NO_REASON = "no reason given"
-TERMINABLE = ("session",)  # shells, commands, subsystems: what the proxy bridges
 # A proxy renews its lease every few seconds; one not renewed for this long is gone.
 LEASE = 30.0
 WATCH_TERM = 15.0  # a follower elsewhere renews its interest every few seconds
@@ -81,37 +80,33 @@ class SessionIndex(SessionMarks, ABC):
     # Errors of this engine that mean "try again later" (a lock, a lost connection).
     TRANSIENT: tuple[type[Exception], ...] = ()
 
-    def __init__(self, data_dir: Path, background_text: bool) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self._background_text = background_text
-        self._worker: Any = None  # extract.TextWorker, started by the first write
         self._owner = current_owner()
 
     @classmethod
-    def open(
-        cls, data_dir: Path, *, uri: str | None = None, background_text: bool = False
-    ) -> SessionIndex:
+    def open(cls, data_dir: Path, *, uri: str | None = None) -> SessionIndex:
         """The index ``uri`` names (``storage.audit_events_uri``); SQLite in ``data_dir``
-        without one.
-
-        Text extraction is CPU work: a writer that forwards bytes runs
-        ``index_pending_text`` in another process (the proxy does). With
-        ``background_text`` a thread of this process does it instead, every
-        few seconds once this index writes sessions: fine for tools, not
-        for a busy event loop (it takes the GIL).
-        """
+        without one. It stores; the work over it (text and command extraction,
+        recovery, retention) is ``auditor.upkeep``'s."""
         from auditor.index.engines import open_index
 
-        return open_index(data_dir, uri, background_text=background_text)
+        return open_index(data_dir, uri)
 
     @abstractmethod
     def reopen(self) -> SessionIndex:
         """Another connection to the same store, for another thread."""
 
+    @property
+    def owner(self) -> str:
+        """This process, as the live rows it carries name it."""
+        return self._owner
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[object]:
+        """Many writes committed as one; inside another one it joins it."""
+
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
         self._close()
 
     @abstractmethod
@@ -149,7 +144,6 @@ class SessionIndex(SessionMarks, ABC):
             text_done=0 if row.get("recording_path") else 1,
         )
         self._insert_session(row)
-        self._ensure_worker()
         return str(row["id"])
 
     def update_session(self, session_id: str, **fields: Any) -> None:
@@ -193,14 +187,13 @@ class SessionIndex(SessionMarks, ABC):
                 row["recording_hash"] = _final_hash(Path(path))
         row["updated"] = time.time()
         self._update_session(session_id, row)
-        self._ensure_worker(wake=True)
 
     def insert_ended(self, session_id: str, status: str = "ended", **fields: Any) -> None:
-        """A whole finished session at once (an import, a bundled sample), text included.
+        """A whole finished session at once (an import, a bundled sample).
 
-        The row and its searchable text go in one transaction: a failure
-        leaves no half-indexed session behind. A row with the same id (a
-        sample imported again) is replaced, its old text with it.
+        A row with the same id (a sample imported again) is replaced, its old
+        text with it. ``auditor.upkeep.text_extraction.insert_ended_with_text``
+        adds its searchable text in the same transaction.
         """
         if status not in ENDED:
             raise ValueError(f"insert_ended: status must be ended or interrupted, not {status!r}")
@@ -381,7 +374,7 @@ class SessionIndex(SessionMarks, ABC):
     @abstractmethod
     def _session_hits(self, session_id: str, q: str, limit: int) -> list[tuple[float, str]]: ...
 
-    # Text extraction's storage (auditor.index.extract drives it)
+    # Text extraction's storage (auditor.upkeep.text_extraction drives it)
     @abstractmethod
     def text_state(self, session_id: str) -> TextState | None:
         """Where extraction of one session stopped; None for an unknown session."""
@@ -402,19 +395,7 @@ class SessionIndex(SessionMarks, ABC):
     def give_up_text(self, session_id: str) -> None:
         """Stop retrying a session whose recording cannot be read."""
 
-    def index_text(self, session_id: str) -> int:
-        """Extract the text one session printed since the last pass; returns characters added."""
-        from auditor.index.extract import extract_text
-
-        return extract_text(self, session_id)
-
-    def index_pending_text(self) -> int:
-        """One extraction pass over live sessions and ended ones not yet done."""
-        from auditor.index.extract import extract_pending
-
-        return extract_pending(self)
-
-    # Commands (auditor.index.commands drives their extraction)
+    # Commands (auditor.upkeep.command_extraction drives their extraction)
     @abstractmethod
     def store_commands(self, session_id: str, commands: list[CommandRow]) -> None:
         """A session's commands, replacing any stored before, and the session
@@ -440,26 +421,12 @@ class SessionIndex(SessionMarks, ABC):
         sessions read most recently (they end in about that order), in time
         order."""
 
-    def index_pending_commands(self) -> int:
-        """Read the commands of sessions that ended since the last pass."""
-        from auditor.index.commands import extract_pending_commands
-
-        return extract_pending_commands(self)
-
     # Terminating a live session (`auditor terminate`, the TUI)
-    def request_termination(self, session_id: str, by: str, reason: str | None = None) -> Session:
-        """Ask whichever proxy carries a live session to end it; returns the row.
-
-        The request is the row itself: every proxy looks for requests among
-        the sessions it carries on its flush timer, so this works from any
-        process on any machine that reaches the index. Once the session has
-        ended the row still says who ended it and why.
-        """
-        session = self.get_session(session_id)
-        _check_terminable(session)
-        if not self._request_termination(session.id, by, reason or NO_REASON):
-            _check_terminable(self._session(session.id))  # it ended meanwhile
-        return self._session(session.id)
+    def ask_termination(self, session_id: str, by: str, reason: str) -> bool:
+        """Record who asks to end a live session and why (the rules of who may be
+        ended are ``auditor.upkeep.termination``'s): only if still live; True if
+        this call recorded it."""
+        return self._request_termination(session_id, by, reason)
 
     @abstractmethod
     def _request_termination(self, session_id: str, by: str, reason: str) -> bool:
@@ -469,7 +436,7 @@ class SessionIndex(SessionMarks, ABC):
     def termination_requests(self, session_ids: list[str]) -> list[TerminationRequest]:
         """The live sessions among ``session_ids`` an auditor asked to end."""
 
-    # Retention (auditor.retention drives it)
+    # Retention (auditor.upkeep.retention drives it)
     @abstractmethod
     def expired_sessions(self, ended_before: float, limit: int | None = None) -> list[Session]:
         """Sessions that ended (or were interrupted) before ``ended_before``, oldest
@@ -533,42 +500,18 @@ class SessionIndex(SessionMarks, ABC):
         """When each owner's lease runs out."""
         return {}
 
-    # Recovery
-    def recover_interrupted(self) -> int:
-        """Sessions left ``live`` by a process that is gone become ``interrupted``.
+    # Recovery (auditor.upkeep.recovery decides who is gone)
+    def leases(self) -> dict[str, float]:
+        """When each owner's lease runs out."""
+        return self._leases()
 
-        Gone is a PID that no longer runs on this machine, or, for another
-        machine's process, a lease that ran out (or, for one that never took
-        a lease, a row not updated for as long). Their end time is the time
-        of their last record (or last update, for a recording elsewhere);
-        returns how many.
-        """
-        count = 0
-        leases = self._leases()
-        now = time.time()
-        for row in self._live_rows():
-            if row.owner == self._owner or not self._owner_gone(row, leases, now):
-                continue
-            end, anchor = row.updated or row.start, None
-            if row.recording_path and not recording_elsewhere(row.recording_path, row.owner):
-                try:
-                    summary = RecordingReader(Path(row.recording_path)).summary()
-                    end, anchor = row.start + summary.duration, summary.final_hash
-                except RecordingError as exc:
-                    log.warning("session %s: %s", row.id, exc)
-            if self._mark_interrupted(row.id, end, anchor):
-                count += 1
-        if count:
-            self._ensure_worker(wake=True)
-        return count
+    def live_rows(self) -> list[LiveRow]:
+        """Every session row still marked live, whoever carries it."""
+        return self._live_rows()
 
-    def _owner_gone(self, row: LiveRow, leases: dict[str, float], now: float) -> bool:
-        if owner_host(row.owner) == this_host() or not self.shares_live:
-            return not owner_alive(row.owner)
-        expires = leases.get(str(row.owner))
-        if expires is None:  # never leased: the row's own updates say it is kept up
-            expires = (row.updated or row.start) + LEASE
-        return expires < now
+    def mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
+        """Only if still live; True if this call changed it."""
+        return self._mark_interrupted(session_id, end, anchor)
 
     @abstractmethod
     def _live_rows(self) -> list[LiveRow]: ...
@@ -576,17 +519,6 @@ class SessionIndex(SessionMarks, ABC):
     @abstractmethod
     def _mark_interrupted(self, session_id: str, end: float, anchor: str | None) -> bool:
         """Only if still live; True if this call changed it."""
-
-    def _ensure_worker(self, wake: bool = False) -> None:
-        if not self._background_text:
-            return
-        if self._worker is None:
-            from auditor.index.extract import TextWorker
-
-            self._worker = TextWorker(self.reopen)
-            self._worker.start()
-        elif wake:
-            self._worker.wake()
 
     # Migration (auditor migrate)
     @abstractmethod
@@ -597,19 +529,6 @@ class SessionIndex(SessionMarks, ABC):
     @abstractmethod
     def failure_ids(self, failure_ids: list[str]) -> set[str]:
         """The failures among ``failure_ids`` that are here."""
-
-
-def _check_terminable(session: Session) -> None:
-    short = session.id[:8]
-    if session.status == "interrupted":
-        raise AuditorError(f"session {short} is not live: it was interrupted")
-    if not session.live:
-        raise AuditorError(f"session {short} is not live: it has already ended")
-    if session.kind not in TERMINABLE:
-        raise AuditorError(
-            f"session {short} is a {session.kind or 'connection'} row, not a session channel: "
-            "only shells, commands and subsystems can be terminated"
-        )
 
 
 def _session_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -625,12 +544,3 @@ def _final_hash(path: Path) -> str | None:
     except RecordingError as exc:
         log.warning("no hash anchor for %s: %s", path, exc)
         return None
-
-
-def recording_elsewhere(recording_path: str, owner: str | None) -> bool:
-    """A recording in another machine's spool: its file is not here to read."""
-    from auditor.recording.source import object_url
-
-    if object_url(recording_path) is not None:
-        return False
-    return owner_host(owner) not in (None, this_host()) and not Path(recording_path).exists()

@@ -14,16 +14,14 @@ from auditor.index.api import SessionIndex
 from auditor.storage import index_scheme
 
 
-def open_index(
-    data_dir: Path, uri: str | None = None, *, background_text: bool = False
-) -> SessionIndex:
+def open_index(data_dir: Path, uri: str | None = None) -> SessionIndex:
     """The index ``uri`` names, migrated to the current schema; SQLite in ``data_dir``
     without one. Recordings stay in ``data_dir`` either way (for now)."""
     if not uri:
         from auditor.index.sqlite import SqliteIndex
 
-        return SqliteIndex.connect(Path(data_dir), background_text=background_text)
+        return SqliteIndex.connect(Path(data_dir))
     index_scheme(uri)  # postgresql, or a StorageError naming the key
     from auditor.index.postgres import PostgresIndex
 
-    return PostgresIndex.connect(uri, Path(data_dir), background_text=background_text)
+    return PostgresIndex.connect(uri, Path(data_dir))

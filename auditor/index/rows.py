@@ -33,7 +33,7 @@ class Session:
     terminated_by: str | None = None
     termination_reason: str | None = None
     # The proxy process writing it (host:pid:start), which a fleet's other
-    # proxies check it against (``recover_interrupted``).
+    # proxies check it against (``auditor.upkeep.recovery``).
     owner: str | None = None
     # The anchor signed by the proxy that sealed it (auditor.recording.anchor):
     # the statement's text, its SSHSIG signature, the audit key's fingerprint.
@@ -126,7 +126,7 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class CommandRow:
-    """A command a user ran (``auditor.replay.commands``), where and when."""
+    """A command a user ran (``auditor.replay.command_reader``), where and when."""
 
     session_id: str
     t: float  # seconds into the recording: `auditor replay ID --at T` shows it typed

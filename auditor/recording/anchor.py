@@ -40,7 +40,7 @@ import asyncssh
 from auditor.datadir import write_private_file
 from auditor.errors import AuditorError
 from auditor.recording.format import ANCHOR_SUFFIX
-from auditor.recording.verify import Problem, Verdict
+from auditor.recording.verification import Problem, Verdict
 from auditor.recording.writer import RecordingWriter
 
 VERSION = "auditor-anchor-v1"

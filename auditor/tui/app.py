@@ -28,11 +28,11 @@ from auditor.index import Session
 from auditor.tui import data, samples
 from auditor.tui.data import IndexReader
 from auditor.tui.proxy_link import ProxyLink, ProxyState
+from auditor.tui.safe_text import data_text
 from auditor.tui.screens.failures import FailuresScreen
 from auditor.tui.screens.help import HelpScreen
 from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
-from auditor.tui.text import data_text
 
 LIVE_REFRESH = 1.0
 

@@ -19,6 +19,7 @@ from typing import Any
 from auditor.index import SessionIndex
 from auditor.index.rows import FAILURE_COLUMNS, SESSION_COLUMNS
 from auditor.recording.format import index_path
+from auditor.upkeep.text_extraction import insert_ended_with_text
 
 MANIFEST = "manifest.json"
 MARKER = "samples.json"
@@ -69,7 +70,7 @@ def import_samples(index: SessionIndex, source: Path) -> SampleIds:
         if fields["status"] == "live":
             fields["status"] = "interrupted"
         fields.pop("id")
-        index.insert_ended(session_id, **fields)
+        insert_ended_with_text(index, session_id, **fields)
         sessions.append(session_id)
     for row in manifest.get("failures", []):
         fields = {k: v for k, v in row.items() if k in FAILURE_COLUMNS and v is not None}

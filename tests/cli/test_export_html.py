@@ -32,6 +32,7 @@ from selenium.webdriver.common.by import By
 from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
 from auditor.recording.anchor import seal_anchor
+from auditor.upkeep.text_extraction import extract_text
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import require, require_tool
 
@@ -99,7 +100,7 @@ def _record(
             recording_path=str(path),
         )
         index.end_session(sid, exit_status=0, end=START + 9, signed=signed)
-        index.index_text(sid)
+        extract_text(index, sid)
     page = tmp_path / "session.html"
     name = sid[:8] + (f"@{at}" if at else "")
     cli.run("export", name, "--format", "html", "-o", str(page))
@@ -329,7 +330,7 @@ def test_hostile_strings_are_text_and_run_nothing(
 
 def test_sessions_the_page_cannot_show_are_one_line_errors(cli: AuditorCli, tmp_path: Path) -> None:
     cli.data_dir.mkdir(parents=True)
-    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+    with SessionIndex.open(cli.data_dir) as index:
         sid = index.start_session(kind="forward", node="db1", start=START)
         index.end_session(sid, end=START + 1)
     page = tmp_path / "s.html"
@@ -344,7 +345,7 @@ def test_sessions_the_page_cannot_show_are_one_line_errors(cli: AuditorCli, tmp_
 
 def test_a_live_session_exports_with_its_commands_so_far(cli: AuditorCli, tmp_path: Path) -> None:
     cli.data_dir.mkdir(parents=True)
-    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+    with SessionIndex.open(cli.data_dir) as index:
         sid = index.new_session_id()
         path = index.recording_path(sid)
         writer = RecordingWriter.create(path, {"session_id": sid, "start": START})

@@ -22,6 +22,7 @@ from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream
 from auditor.storage import BucketAddress
 from auditor.tui.samples import bundled_samples, import_samples
+from auditor.upkeep.termination import request_termination
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.eventually import eventually
 from tests.harness.s3 import S3Server
@@ -97,7 +98,7 @@ def local_store(cli: AuditorCli, tmp_path: Path) -> Iterator[LocalStore]:
         terminated, writer = recorded_session(
             index, 1700000100.0, b"tail -f of persimmon\r\n", user="ann", login="root", node="web2"
         )
-        index.request_termination(terminated, "auditor-ann", "left running")
+        request_termination(index, terminated, "auditor-ann", "left running")
         writer.close()
         index.end_session(terminated, end=1700000160.0)
         pipe = index.start_session(start=1700000200.0, user="bob", node="db3", kind="direct-tcpip")

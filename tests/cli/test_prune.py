@@ -9,6 +9,7 @@ from pathlib import Path
 from auditor.index import FailureKind, SessionIndex
 from auditor.index.rows import CommandRow
 from auditor.recording import RecordingWriter, Stream
+from auditor.upkeep.text_extraction import extract_text
 from tests.harness.auditor_cli import AuditorCli
 
 DAY = 86400.0
@@ -28,7 +29,7 @@ def recorded(index: SessionIndex, start: float, end: float | None, text: bytes) 
     )  # fmt: skip
     if end is not None:
         index.end_session(sid, exit_status=0, end=end)
-        index.index_text(sid)
+        extract_text(index, sid)
         index.store_commands(sid, [CommandRow(sid, 0.5, start, "cat /etc/kumquat", "$ ")])
     return sid
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from auditor.audit_log import AuditLog
 from auditor.config import Retention
 from auditor.index import SessionIndex
-from auditor.proxy.audit_log import AuditLog
 from auditor.recording import RecordingWriter, Stream
 from auditor.recording.bucket import Bucket, BucketError
-from auditor.retention import prune
 from auditor.sizes import format_size
+from auditor.upkeep.retention import prune
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.s3 import S3Server
 

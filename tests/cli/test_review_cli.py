@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from auditor.audit_log import AuditLog
 from auditor.config import load_config
 from auditor.index import SessionIndex
-from auditor.proxy.audit_log import AuditLog
-from auditor.proxy.retention import _apply
+from auditor.upkeep.retention import apply_once
 from tests.cli.test_prune import recorded
 from tests.harness.auditor_cli import AuditorCli
 from tests.tui.world import build_world
@@ -203,7 +203,7 @@ def test_a_held_session_survives_prune_and_retention_until_released(
     # The proxy's daily pass (what its thread runs): the same rule.
     audit = AuditLog(tmp_path / "proxy-audit.log")
     try:
-        report = _apply(load_config(cli.config), cli.data_dir, audit)
+        report = apply_once(load_config(cli.config), cli.data_dir, audit)
     finally:
         audit.close()
     assert [s.id for s in report.sessions] == []  # prune already took the others
@@ -221,7 +221,7 @@ def test_a_held_session_survives_prune_and_retention_until_released(
     assert "would remove 1 session(s)" in cli.run("prune", "--dry-run").stdout
     audit = AuditLog(tmp_path / "proxy-audit.log")
     try:
-        report = _apply(load_config(cli.config), cli.data_dir, audit)
+        report = apply_once(load_config(cli.config), cli.data_dir, audit)
     finally:
         audit.close()
     assert [s.id for s in report.sessions] == [held]

@@ -12,6 +12,7 @@ import pytest
 from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.tui.samples import bundled_samples, import_samples
+from auditor.upkeep.text_extraction import extract_text
 from tests.harness.auditor_cli import AuditorCli
 from tests.recording import asciinema_tool
 
@@ -107,7 +108,7 @@ def _record(data_dir: Path, text: bytes) -> str:
             w.append(Stream.RESIZE, encode_resize(90, 20), 0.0)
             w.append(Stream.OUTPUT, text, 0.5)
         index.end_session(sid, exit_status=0)
-        index.index_text(sid)
+        extract_text(index, sid)
     return sid
 
 
@@ -340,7 +341,7 @@ def test_a_search_hit_in_vim_or_less_is_one_line_of_the_screen(cli: AuditorCli) 
     source = bundled_samples()
     assert source is not None
     cli.data_dir.mkdir(mode=0o700)
-    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+    with SessionIndex.open(cli.data_dir) as index:
         import_samples(index, source)
     _header, row = cli.run("sessions", "--search", "rollback").stdout.splitlines()
     assert row.endswith("  «rollback» plan: restore the previous release")

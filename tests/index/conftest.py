@@ -21,7 +21,7 @@ def index_uri(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def index(tmp_path: Path, index_uri: str | None) -> Iterator[SessionIndex]:
-    idx = SessionIndex.open(tmp_path, uri=index_uri, background_text=False)
+    idx = SessionIndex.open(tmp_path, uri=index_uri)
     yield idx
     idx.close()
 

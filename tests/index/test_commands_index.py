@@ -6,6 +6,7 @@ import time
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_resize
+from auditor.upkeep.command_extraction import extract_pending_commands
 
 
 def bash_session(index: SessionIndex, user: str, node: str, lines: list[str]) -> str:
@@ -33,7 +34,7 @@ def test_commands_are_read_when_a_session_ends_and_found_again(index: SessionInd
     index.end_session(a, exit_status=0)
     index.end_session(b, exit_status=0)
     assert sorted(index.pending_commands()) == sorted([a, b])
-    assert index.index_pending_commands() == 3
+    assert extract_pending_commands(index) == 3
     assert index.pending_commands() == []
 
     newest_first = index.commands()

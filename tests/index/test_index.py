@@ -13,6 +13,7 @@ from auditor.errors import AuditorError, UsageError
 from auditor.index import HINTS, FailureKind, SessionIndex
 from auditor.index.schema import MIGRATIONS
 from auditor.recording import RecordingWriter, Stream
+from auditor.upkeep.text_extraction import extract_text
 from tests.index.conftest import text_rows
 
 FIELDS = {
@@ -41,7 +42,7 @@ def recorded_session(
         index.end_session(sid, exit_status=0, bytes_out=sum(map(len, chunks)))
     else:
         w.flush()
-    index.index_text(sid)
+    extract_text(index, sid)
     return sid
 
 
@@ -216,58 +217,27 @@ def test_live_session_text_is_indexed_incrementally(index: SessionIndex) -> None
     # A word, an escape sequence and a UTF-8 character split across passes.
     w.append(Stream.OUTPUT, b"first-pass done\r\nca", 0.1)
     w.flush()
-    index.index_text(sid)
+    extract_text(index, sid)
     assert [h.session.id for h in index.search("first")] == [sid]
     w.append(Stream.OUTPUT, b"f\x1b[3", 0.2)
     w.flush()
-    index.index_text(sid)
+    extract_text(index, sid)
     w.append(Stream.OUTPUT, "1m\u00e9".encode()[:-1], 0.3)
     w.flush()
-    index.index_text(sid)
+    extract_text(index, sid)
     w.append(Stream.OUTPUT, "\u00e9 second-pass\r\n".encode()[1:], 0.4)
     w.close()
     index.end_session(sid)
-    index.index_text(sid)
+    extract_text(index, sid)
     [hit] = index.search("café")
     # Begun at 0.1, the line was whole on the screen when its end came at 0.4.
     assert (hit.line, hit.t) == ("«café» second-pass", pytest.approx(0.4))
-    assert index.index_text(sid) == 0  # done: nothing indexed twice
+    assert extract_text(index, sid) == 0  # done: nothing indexed twice
     assert text_rows(index, sid) == 2  # one row per pass that completed a line
 
 
-def test_background_worker_indexes_live_and_ended_sessions(
-    tmp_path: Path, index_uri: str | None
-) -> None:
-    from auditor.index import extract
-
-    index = SessionIndex.open(tmp_path, uri=index_uri, background_text=True)
-    try:
-        sid = index.new_session_id()
-        path = index.recording_path(sid)
-        w = RecordingWriter.create(path, {})
-        index.start_session(session_id=sid, **FIELDS, recording_path=str(path))
-        index._worker.interval = 0.05  # the default few seconds, shortened for the test
-        w.append(Stream.OUTPUT, b"while-live\r\n")
-        w.flush()
-        _wait(lambda: index.search("while"), "live text indexed")
-        w.append(Stream.OUTPUT, b"at-the-end\r\n")
-        w.close()
-        index.end_session(sid)
-        _wait(lambda: index.search("end"), "final text indexed")
-    finally:
-        index.close()
-    assert extract.LIVE_INTERVAL <= 5
-
-
-def _wait(predicate: object, what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.02)
-
-
 def test_end_session_anchors_the_recording_hash(index: SessionIndex) -> None:
-    from auditor.recording.verify import verify_recording
+    from auditor.recording.verification import verify_recording
 
     sid = recorded_session(index, b"hello\r\n")
     s = index.get_session(sid)

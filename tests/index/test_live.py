@@ -12,6 +12,7 @@ from auditor.proxy.live import LivePublisher
 from auditor.recording import RecordingReader, RecordingWriter, Stream
 from auditor.replay.follow import Follower
 from auditor.replay.remote import Mirrors
+from auditor.upkeep.recovery import recover_interrupted
 from tests.harness.eventually import eventually
 
 
@@ -104,13 +105,13 @@ def test_another_machines_sessions_end_when_its_lease_runs_out(
             "INSERT INTO proxy_leases VALUES ('far:1:1', 'a', %s, %s), ('far:2:2', 'b', %s, %s)",
             [now, now + 30, now - 60, now - 30],
         )
-        assert index.recover_interrupted() == 2
+        assert recover_interrupted(index) == 2
         status = {s.user: s.status for s in index.sessions()}
         assert status == {"leased": "live", "lapsed": "interrupted", "unleased": "interrupted"}
         # This machine's own live sessions are judged by their PID, not a lease.
         mine = index.start_session(user="mine")
         conn.execute("UPDATE sessions SET owner = %s WHERE id = %s", [f"{this_host()}:1:1", mine])
-        index.recover_interrupted()
+        recover_interrupted(index)
         assert index.get_session(mine).status == "interrupted"
 
 
@@ -121,7 +122,7 @@ def test_the_embedded_index_trusts_other_hosts_and_publishes_nothing(tmp_path: P
         index.conn.execute(  # type: ignore[attr-defined]
             "UPDATE sessions SET owner = 'far:1:1', updated = 0 WHERE id = ?", [sid]
         )
-        assert index.recover_interrupted() == 0
+        assert recover_interrupted(index) == 0
 
 
 def test_a_session_ended_late_keeps_its_writers_anchor(index: SessionIndex, tmp_path: Path) -> None:

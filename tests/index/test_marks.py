@@ -95,7 +95,7 @@ def test_retention_keeps_a_held_session_and_its_recording(index: SessionIndex) -
     from pathlib import Path
 
     from auditor.config import Retention
-    from auditor.retention import prune
+    from auditor.upkeep.retention import prune
 
     now = time.time()
     held = recorded_session(index, b"evidence\r\n")

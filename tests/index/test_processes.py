@@ -15,6 +15,8 @@ import pytest
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingReader
+from auditor.upkeep.recovery import recover_interrupted
+from auditor.upkeep.text_extraction import extract_pending
 
 CRASHING_PROXY = textwrap.dedent(
     """
@@ -51,14 +53,14 @@ def test_sessions_of_a_killed_process_become_interrupted(
         # A session of a process that is alive (this one) is left alone.
         mine = index.start_session(user="ann")
         assert index.get_session(sid).status == "live"
-        assert index.recover_interrupted() == 1
+        assert recover_interrupted(index) == 1
         s = index.get_session(sid)
         assert s.status == "interrupted"
         assert s.end == pytest.approx(s.start + 4.5)  # the last record on disk
         assert index.get_session(mine).status == "live"
-        assert index.recover_interrupted() == 0
+        assert recover_interrupted(index) == 0
         # Its text up to the crash is searchable; verify anchors on what was on disk.
-        index.index_pending_text()
+        extract_pending(index)
         assert [h.session.id for h in index.search("flushed words")] == [sid]
         assert index.search("never") == []
         assert (
@@ -76,7 +78,7 @@ def test_pid_reuse_does_not_keep_a_dead_session_live(tmp_path: Path, index_uri: 
             f"UPDATE sessions SET owner = {mark} WHERE id = {mark}", [f"{host}:{pid}:1", sid]
         )
         index._owner = "elsewhere:1:1"
-        assert index.recover_interrupted() == 1
+        assert recover_interrupted(index) == 1
 
 
 WRITER = textwrap.dedent(

@@ -9,6 +9,7 @@ import pytest
 
 from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream
+from auditor.upkeep.text_extraction import extract_text
 
 OUTPUTS = [
     b"$ cat /etc/motd\r\n\x1b[1mWelcome\x1b[0m to prod-db\r\n",
@@ -62,7 +63,7 @@ def fill(index: SessionIndex) -> None:
         w.append(Stream.EXIT, b"0", 1.0)
         w.close()
         index.end_session(sid, exit_status=0)
-        index.index_text(sid)
+        extract_text(index, sid)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from auditor.index import SessionIndex
 from auditor.index.rows import SearchHit, Session
 from auditor.recording import RecordingWriter, Stream
+from auditor.upkeep.text_extraction import extract_text, insert_ended_with_text
 from tests.index.conftest import index_uri_of, text_rows
 
 
@@ -35,7 +36,7 @@ def session(index: SessionIndex, output: bytes, **fields: object) -> str:
     path = recording(index, sid, output)
     index.start_session(session_id=sid, recording_path=str(path), **fields)
     index.end_session(sid, exit_status=0)
-    index.index_text(sid)
+    extract_text(index, sid)
     return sid
 
 
@@ -68,7 +69,7 @@ def test_filters_pick_from_all_matches_before_the_page_is_cut(index: SessionInde
     live = index.new_session_id()
     path = recording(index, live, b"error while live\r\n")
     index.start_session(session_id=live, recording_path=str(path), user="ann", start=900.0)
-    index.index_text(live)
+    extract_text(index, live)
     assert ids(index.search("error", live=True)) == [live]
     assert live not in ids(index.search("error", live=False, limit=None))
     assert ids(index.search("error", live=False, user="ann")) == ann[::-1]
@@ -91,11 +92,11 @@ def test_insert_ended_replaces_only_that_sessions_text(index: SessionIndex) -> N
     kept = session(index, b"alpha stays\r\n", user="ann", start=1000.0)
     sid = index.new_session_id()
     old = recording(index, sid, b"alpha first\r\n")
-    index.insert_ended(sid, start=2000.0, user="bob", recording_path=str(old))
+    insert_ended_with_text(index, sid, start=2000.0, user="bob", recording_path=str(old))
     assert ids(index.search("alpha")) == [sid, kept]
 
     new = recording(index, sid + "x", b"beta second\r\n", b"more beta\r\n")
-    index.insert_ended(sid, start=3000.0, user="carl", recording_path=str(new))
+    insert_ended_with_text(index, sid, start=3000.0, user="carl", recording_path=str(new))
     assert ids(index.search("alpha")) == [kept]
     assert ids(index.search("beta", user="carl", since=2500.0)) == [sid]
     assert index.search("beta", user="bob") == []
@@ -130,7 +131,7 @@ def test_a_sessions_hits_are_its_own_when_its_text_rows_interleave(
         for name, w in writers.items():
             w.append(Stream.OUTPUT, f"{name} says ping {turn}\r\n".encode(), 0.1 * (turn + 1))
             w.flush()
-            index.index_text(paths[name])
+            extract_text(index, paths[name])
     assert index.search_hits(paths["a"], "ping") == [
         (pytest.approx(0.1 * (turn + 1)), f"a says «ping» {turn}") for turn in range(3)
     ]

@@ -8,6 +8,7 @@ import pytest
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import TerminationRequest
+from auditor.upkeep.termination import request_termination
 
 
 def live(index: SessionIndex, kind: str = "session") -> str:
@@ -16,7 +17,7 @@ def live(index: SessionIndex, kind: str = "session") -> str:
 
 def test_a_request_is_found_by_the_proxy_and_kept_after_the_end(index: SessionIndex) -> None:
     asked, other = live(index), live(index)
-    row = index.request_termination(asked[:6], by="ann", reason="rm -rf in prod")
+    row = request_termination(index, asked[:6], by="ann", reason="rm -rf in prod")
     assert row.id == asked and row.live
     assert (row.terminated_by, row.termination_reason) == ("ann", "rm -rf in prod")
     assert index.termination_requests([asked, other]) == [
@@ -36,7 +37,7 @@ def test_a_request_is_found_by_the_proxy_and_kept_after_the_end(index: SessionIn
 
 def test_a_request_without_a_reason_says_so(index: SessionIndex) -> None:
     sid = live(index)
-    assert index.request_termination(sid, by="ann").termination_reason == "no reason given"
+    assert request_termination(index, sid, by="ann").termination_reason == "no reason given"
 
 
 @pytest.mark.parametrize(
@@ -49,19 +50,19 @@ def test_only_a_live_session_can_be_terminated(
     sid = live(index)
     index.end_session(sid, status=status)
     with pytest.raises(AuditorError, match=f"session {sid[:8]} is not live: {message}"):
-        index.request_termination(sid, by="ann")
+        request_termination(index, sid, by="ann")
     with pytest.raises(AuditorError, match="unknown session ID 'ffff'"):
-        index.request_termination("ffff", by="ann")
+        request_termination(index, "ffff", by="ann")
     assert index.get_session(sid).terminated_by is None
 
 
 def test_a_forward_row_is_not_a_session_channel(index: SessionIndex) -> None:
     sid = live(index, kind="forward")
     with pytest.raises(AuditorError, match="only shells, commands and subsystems"):
-        index.request_termination(sid, by="ann")
+        request_termination(index, sid, by="ann")
 
 
 def test_a_request_is_found_among_many_live_sessions(index: SessionIndex) -> None:
     ids = [live(index) for _ in range(1203)]
-    index.request_termination(ids[1100], by="ann", reason="x")
+    request_termination(index, ids[1100], by="ann", reason="x")
     assert [r.session_id for r in index.termination_requests(ids)] == [ids[1100]]

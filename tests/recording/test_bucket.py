@@ -10,7 +10,7 @@ import pytest
 
 from auditor.recording import RecordingReader, RecordingWriter, Stream
 from auditor.recording.bucket import Bucket, BucketError, ObjectSource
-from auditor.recording.verify import verify_recording
+from auditor.recording.verification import verify_recording
 from auditor.replay.recorded import recording_keyframes
 from tests.harness.s3 import S3Server, free_port
 from tests.recording.helpers import payloads, write_sample

@@ -9,7 +9,7 @@ import pytest
 
 from auditor.recording import RecordingError, RecordingReader
 from auditor.recording.format import index_path
-from auditor.recording.verify import verify_recording
+from auditor.recording.verification import verify_recording
 from tests.recording.helpers import SAMPLE, payloads, record_spans, write_sample
 
 

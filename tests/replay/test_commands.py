@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from auditor.recording import Record, RecordingReader, Stream, encode_resize
-from auditor.replay.commands import Command, session_commands
+from auditor.replay.command_reader import Command, session_commands
 from auditor.replay.moment import parse_moment
 from auditor.replay.playback import Playback
 from tests.proxy.conftest import Setup

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
-from auditor.replay.commands import session_commands
+from auditor.replay.command_reader import session_commands
 from auditor.replay.moment import citable, format_time, parse_time, reference
 from auditor.replay.playback import Playback
 

@@ -158,7 +158,7 @@ def test_the_sample_exec_sessions_replay_as_lines(tmp_path: Path) -> None:
     assert source is not None
     cli = AuditorCli(tmp_path / "home")
     cli.data_dir.mkdir(mode=0o700)
-    with SessionIndex.open(cli.data_dir, background_text=False) as index:
+    with SessionIndex.open(cli.data_dir) as index:
         import_samples(index, source)
     rows = json.loads(cli.run("sessions", "--json").stdout)
     failed = next(r["id"] for r in rows if "deploy failed" in (r["command"] or ""))

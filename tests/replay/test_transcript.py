@@ -11,7 +11,7 @@ from auditor.index import SessionIndex
 from auditor.recording import RecordingWriter, Stream
 from auditor.replay.keyframes import sidecar_path
 from auditor.replay.transcript import transcript_lines
-from auditor.replay.upkeep import KeyframeUpkeep
+from auditor.upkeep.keyframe_files import KeyframeUpkeep
 from tests.harness.auditor_cli import AuditorCli
 from tests.replay.sessions import import_cast
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
+from auditor.upkeep.command_extraction import extract_pending_commands
+from auditor.upkeep.text_extraction import extract_text
 from tests.tui.world import NOW
 
 USER = "mal[/]lory"
@@ -46,7 +48,7 @@ def _record(index: SessionIndex, sid: str, records: list[tuple[float, Stream, by
 def build_hostile(data_dir: Path, *, live: bool = True) -> Hostile:
     data_dir.mkdir(parents=True, exist_ok=True)
     h = Hostile(data_dir)
-    with SessionIndex.open(data_dir, background_text=False) as index:
+    with SessionIndex.open(data_dir) as index:
         shell = [
             (0.0, Stream.RESIZE, encode_resize(100, 12)),
             (0.1, Stream.OUTPUT, b"$ "),
@@ -68,7 +70,7 @@ def build_hostile(data_dir: Path, *, live: bool = True) -> Hostile:
             recording_path=_record(index, h.shell, shell),
         )
         index.end_session(h.shell, exit_status=0, end=NOW - 596)
-        index.index_text(h.shell)
+        extract_text(index, h.shell)
         exec_records = [
             (0.0, Stream.MARKER, b"exec " + EXEC.encode()),
             (0.5, Stream.OUTPUT, b"done\n"),
@@ -86,8 +88,8 @@ def build_hostile(data_dir: Path, *, live: bool = True) -> Hostile:
             recording_path=_record(index, h.exec, exec_records),
         )
         index.end_session(h.exec, exit_status=0, end=NOW - 299)
-        index.index_text(h.exec)
-        index.index_pending_commands()
+        extract_text(index, h.exec)
+        extract_pending_commands(index)
         if live:
             live_records = [(0.0, Stream.RESIZE, encode_resize(60, 12))]
             index.start_session(

@@ -126,7 +126,7 @@ async def test_search_hits_jump_next_and_previous(world: World) -> None:
 
 async def test_following_a_live_session_shows_new_output_as_it_happens(world: World) -> None:
     session_id = "e5" * 16
-    with SessionIndex.open(world.data_dir, background_text=False) as index:
+    with SessionIndex.open(world.data_dir) as index:
         path = index.recording_path(session_id)
         writer = RecordingWriter.create(path, {"session_id": session_id, "start": NOW})
         writer.append(Stream.RESIZE, encode_resize(50, 10), 0.0)
@@ -162,7 +162,7 @@ async def test_following_a_live_session_shows_new_output_as_it_happens(world: Wo
 
 
 async def test_a_missing_recording_is_a_message_not_a_crash(world: World) -> None:
-    with SessionIndex.open(world.data_dir, background_text=False) as index:
+    with SessionIndex.open(world.data_dir) as index:
         index.recording_path(world.failed).unlink()
     app = app_for(world.data_dir)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -204,7 +204,7 @@ async def test_a_hit_in_vim_shows_its_line_and_is_marked_at_its_time(tmp_path: P
     assert source is not None
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o700)
-    with SessionIndex.open(data_dir, background_text=False) as index:
+    with SessionIndex.open(data_dir) as index:
         import_samples(index, source)
     app = app_for(data_dir)
     async with app.run_test(size=(120, 40)) as pilot:

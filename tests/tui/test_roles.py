@@ -97,7 +97,7 @@ def test_names_from_the_audited_side_are_data() -> None:
 
 
 async def test_the_failures_screen_lists_access_denied_with_its_fix(world: World) -> None:
-    with SessionIndex.open(world.data_dir, background_text=False) as index:
+    with SessionIndex.open(world.data_dir) as index:
         index.record_failure(
             FailureKind.ACCESS_DENIED,
             "joe may not reach db1.example.com as root (roles: dev)",

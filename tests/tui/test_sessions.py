@@ -17,6 +17,8 @@ from auditor.tui.screens.replay import ReplayScreen
 from auditor.tui.screens.sessions import SessionsScreen
 from auditor.tui.screens.terminate import TerminateScreen
 from auditor.tui.widgets.session_table import SessionTable
+from auditor.upkeep.command_extraction import extract_pending_commands
+from auditor.upkeep.text_extraction import insert_ended_with_text
 from tests.tui.conftest import Clock, app_for, settle
 from tests.tui.world import NOW, World
 
@@ -49,7 +51,7 @@ async def test_live_sessions_on_top_marked_then_past_newest_first(world: World) 
 
 async def test_a_command_with_brackets_is_drawn_as_typed(world: World) -> None:
     command = "echo [red]hi [/] [/]"  # Rich markup would eat the tags, then fail on the last
-    with SessionIndex.open(world.data_dir, background_text=False) as index:
+    with SessionIndex.open(world.data_dir) as index:
         index.start_session(
             "e5" * 16, user="[b]eve", login="root", node="web1.example.com", command=command
         )
@@ -77,13 +79,13 @@ async def test_live_rows_update_and_end_without_user_action(world: World) -> Non
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, SessionsScreen)
-        with SessionIndex.open(world.data_dir, background_text=False) as index:
+        with SessionIndex.open(world.data_dir) as index:
             index.update_session(world.live, bytes_out=5 * 1024 * 1024)
         clock.now = NOW + 60
         # No key pressed: the app's own refresh timer (every 0.05 s here) brings it in.
         await until(pilot, lambda: column(screen, "out")[0] == "5.0M")
         assert column(screen, "duration")[0] == "2:30"
-        with SessionIndex.open(world.data_dir, background_text=False) as index:
+        with SessionIndex.open(world.data_dir) as index:
             index.end_session(world.live, exit_status=0)
         await until(pilot, lambda: app.live_count == 0)
         await settle(pilot)
@@ -149,7 +151,7 @@ async def test_enter_replays_and_escape_comes_back(world: World) -> None:
 
 
 async def test_scrolling_down_pages_in_older_sessions(world: World) -> None:
-    with SessionIndex.open(world.data_dir, background_text=False) as index, index.transaction():
+    with SessionIndex.open(world.data_dir) as index, index.transaction():
         for i in range(450):
             index.conn.execute(
                 "INSERT INTO sessions (id, start, end, status, user, node, text_done) "
@@ -191,7 +193,7 @@ async def test_t_on_a_live_session_asks_then_records_who_terminated_it_and_why(
         await pilot.press("escape")  # no: nothing is asked of the proxy
         await settle(pilot)
         assert app.screen is screen
-        with SessionIndex.open(world.data_dir, background_text=False) as index:
+        with SessionIndex.open(world.data_dir) as index:
             assert index.get_session(world.live).terminated_by is None
 
         await pilot.press("t")
@@ -201,7 +203,7 @@ async def test_t_on_a_live_session_asks_then_records_who_terminated_it_and_why(
         await settle(pilot)
         assert app.screen is screen
         assert "ends it within a second" in str(screen.message.content)
-        with SessionIndex.open(world.data_dir, background_text=False) as index:
+        with SessionIndex.open(world.data_dir) as index:
             row = index.get_session(world.live)
         assert row.live  # until the proxy carrying it acts (tests/proxy/test_terminate.py)
         assert (row.terminated_by, row.termination_reason) == (os_user(), "tailing secrets")
@@ -227,7 +229,8 @@ async def test_search_finds_commands_too_and_marks_them(world: World) -> None:
         with RecordingWriter.create(path, {"session_id": sid}) as w:
             w.append(Stream.MARKER, b"exec systemctl restart nginx", 0.0)
             w.append(Stream.OUTPUT, b"done\n", 0.5)
-        index.insert_ended(
+        insert_ended_with_text(
+            index,
             sid,
             start=NOW - 60,
             end=NOW - 59,
@@ -237,7 +240,7 @@ async def test_search_finds_commands_too_and_marks_them(world: World) -> None:
             command="systemctl restart nginx",
             recording_path=str(path),
         )
-        index.index_pending_commands()
+        extract_pending_commands(index)
     app = app_for(world.data_dir)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
@@ -255,7 +258,7 @@ async def test_search_finds_commands_too_and_marks_them(world: World) -> None:
 
 async def test_the_commands_view_filters_searches_and_replays_from_one(world: World) -> None:
     with SessionIndex.open(world.data_dir) as index:
-        index.index_pending_commands()  # the world's shell typed `ls --color`
+        extract_pending_commands(index)  # the world's shell typed `ls --color`
     app = app_for(world.data_dir)
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)

@@ -28,7 +28,7 @@ def rendered_rows(table: DataTable[object]) -> list[str]:
 
 
 def add_unreachable(world: World) -> None:
-    with SessionIndex.open(world.data_dir, background_text=False) as index:
+    with SessionIndex.open(world.data_dir) as index:
         index.record_failure(
             FailureKind.NODE_UNREACHABLE,
             MESSAGE,

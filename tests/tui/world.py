@@ -10,6 +10,7 @@ from pathlib import Path
 
 from auditor.index import FailureKind, SessionIndex
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
+from auditor.upkeep.text_extraction import extract_text
 
 NOW = 1_750_000_000.0  # the tests' clock: 2025-06-15 15:06:40 UTC
 ESC = b"\x1b"
@@ -69,7 +70,7 @@ def build_world(data_dir: Path, *, live: bool = True, uri: str | None = None) ->
     in the index ``uri`` names (``storage.audit_events_uri``), SQLite without one."""
     data_dir.mkdir(parents=True, exist_ok=True)
     world = World(data_dir)
-    with SessionIndex.open(data_dir, uri=uri, background_text=False) as index:
+    with SessionIndex.open(data_dir, uri=uri) as index:
         rows = [
             (world.shell, "joe", "joe", "web1.example.com", None, shell_output(), 0, NOW - 3600),
             (world.vim, "ann", "root", "db.example.com", None, vim_output(), 0, NOW - 1800),
@@ -103,7 +104,7 @@ def build_world(data_dir: Path, *, live: bool = True, uri: str | None = None) ->
                 bytes_out=sum(len(d) for _, s, d in records if s == Stream.OUTPUT),
             )
             index.end_session(sid, exit_status=exit_status, end=start + records[-1][0])
-            index.index_text(sid)
+            extract_text(index, sid)
         if live:
             path = index.recording_path(world.live)
             w = RecordingWriter.create(path, {"session_id": world.live, "start": NOW - 90})

@@ -31,7 +31,7 @@ from auditor import oversight
 from auditor.errors import AuditorError
 from auditor.index import Session
 from auditor.recording import RecordingError, RecordingReader
-from auditor.replay.commands import Command, session_commands
+from auditor.replay.command_reader import Command, session_commands
 from auditor.replay.moment import reference
 from auditor.replay.playback import (
     Find,
@@ -48,9 +48,9 @@ from auditor.replay.playback import (
 from auditor.replay.timed_transcript import timed_transcript
 from auditor.replay.timing import next_speed
 from auditor.textsafe import visible
-from auditor.tui import format as fmt
+from auditor.tui import readable as fmt
+from auditor.tui.safe_text import append_data, data_text
 from auditor.tui.screens.review import ReviewScreen
-from auditor.tui.text import append_data, data_text
 from auditor.tui.widgets.command_list import CommandList
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen

@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, Static
 from auditor.index import Session
 from auditor.index.owner import os_user
 from auditor.replay.moment import reference
-from auditor.tui.text import data_text
+from auditor.tui.safe_text import data_text
 
 
 class ReviewScreen(ModalScreen[str | None]):

@@ -17,12 +17,13 @@ from auditor.index import Session, SessionIndex
 from auditor.index.marks import Hold, View
 from auditor.index.owner import os_user
 from auditor.tui.data import SessionFilter, SessionPage, session_page
+from auditor.tui.safe_text import data_text
 from auditor.tui.screens.review import ReviewScreen
 from auditor.tui.screens.terminate import TerminateScreen
-from auditor.tui.text import data_text
 from auditor.tui.widgets.session_details import session_details, watchers_text
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar
+from auditor.upkeep.termination import request_termination
 
 if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
@@ -268,7 +269,7 @@ class SessionsScreen(Screen[None]):
         process or any other, ends it on its next flush."""
 
         def request(index: SessionIndex) -> Session:
-            return index.request_termination(session.id, by=os_user(), reason=reason or None)
+            return request_termination(index, session.id, by=os_user(), reason=reason or None)
 
         try:
             asked = await self.auditor.reader(request)

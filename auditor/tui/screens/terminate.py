@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from auditor.index import Session
-from auditor.tui.text import data_text
+from auditor.tui.safe_text import data_text
 
 
 class TerminateScreen(ModalScreen[str | None]):

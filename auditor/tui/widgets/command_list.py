@@ -8,9 +8,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from auditor.replay.commands import Command
-from auditor.tui.format import clock
-from auditor.tui.text import append_data
+from auditor.replay.command_reader import Command
+from auditor.tui.readable import clock
+from auditor.tui.safe_text import append_data
 
 
 class CommandList(OptionList):

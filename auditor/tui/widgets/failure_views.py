@@ -13,10 +13,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from auditor.index import Failure
-from auditor.tui import format as fmt
+from auditor.tui import readable as fmt
 from auditor.tui.data import KindSummary
 from auditor.tui.remediation import remediation
-from auditor.tui.text import append_data, append_lines, data_text
+from auditor.tui.safe_text import append_data, append_lines, data_text
 from auditor.tui.widgets.fit import cut_with_ellipsis, fit_columns
 
 # A host name, an address or NODE: nothing Markdown would read as markup.

@@ -1,7 +1,7 @@
 """The line under the sessions table: the highlighted session's user with their roles,
 and its node with its labels from the ``nodes:`` inventory.
 
-Roles and labels are the config's as it is now (``auditor/access.py`` reads
+Roles and labels are the config's as it is now (``auditor/access_policy.py`` reads
 the same); the audit log's ``access_allowed`` line names the role that let a
 session through when it began. User and node names come from the audited
 side: they are appended to a ``Text`` (never markup), control characters
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from auditor.access import format_labels
+from auditor.access_policy import format_labels
 from auditor.config import Config
 from auditor.index import Session
 from auditor.index.marks import Hold, View

@@ -9,9 +9,9 @@ from textual.widgets import DataTable
 
 from auditor.index import SearchHit, Session
 from auditor.index.search import MARK_END, MARK_START
-from auditor.tui import format as fmt
+from auditor.tui import readable as fmt
 from auditor.tui.data import SessionPage
-from auditor.tui.text import append_data, data_text
+from auditor.tui.safe_text import append_data, data_text
 from auditor.tui.widgets.fit import cut_with_ellipsis, fit_columns
 
 # key, label, and the least width the column is cut to when the table is too narrow
@@ -41,7 +41,7 @@ def plain(value: str, style: str = "") -> Text:
 
     A command like ``echo [red]hi`` then lost its brackets, and ``grep '[/]'``
     raised MarkupError while the table drew.
-    Control characters show as escapes (``auditor.tui.text``).
+    Control characters show as escapes (``auditor.tui.safe_text``).
     """
     return cut_with_ellipsis(data_text(value, style))
 

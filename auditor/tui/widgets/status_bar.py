@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from auditor.tui.proxy_link import ProxyState
-from auditor.tui.text import append_data
+from auditor.tui.safe_text import append_data
 
 
 def status_text(state: ProxyState, live: int, total: int) -> Text:

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from auditor.tui.format import clock
+from auditor.tui.readable import clock
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from auditor.tui.text import data_text
+from auditor.tui.safe_text import data_text
 
 
 class TranscriptPanel(OptionList):

@@ -11,8 +11,6 @@ session add its text once.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +21,7 @@ from auditor.index.rows import TextRow
 from auditor.recording.format import WITHHELD_TEXT, RecordingError, Stream
 from auditor.recording.reader import IndexEntry, RecordingReader
 from auditor.recording.text import TEXT_STREAMS, TerminalText
+from auditor.upkeep.recovery import recording_elsewhere
 
 if TYPE_CHECKING:
     from auditor.index.api import SessionIndex
@@ -31,7 +30,6 @@ log = logging.getLogger("auditor.index")
 
 CHUNK_CHARS = 32_000  # one FTS row: small enough for cheap snippets, few rows per session
 BATCH_CHARS = 4_000_000  # commit this much text at a time from a long recording
-LIVE_INTERVAL = 3.0
 WITHHELD = WITHHELD_TEXT.encode()  # where typed input was withheld (auditor.proxy.redact)
 
 
@@ -130,6 +128,17 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
     return added
 
 
+def insert_ended_with_text(
+    index: SessionIndex, session_id: str, status: str = "ended", **fields: object
+) -> int:
+    """A whole finished session (an import, a bundled sample, a migrated one) and
+    its searchable text in one transaction: a failure leaves no half-indexed
+    session behind. Returns the characters indexed."""
+    with index.transaction():
+        index.insert_ended(session_id, status, **fields)
+        return extract_text(index, session_id) if fields.get("recording_path") else 0
+
+
 def extract_pending(index: SessionIndex) -> int:
     """One pass: live sessions' new text, and ended sessions not finished yet."""
     added = 0
@@ -149,50 +158,7 @@ def extract_pending(index: SessionIndex) -> int:
 
 def _elsewhere(index: SessionIndex, session_id: str) -> bool:
     """In another machine's spool (a fleet's shared index): not ours to give up on."""
-    from auditor.index.api import recording_elsewhere
-
     session = index.get_session(session_id)
     return bool(session.recording_path) and recording_elsewhere(
         str(session.recording_path), session.owner
     )
-
-
-class TextWorker:
-    """A thread that runs ``extract_pending`` every few seconds and when woken."""
-
-    def __init__(
-        self, open_index: Callable[[], SessionIndex], interval: float = LIVE_INTERVAL
-    ) -> None:
-        self.open_index = open_index  # its own connection: one belongs to one thread
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="auditor-text", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        index = self.open_index()
-        try:
-            while not self._stop.is_set():
-                self._wake.wait(self.interval)
-                self._wake.clear()
-                try:
-                    index.index_pending_text()
-                    index.index_pending_commands()
-                except Exception:
-                    log.exception("text extraction pass failed")
-            # A last pass so sessions that just ended are searchable at once.
-            index.index_pending_text()
-            index.index_pending_commands()
-        finally:
-            index.close()

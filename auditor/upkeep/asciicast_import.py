@@ -15,6 +15,7 @@ from auditor.index.api import SessionIndex
 from auditor.recording.asciicast import parse_asciicast
 from auditor.recording.format import Stream, encode_resize, index_path
 from auditor.recording.writer import RecordingWriter
+from auditor.upkeep.text_extraction import insert_ended_with_text
 
 
 def import_asciicast(index: SessionIndex, path: Path) -> str:
@@ -49,7 +50,8 @@ def import_asciicast(index: SessionIndex, path: Path) -> str:
                 elif stream is Stream.INPUT:
                     bytes_in += len(data)
                 writer.flush_if_due()
-        index.insert_ended(
+        insert_ended_with_text(
+            index,
             session_id,
             start=start,
             end=start + cast.duration,

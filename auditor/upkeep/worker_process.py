@@ -6,7 +6,7 @@ through the proxy went from 2.3 s to 5-12 s while a thread extracted). A
 separate process keeps it off the hot path entirely; SQLite's WAL lets both
 write the index.
 
-The child is a plain ``python -m auditor.proxy.text_process DATA_DIR`` with a
+The child is a plain ``python -m auditor.upkeep.worker_process DATA_DIR`` with a
 pipe on its stdin: a byte wakes it, end of file stops it. No
 multiprocessing: its resource tracker needs a real stderr, which the TUI
 does not have, and the pipe also ends the child if the proxy dies.
@@ -43,7 +43,7 @@ class TextProcess:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "auditor.proxy.text_process", str(self.data_dir)],
+                [sys.executable, "-m", "auditor.upkeep.worker_process", str(self.data_dir)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=fd,
@@ -81,8 +81,10 @@ class TextProcess:
 
 def run(data_dir: Path) -> None:
     from auditor.index import SessionIndex
-    from auditor.replay.upkeep import KeyframeUpkeep
     from auditor.storage import StorageError
+    from auditor.upkeep.command_extraction import extract_pending_commands
+    from auditor.upkeep.keyframe_files import KeyframeUpkeep
+    from auditor.upkeep.text_extraction import extract_pending
 
     # Two cores are shared with sshd and ssh: forwarding bytes comes first.
     # SCHED_IDLE runs this only on a core nothing else wants; at nice 10 it
@@ -92,7 +94,7 @@ def run(data_dir: Path) -> None:
     except (AttributeError, OSError):
         os.nice(10)
     os.set_blocking(0, False)
-    index = SessionIndex.open(data_dir, uri=os.environ.get(URI_ENV) or None, background_text=False)
+    index = SessionIndex.open(data_dir, uri=os.environ.get(URI_ENV) or None)
     keyframes = KeyframeUpkeep()  # seeking in replays: built here, never in the proxy
     away = False
     try:
@@ -105,11 +107,11 @@ def run(data_dir: Path) -> None:
                 except BlockingIOError:
                     pass
             try:
-                index.index_pending_text()
+                extract_pending(index)
                 # Keyframes before commands: an upload to object storage waits
                 # for a sealed recording's keyframes (a while, not for ever).
                 keyframes.run(index)
-                index.index_pending_commands()
+                extract_pending_commands(index)
             except StorageError as exc:  # a shared index away: the next pass tries again
                 if not away:
                     log.warning("text extraction waits: %s", exc)
@@ -118,8 +120,8 @@ def run(data_dir: Path) -> None:
             except Exception:
                 log.exception("text extraction pass failed")
             away = False
-        index.index_pending_text()  # sessions that just ended are searchable at once
-        index.index_pending_commands()
+        extract_pending(index)  # sessions that just ended are searchable at once
+        extract_pending_commands(index)
     finally:
         index.close()
 

@@ -35,6 +35,8 @@ from auditor.recording.format import (
 )
 from auditor.recording.reader import RecordingReader
 from auditor.recording.source import object_url
+from auditor.upkeep.recovery import recover_interrupted
+from auditor.upkeep.text_extraction import insert_ended_with_text
 
 if TYPE_CHECKING:
     from auditor.recording.bucket import Bucket
@@ -99,7 +101,7 @@ class Migration:
     def run(self) -> MigrationReport:
         report = self.report
         if not self.dry_run:
-            report.recovered = self.source.recover_interrupted()
+            report.recovered = recover_interrupted(self.source)
         report.live = [s.id for s in self.source.live_sessions()]
         report.sessions = self.source.session_count() - len(report.live)
         self._copy_failures()
@@ -187,9 +189,9 @@ class Migration:
         fields = {k: v for k, v in dataclasses.asdict(s).items() if k not in NOT_COPIED}
         fields["recording_path"] = where
         # The row and its text (read from `where`) in one transaction.
-        self.target.insert_ended(s.id, s.status, **fields)
+        insert_ended_with_text(self.target, s.id, s.status, **fields)
         if unread:
-            from auditor.index.commands import extract_commands
+            from auditor.upkeep.command_extraction import extract_commands
 
             extract_commands(self.target, s.id)
         else:

@@ -18,7 +18,7 @@ ERR = b"ERR "
 MAX_LINE = 1024
 
 
-def preamble(target: str) -> bytes:
+def opening_line(target: str) -> bytes:
     """The line for ``target`` (``HOST:PORT[@CLUSTER]``, as OpenSSH's %h:%p gives it)."""
     return MAGIC + b"proxy:" + target.encode() + b"\n"
 

@@ -1,5 +1,5 @@
 """The retention policy applied (``retention:`` in the config): ``auditor prune``,
-and every proxy at start and once a day.
+and every proxy at start and once a day (``apply_daily``).
 
 What goes: sessions that ended (or were interrupted) before the policy's
 cut-off, with their rows, text, commands and recording files (the ``.rec``
@@ -11,25 +11,34 @@ line per session and one with the counts.
 A session's objects go before its rows: a bucket that fails part way leaves
 the rows of the sessions it still holds, so the next prune finds them and
 tries again (an object already gone counts as deleted).
+
+The proxy's daily pass runs on a thread of its own with its own index
+connection, never on the event loop or the index writer's thread. A bucket
+that fails keeps its sessions' rows for the next day's try.
 """
 
 from __future__ import annotations
 
+import asyncio
 import glob
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.config import Retention
+from auditor.audit_log import AuditLog
+from auditor.config import Config, Retention
+from auditor.errors import AuditorError
 from auditor.index import Session, SessionIndex
-from auditor.proxy.audit_log import AuditLog
 from auditor.recording.source import object_url
 from auditor.storage import BucketAddress, StorageError
 
 if TYPE_CHECKING:
     from auditor.recording.bucket import Bucket, StoredObject
 
+log = logging.getLogger("auditor.proxy")
 BATCH = 500  # sessions per transaction: a long prune never holds the index for long
 
 
@@ -186,3 +195,37 @@ def _count(report: PruneReport, session: Session, stored: list[StoredObject], re
         report.bytes += size
         report.files += 1
         report.stored.append((str(path), size))
+
+
+# The proxy's pass: once at start, then once a day
+INTERVAL = 86400.0
+
+
+async def apply_daily(current: Callable[[], Config], data_dir: Path, audit: AuditLog) -> None:
+    """The policy of the config in force at each pass (``current``): a reload
+    (SIGHUP) that changes ``retention`` applies from the next day's pass on."""
+    while True:
+        config = current()
+        if not config.retention.any:
+            await asyncio.sleep(INTERVAL)
+            continue
+        try:
+            report = await asyncio.to_thread(apply_once, config, data_dir, audit)
+        except (AuditorError, OSError) as exc:  # the index or bucket away, a file we may not remove
+            log.warning("retention: %s; trying again in a day", exc)
+        else:
+            if report.sessions or report.failures:
+                log.info(
+                    "retention: removed %s sessions (%s files, %s objects) and %s failures",
+                    len(report.sessions),
+                    report.files,
+                    report.objects,
+                    report.failures,
+                )
+        await asyncio.sleep(INTERVAL)
+
+
+def apply_once(config: Config, data_dir: Path, audit: AuditLog) -> PruneReport:
+    """One pass of ``config``'s policy, on a connection of its own."""
+    with SessionIndex.open(data_dir, uri=config.storage.audit_events_uri) as index:
+        return prune(index, config.retention, audit)

@@ -1,7 +1,7 @@
 """Moving the commands users ran into the index, off the proxy's path.
 
 The commands of a session are read off its emulated screen
-(``auditor.replay.commands``), which needs the output from the start: so
+(``auditor.replay.command_reader``), which needs the output from the start: so
 they are read once, after the session has ended, by whoever runs the
 index's passes (the proxy's extraction child, ``auditor commands`` itself
 for imported sessions). A recording that can't be read gives no commands
@@ -18,6 +18,7 @@ from auditor.errors import AuditorError
 from auditor.index.rows import CommandRow
 from auditor.recording.format import RecordingError
 from auditor.recording.reader import RecordingReader
+from auditor.upkeep.recovery import recording_elsewhere
 
 if TYPE_CHECKING:
     from auditor.index.api import SessionIndex
@@ -26,8 +27,7 @@ log = logging.getLogger("auditor.index")
 
 
 def extract_commands(index: SessionIndex, session_id: str) -> int:
-    from auditor.index.api import recording_elsewhere
-    from auditor.replay.commands import session_commands
+    from auditor.replay.command_reader import session_commands  # the emulator: only when read
 
     session = index.get_session(session_id)
     if not session.recording_path:
