@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from auditor.cli.context import Context, common_options
 from auditor.cli.store import _table, _when
 from auditor.errors import AuditorError, UsageError
-from auditor.recording.source import object_url
 from auditor.sizes import format_size
 from auditor.storage import EVENTS_KEY, POSTGRES_SCHEMES, StorageError, redact
 
@@ -161,9 +160,9 @@ def _show_plan(r: MigrationReport) -> None:
 
 
 def _where(s: Session) -> str:
-    if not s.recording_path:
+    if s.recording is None:
         return "-"
-    return "object" if object_url(s.recording_path) else "file"
+    return "object" if s.recording.is_object else "file"
 
 
 def _summary(r: MigrationReport, dry_run: bool, bucket: Bucket | None) -> None:

@@ -250,9 +250,9 @@ def cmd_failures(ctx: Context) -> int:
 
 
 def _reader(session: Session) -> RecordingReader:
-    if not session.recording_path:
+    if session.recording is None:
         raise AuditorError(session.no_recording())
-    return RecordingReader(Path(session.recording_path))
+    return RecordingReader(session.recording)
 
 
 def cmd_export(ctx: Context) -> int:

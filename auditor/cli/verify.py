@@ -60,13 +60,13 @@ def verify_index(ctx: Context) -> int:
     created = key_created(trusted) if trusted is not None else None
     checked = bad = unsigned = 0
     for s in targets:
-        if not s.recording_path:
+        if s.recording is None:
             if ids:
                 raise AuditorError(f"session {s.id[:8]} has no recording to verify")
             continue
         checked += 1
         try:
-            verdict = verify_recording(Path(s.recording_path), s.recording_hash)
+            verdict = verify_recording(s.recording, s.recording_hash)
             if not s.live:  # a live recording has no anchor yet
                 check_signed(verdict, trusted, _index_anchor(s), created)
             line, ok = verdict.describe(), verdict.ok

@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any, TextIO
 
 from auditor.errors import AuditorError
@@ -206,8 +205,8 @@ def session_command_rows(index: SessionIndex, session: Session) -> list[CommandR
     if session.live:
         from auditor.replay.command_reader import session_commands
 
-        assert session.recording_path
-        found = session_commands(RecordingReader(Path(session.recording_path)).records())
+        assert session.recording is not None
+        found = session_commands(RecordingReader(session.recording).records())
         return [CommandRow(session.id, c.t, session.start + c.t, c.line, c.context) for c in found]
     if session.id in index.pending_commands():
         extract_commands(index, session.id)
@@ -274,7 +273,7 @@ def _write_anchor(out: TextIO, s: Session) -> dict[str, str]:
             "</section>\n"
         )
         return {}
-    rec = Path(s.recording_path or f"{s.id}.rec").name
+    rec = s.recording.name if s.recording is not None else f"{s.id}.rec"
     out.write(
         f"<p>The proxy that sealed the recording signed this statement with the audit key "
         f"<code>{_e(s.anchor_key or '?')}</code> (OpenSSH SSHSIG, namespace "

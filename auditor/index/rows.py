@@ -6,9 +6,22 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from auditor.recording.source import RecordingLocation
+
+
+class _Recorded:
+    """Rows that keep where their recording is, as text (``recording_path``)."""
+
+    recording_path: str | None
+
+    @property
+    def recording(self) -> RecordingLocation | None:
+        """Where the recording is, typed (a file or an object); None: not recorded."""
+        return RecordingLocation.of(self.recording_path) if self.recording_path else None
+
 
 @dataclass(frozen=True)
-class Session:
+class Session(_Recorded):
     id: str
     start: float
     status: str  # live | ended | interrupted
@@ -166,7 +179,7 @@ class LiveChunk:
 
 
 @dataclass(frozen=True)
-class LiveRow:
+class LiveRow(_Recorded):
     """A live session as recovery sees it: who writes it, and when it last did."""
 
     id: str
@@ -177,7 +190,7 @@ class LiveRow:
 
 
 @dataclass(frozen=True)
-class TextState:
+class TextState(_Recorded):
     """Where text extraction of one session stopped: a record boundary in the
     recording and the stripper's unfinished bytes, so the next pass resumes there."""
 

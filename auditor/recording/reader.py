@@ -34,7 +34,7 @@ from auditor.recording.format import (
     first_tag,
     record_tag,
 )
-from auditor.recording.source import FileSource, RecordingSource, open_source
+from auditor.recording.source import FileSource, RecordingLocation, RecordingSource, open_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +67,8 @@ class RecordingReader:
     is a path or an ``s3://`` URL (``source.open_source`` is the one place that
     tells them apart)."""
 
-    def __init__(self, location: Path | str | RecordingSource) -> None:
-        if isinstance(location, (str, os.PathLike)):
+    def __init__(self, location: RecordingLocation | Path | str | RecordingSource) -> None:
+        if isinstance(location, (str, os.PathLike, RecordingLocation)):
             location = open_source(location)
         self.source: RecordingSource = location
         # Files keep their path (sidecars are written beside them); objects their URL.

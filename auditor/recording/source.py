@@ -1,15 +1,16 @@
 """Where a recording is read from: a file, or a sealed object in a bucket.
 
 The one seam between ``RecordingReader`` (and ``verify``) and the place a
-recording lives. A location is a path, or an ``s3://`` URL as the index's
-``recording_path`` keeps it for an uploaded recording; only ``s3://`` pulls in
-the object-store client.
+recording lives. A ``RecordingLocation`` is a path, or an ``s3://`` URL as
+the index's ``recording_path`` keeps it for an uploaded recording; only
+``s3://`` pulls in the object-store client.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -41,25 +42,59 @@ class RecordingSource(Protocol):
         ...
 
 
-def object_url(location: str | os.PathLike[str]) -> str | None:
-    """The ``s3://`` URL ``location`` names, or None for a file. Callers that wrap
-    ``recording_path`` in ``Path()`` fold its ``//`` into ``/``; the URL keeps no
-    other ``//`` (its endpoint is percent-encoded), so it comes back whole."""
-    text = os.fspath(location)
-    if text.startswith("s3://"):
-        return text
-    if text.startswith("s3:/") and isinstance(location, Path):
-        return "s3://" + text.removeprefix("s3:/")
-    return None
+@dataclass(frozen=True)
+class RecordingLocation:
+    """Where a recording lives: a file on the machine that wrote it (``path``) or
+    a sealed object (``url``, ``s3://bucket/key?endpoint=...``); exactly one.
+
+    The index keeps it as text (``recording_path``); ``of`` reads that text
+    back. Never a ``Path`` over a URL: ``Path("s3://b/k")`` is ``s3:/b/k``."""
+
+    path: Path | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a recording location is a path or a URL, exactly one")
+
+    @classmethod
+    def of(cls, where: RecordingLocation | str | os.PathLike[str]) -> RecordingLocation:
+        if isinstance(where, RecordingLocation):
+            return where
+        text = os.fspath(where)
+        return cls(url=text) if text.startswith("s3://") else cls(path=Path(text))
+
+    @property
+    def is_object(self) -> bool:
+        return self.url is not None
+
+    @property
+    def name(self) -> str:
+        """The recording's own name: the file's, or the object key's last part."""
+        if self.path is not None:
+            return self.path.name
+        return str(self.url).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        """As the index keeps it."""
+        return self.url if self.url is not None else str(self.path)
+
+    def source(self) -> RecordingSource:
+        if self.url is not None:
+            from auditor.recording.bucket import object_source
+
+            return object_source(self.url)
+        assert self.path is not None
+        return FileSource(self.path)
 
 
-def open_source(location: str | os.PathLike[str]) -> RecordingSource:
-    url = object_url(location)
-    if url is not None:
-        from auditor.recording.bucket import object_source
+def object_url(location: RecordingLocation | str | os.PathLike[str]) -> str | None:
+    """The ``s3://`` URL ``location`` names, or None for a file."""
+    return RecordingLocation.of(location).url
 
-        return object_source(url)
-    return FileSource(Path(location))
+
+def open_source(location: RecordingLocation | str | os.PathLike[str]) -> RecordingSource:
+    return RecordingLocation.of(location).source()
 
 
 class FileSource:

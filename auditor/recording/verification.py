@@ -22,6 +22,7 @@ from auditor.recording.format import (
     record_tag,
 )
 from auditor.recording.reader import RecordingReader
+from auditor.recording.source import RecordingLocation
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class Verdict:
         return f"ok: {self.records} records, {state}{notes}"
 
 
-def verify_recording(path: Path | str, expected_final: str | None = None) -> Verdict:
+def verify_recording(
+    path: RecordingLocation | Path | str, expected_final: str | None = None
+) -> Verdict:
     """Check every record of ``path``; ``expected_final`` is the anchor the index kept.
 
     Raises ``RecordingError`` only when the file header itself is unreadable.

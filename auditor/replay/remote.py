@@ -26,7 +26,7 @@ from auditor.index.api import LiveWakeups
 from auditor.index.owner import current_owner
 from auditor.recording import RecordingError, RecordingReader
 from auditor.recording.format import INDEX_ENTRY, index_path
-from auditor.recording.source import FileSource, object_url
+from auditor.recording.source import FileSource
 
 UNWOKEN_LOOK = 1.0  # seconds between looks without a wake-up
 WATCH_RENEW = 5.0  # interest renewed this often (it lasts WATCH_TERM)
@@ -57,10 +57,10 @@ class Mirrors:
         """The session's recording: where its row says, or, for a live session of
         another machine (a shared index), mirrored from the published flushes,
         waiting up to ``wait`` seconds for its proxy to start publishing."""
-        if not session.recording_path:
+        location = session.recording
+        if location is None:
             raise AuditorError(session.no_recording())
-        location = str(session.recording_path)
-        if not self.index.shares_live or object_url(location) or self._local(location):
+        if not self.index.shares_live or location.is_object or self._local(str(location)):
             return RecordingReader(location)
         source = self.source(session.id)
         source.refresh(force=True)

@@ -11,7 +11,6 @@ and is not tried again.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.errors import AuditorError
@@ -30,11 +29,11 @@ def extract_commands(index: SessionIndex, session_id: str) -> int:
     from auditor.replay.command_reader import session_commands  # the emulator: only when read
 
     session = index.get_session(session_id)
-    if not session.recording_path:
+    if session.recording is None:
         index.store_commands(session_id, [])
         return 0
     try:
-        reader = RecordingReader(Path(session.recording_path))
+        reader = RecordingReader(session.recording)
         found = [
             CommandRow(
                 session_id,
@@ -49,7 +48,7 @@ def extract_commands(index: SessionIndex, session_id: str) -> int:
             for c in session_commands(reader.records())
         ]
     except (RecordingError, OSError) as exc:
-        if recording_elsewhere(session.recording_path, session.owner):
+        if recording_elsewhere(session.recording, session.owner):
             return 0  # another machine's spool: read once it is uploaded (or by its proxy)
         log.warning("session %s: no commands: %s", session_id, exc)
         found = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
-from auditor.recording.source import object_url
+from auditor.recording.source import RecordingLocation
 from auditor.replay.keyframes import KeyframeIndex
 from auditor.replay.recorded import recording_keyframes
 
@@ -50,10 +50,10 @@ class KeyframeUpkeep:
         """One pass; returns how many recordings got keyframes."""
         built = 0
         for ended in self._ended(index):
-            self.built_size.pop(ended, None)
-            if object_url(ended) is not None:
+            self.built_size.pop(str(ended), None)
+            if ended.path is None:
                 continue  # uploaded sealed: its keyframes went with it, or replay builds them
-            if build_keyframes_for(Path(ended)) is not None:
+            if build_keyframes_for(ended.path) is not None:
                 built += 1
         for session in index.live_sessions():
             path = session.recording_path
@@ -70,9 +70,9 @@ class KeyframeUpkeep:
                 built += 1
         return built
 
-    def _ended(self, index: SessionIndex) -> list[str]:
+    def _ended(self, index: SessionIndex) -> list[RecordingLocation]:
         ended = index.ended_since(self.ended_since)
         if ended:
             # `end >` next time; rows ending in the same instant are all in this batch.
             self.ended_since = max(s.end or 0.0 for s in ended) + 1e-6
-        return [s.recording_path for s in ended if s.recording_path]
+        return [s.recording for s in ended if s.recording is not None]

@@ -34,7 +34,6 @@ from auditor.recording.format import (
     RecordingError,
 )
 from auditor.recording.reader import RecordingReader
-from auditor.recording.source import object_url
 from auditor.upkeep.recovery import recover_interrupted
 from auditor.upkeep.text_extraction import insert_ended_with_text
 
@@ -151,22 +150,22 @@ class Migration:
     def destination(self, s: Session) -> str | None:
         """Where the target row says the recording is: the object it is uploaded
         to, else where it is now."""
-        if not s.recording_path or object_url(s.recording_path) or self.bucket is None:
+        if s.recording is None or s.recording.is_object or self.bucket is None:
             return s.recording_path
         return self.bucket.address.url(self.object_name(s))
 
     def object_name(self, s: Session) -> str:
         """The name the proxy's uploads give it: its path in the spool (``ab/ab12....rec``)."""
-        path = Path(str(s.recording_path))
+        path = s.recording.path if s.recording is not None else None
         try:
+            if path is None:
+                raise ValueError("not a file")
             return path.relative_to(self.source.recordings_dir).as_posix()
         except ValueError:
             return f"{s.id[:2]}/{s.id}.rec"
 
     def _copy_session(self, s: Session, where: str | None, unread: bool) -> None:
-        local = None
-        if s.recording_path and not object_url(s.recording_path):
-            local = Path(s.recording_path)
+        local = s.recording.path if s.recording is not None else None
         try:
             if local is not None:
                 RecordingReader(local)  # a missing or broken file is this session's problem

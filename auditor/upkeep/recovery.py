@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 from auditor.index import SessionIndex
 from auditor.index.api import LEASE
@@ -20,7 +19,7 @@ from auditor.index.owner import owner_alive, owner_host, this_host
 from auditor.index.rows import LiveRow
 from auditor.recording.format import RecordingError
 from auditor.recording.reader import RecordingReader
-from auditor.recording.source import object_url
+from auditor.recording.source import RecordingLocation
 
 log = logging.getLogger("auditor.index")
 
@@ -38,9 +37,9 @@ def recover_interrupted(index: SessionIndex) -> int:
         if row.owner == index.owner or not owner_gone(index, row, leases, now):
             continue
         end, anchor = row.updated or row.start, None
-        if row.recording_path and not recording_elsewhere(row.recording_path, row.owner):
+        if row.recording is not None and not recording_elsewhere(row.recording, row.owner):
             try:
-                summary = RecordingReader(Path(row.recording_path)).summary()
+                summary = RecordingReader(row.recording).summary()
                 end, anchor = row.start + summary.duration, summary.final_hash
             except RecordingError as exc:
                 log.warning("session %s: %s", row.id, exc)
@@ -59,8 +58,8 @@ def owner_gone(index: SessionIndex, row: LiveRow, leases: dict[str, float], now:
     return expires < now
 
 
-def recording_elsewhere(recording_path: str, owner: str | None) -> bool:
+def recording_elsewhere(recording: RecordingLocation, owner: str | None) -> bool:
     """A recording in another machine's spool: its file is not here to read."""
-    if object_url(recording_path) is not None:
-        return False
-    return owner_host(owner) not in (None, this_host()) and not Path(recording_path).exists()
+    if recording.path is None:
+        return False  # an object: readable from anywhere
+    return owner_host(owner) not in (None, this_host()) and not recording.path.exists()

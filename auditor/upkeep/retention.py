@@ -32,7 +32,6 @@ from auditor.audit_log import AuditLog
 from auditor.config import Config, Retention
 from auditor.errors import AuditorError
 from auditor.index import Session, SessionIndex
-from auditor.recording.source import object_url
 from auditor.storage import BucketAddress, StorageError
 
 if TYPE_CHECKING:
@@ -59,9 +58,9 @@ class PruneReport:
 
 def recording_files(session: Session) -> list[Path]:
     """A session's recording and its sidecars, as they are on disk now."""
-    if not session.recording_path or object_url(session.recording_path):
-        return []
-    rec = Path(session.recording_path)
+    if session.recording is None or session.recording.path is None:
+        return []  # not recorded, or an object (removed from its bucket)
+    rec = session.recording.path
     sidecars = rec.parent.glob(glob.escape(rec.name) + ".*")
     return [p for p in (rec, *sorted(sidecars)) if p.is_file()]
 
@@ -169,7 +168,7 @@ class RecordingObjects:
         return [] if found is None else found[0].delete(found[1])
 
     def _find(self, session: Session) -> tuple[Bucket, str] | None:
-        url = object_url(session.recording_path or "")
+        url = session.recording.url if session.recording is not None else None
         if url is None:
             return None
         from auditor.recording.bucket import Bucket, object_address  # obstore: only for objects

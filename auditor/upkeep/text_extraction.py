@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.errors import AuditorError
@@ -73,10 +72,10 @@ def extract_text(index: SessionIndex, session_id: str) -> int:
     state = index.text_state(session_id)
     if state is None:
         raise AuditorError(f"unknown session ID {session_id!r}")
-    if not state.recording_path or state.done:
+    if state.recording is None or state.done:
         return 0
     offset, carry_t = state.offset, state.carry_t
-    reader = RecordingReader(Path(state.recording_path))
+    reader = RecordingReader(state.recording)
     start = IndexEntry(offset or reader.header_len, state.t, state.seq)
     cursor = reader.cursor_at(start, strict=reader.index()[-1].offset)
     text = TerminalText(state.carry)
@@ -159,6 +158,4 @@ def extract_pending(index: SessionIndex) -> int:
 def _elsewhere(index: SessionIndex, session_id: str) -> bool:
     """In another machine's spool (a fleet's shared index): not ours to give up on."""
     session = index.get_session(session_id)
-    return bool(session.recording_path) and recording_elsewhere(
-        str(session.recording_path), session.owner
-    )
+    return session.recording is not None and recording_elsewhere(session.recording, session.owner)

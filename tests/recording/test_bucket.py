@@ -10,6 +10,7 @@ import pytest
 
 from auditor.recording import RecordingReader, RecordingWriter, Stream
 from auditor.recording.bucket import Bucket, BucketError, ObjectSource
+from auditor.recording.source import RecordingLocation
 from auditor.recording.verification import verify_recording
 from auditor.replay.recorded import recording_keyframes
 from tests.harness.s3 import S3Server, free_port
@@ -32,8 +33,8 @@ def test_a_sealed_recording_reads_the_same_from_its_object(s3: S3Server, tmp_pat
     assert remote.summary() == RecordingReader(local).summary()
     verdict = verify_recording(url, RecordingReader(local).summary().final_hash)
     assert verdict.ok and verdict.sealed, verdict.describe()
-    # Callers that keep recording_path as a Path read the same object.
-    assert RecordingReader(Path(url)).summary() == remote.summary()
+    # The index's text, read back as a location, is the same object.
+    assert RecordingReader(RecordingLocation.of(url)).summary() == remote.summary()
     # No keyframes were uploaded: the sidecar is absent, not an error.
     assert remote.source.sidecar(".keyframes") is None
     missing = url.replace("s1.rec", "s2.rec")

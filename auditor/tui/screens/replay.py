@@ -13,7 +13,6 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from rich.text import Text
@@ -189,15 +188,13 @@ class ReplayScreen(Screen[None]):
     @work(thread=True, group="playback", exit_on_error=False)
     def run_playback(self) -> None:
         worker = get_current_worker()
-        path = self.session.recording_path
+        path = self.session.recording
         mirrors = None
         try:
             mirrors = self.auditor.reader.mirrors()  # another machine's live session, mirrored
             if not path:
                 raise AuditorError("this session has no recording (recording was off)")
-            reader = (
-                RecordingReader(Path(path)) if mirrors is None else mirrors.reader(self.session)
-            )
+            reader = RecordingReader(path) if mirrors is None else mirrors.reader(self.session)
             pb = Playback(reader, live=self.session.live)
         except AuditorError as exc:
             if mirrors is not None:
@@ -254,11 +251,11 @@ class ReplayScreen(Screen[None]):
     @work(thread=True, group="commands", exit_on_error=False)
     def load_commands(self) -> None:
         """The session's commands as its screen showed them (so far, for a live one)."""
-        path = self.session.recording_path
+        path = self.session.recording
         found: list[Command] = []
         if path:
             try:
-                found = list(session_commands(RecordingReader(Path(path)).records()))
+                found = list(session_commands(RecordingReader(path).records()))
             except (RecordingError, OSError):
                 found = []  # the playback thread reports an unreadable recording
         self.post_message(self.CommandsLoaded(found))
@@ -464,11 +461,11 @@ class ReplayScreen(Screen[None]):
 
     @work(thread=True, group="transcript", exclusive=True, exit_on_error=False)
     def load_transcript(self) -> None:
-        path = self.session.recording_path
+        path = self.session.recording
         lines: list[tuple[float, str]] = []
         if path:
             try:
-                lines = timed_transcript(RecordingReader(Path(path)).records())
+                lines = timed_transcript(RecordingReader(path).records())
             except (RecordingError, OSError):
                 lines = []  # the playback thread reports an unreadable recording
         self.post_message(self.TranscriptLoaded(lines))
