@@ -121,7 +121,7 @@ def build_index(tmp: Path, sessions: int, text_mb: int) -> dict[str, float]:
                     client_addr="127.0.0.1:40000", start=t, recording_path=str(path),
                 )  # fmt: skip
                 index.end_session(sid, exit_status=0, end=t + 1)
-                extract_text(index, sid, in_transaction=True)
+                extract_text(index, sid)
         extract_s += time.perf_counter() - te
         done = min(first + batch, sessions)
         if done % 10_000 == 0 or done == sessions:
