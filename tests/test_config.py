@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from auditor.config import Config, ConfigError, HostPort, Retention, Storage, load_config
+from auditor.config import (
+    Config,
+    ConfigError,
+    HostPort,
+    Retention,
+    Storage,
+    load_config,
+    parse_config,
+)
 
 REFERENCE = """
 auth_service:
@@ -221,3 +231,61 @@ def test_upstream_auth_and_source_addresses(tmp_path: Path) -> None:
             load_config(path)
         message = str(info.value)
         assert message.startswith(f"{path}: ") and expected in message and "\n" not in message
+
+
+def test_an_empty_file_reads_as_the_defaults() -> None:
+    assert parse_config({}) == parse_config(None) == Config()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "proxy_service: {dial_attempts: 0}\n",
+            "proxy_service.dial_attempts: expected an integer from 1 to 1000, got 0",
+        ),
+        (
+            "proxy_service: {max_unauthenticated: '5'}\n",
+            "proxy_service.max_unauthenticated: expected an integer from 1 to 100000, got '5'",
+        ),
+        ("proxy_service: {one_hop: 1}\n", "proxy_service.one_hop: expected yes or no, got 1"),
+        (
+            "nodes: {db: {max_startups: true}}\n",
+            "nodes.db.max_startups: expected an integer from 1 to 10000, got True",
+        ),
+        (
+            "roles: {dev: {nodes: ['*']}}\n",
+            "roles.dev.logins: required: the logins this role allows",
+        ),
+        (
+            "trusted_clusters: {leaf: {}}\n",
+            "trusted_clusters.leaf.proxy_addr: required: HOST:PORT of its proxy",
+        ),
+        (
+            "proxy_service: {dial_timeout: }\n",
+            "proxy_service.dial_timeout: expected a duration like 30s or 2m, got None",
+        ),
+        (
+            "proxy_service: {login_grace_time: [2m]}\n",
+            "proxy_service.login_grace_time: expected a duration like 30s or 2m, got ['2m']",
+        ),
+        (
+            "roles: {dev: {logins: [root], node_labels: {env: [prod, '']}}}\n",
+            "roles.dev.node_labels.env[1]: expected a non-empty string, got ''",
+        ),
+    ],
+)
+def test_a_refusal_is_the_whole_line_naming_the_key_and_what_is_allowed(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {expected}"
+
+
+def test_importing_the_config_does_not_import_its_validator() -> None:
+    # Every command imports auditor.config; only reading a file needs msgspec.
+    code = "import sys, auditor.config; print('msgspec' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
