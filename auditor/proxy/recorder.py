@@ -2,160 +2,33 @@
 
 ``ChannelRecording`` methods are called per chunk of traffic: they stamp
 and queue the chunk and bump counters, nothing else. The recording thread
-(``record_thread``) hashes and writes the files, index updates run on one
-worker thread (``IndexWriter``) so SQLite never stalls the event loop, and
+(``record_thread``) hashes and writes the files, index updates run on the
+index's worker thread (``index_writer``) so SQLite never stalls the event loop, and
 a single timer hands over what is queued and gets every open recording
 flushed at least once a second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from concurrent.futures import Future
 from typing import Any
 
 import asyncssh
 
-from auditor.index import SessionIndex
-from auditor.proxy.audit_log import AuditLog
+from auditor.audit_log import AuditLog
+from auditor.proxy.index_writer import IndexWriter
 from auditor.proxy.record_thread import RecordingThread
 from auditor.proxy.redact import InputRedactor
 from auditor.recording import RecordingWriter, Stream, encode_exit, encode_resize
 from auditor.recording.anchor import SignedAnchor, seal_anchor
 from auditor.recording.sync import RecordingSyncer
-from auditor.storage import StorageError
 
 log = logging.getLogger("auditor.proxy")
 FLUSH_INTERVAL = 0.5
 BATCH_BYTES = 1 << 20  # queued to the recording thread at this size or on the timer
-
-
-# Writes that must not be lost while the database is away: kept in order and
-# written when it is back (a session that ends during an outage ends in the index).
-KEPT_FOR_LATER = frozenset({"update_session", "end_session", "record_failure"})
-BACKLOG_LIMIT = 100_000
-RETRY_EVERY = 2.0
-
-
-class IndexWriter:
-    """Serialises index writes on a worker thread that owns the index's connection.
-
-    A shared index can go away (a database restart, a network cut): writes
-    that record what happened to sessions already under way wait in a
-    backlog and go in order once it is back; ``available`` says whether the
-    last write got through, so the proxy refuses new sessions meanwhile.
-    """
-
-    def __init__(self, data_dir: Path, uri: str | None = None) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditor-index")
-        self._index: SessionIndex | None = None
-        self.data_dir = data_dir
-        self.uri = uri  # storage.audit_events_uri: None is SQLite in the data dir
-        self.available = True
-        self.trouble: str | None = None  # why not, as one line
-        self._backlog: deque[tuple[str, tuple[Any, ...], dict[str, Any]]] = deque()
-        self._next_try = 0.0
-        self.submit(self._open).result()
-
-    def _open(self) -> None:
-        # Text extraction runs in its own process (text_process), not a thread here.
-        self._index = SessionIndex.open(self.data_dir, uri=self.uri, background_text=False)
-
-    @property
-    def index(self) -> SessionIndex:
-        assert self._index is not None
-        return self._index
-
-    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut = self._pool.submit(fn, *args, **kwargs)
-        fut.add_done_callback(_log_error)
-        return fut
-
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
-        return self.submit(self._call, method, args, kwargs)
-
-    def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self._backlog and not self._write_backlog():
-            if method in KEPT_FOR_LATER:
-                self._keep(method, args, kwargs)
-                return None
-            raise StorageError(self.trouble or "the index is away")
-        try:
-            result = getattr(self.index, method)(*args, **kwargs)
-        except StorageError as exc:
-            self._away(exc)
-            if method in KEPT_FOR_LATER:
-                self._keep(method, args, kwargs)
-                return None
-            raise
-        self._back()
-        return result
-
-    def _keep(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if len(self._backlog) >= BACKLOG_LIMIT:
-            log.error("index backlog full: %s of a session dropped", method)
-            return
-        self._backlog.append((method, args, kwargs))
-
-    def _write_backlog(self) -> bool:
-        """Write what waited, in order; False if the index is still away."""
-        if time.monotonic() < self._next_try:
-            return False
-        while self._backlog:
-            method, args, kwargs = self._backlog[0]
-            try:
-                getattr(self.index, method)(*args, **kwargs)
-            except StorageError as exc:
-                self._away(exc)
-                return False
-            self._backlog.popleft()
-        self._back()
-        return True
-
-    def _away(self, exc: StorageError) -> None:
-        self._next_try = time.monotonic() + RETRY_EVERY
-        if self.available:
-            log.error("%s: new sessions are refused until it is back", exc)
-        self.available, self.trouble = False, str(exc)
-
-    def _back(self) -> None:
-        if not self.available:
-            log.warning("the index is back: new sessions are accepted again")
-        self.available, self.trouble = True, None
-
-    async def probe(self) -> bool:
-        """Whether the index takes writes now (a new session is about to need it)."""
-        if self.available:
-            return True
-        try:
-            await self.acall("renew_lease")
-        except StorageError:
-            return False
-        return self.available
-
-    async def acall(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.wrap_future(self.call(method, *args, **kwargs))
-
-    def close(self) -> None:
-        def shut() -> None:
-            if self._index is not None:
-                self._index.close()
-
-        self._pool.submit(shut).result()
-        self._pool.shutdown(wait=True)
-
-
-def _log_error(fut: Future[Any]) -> None:
-    exc = fut.exception()
-    if isinstance(exc, StorageError):
-        log.debug("index write failed: %s", exc)  # said once, when it went away
-    elif exc is not None:
-        log.error("index write failed: %r", exc)
 
 
 class ChannelRecording:
@@ -277,7 +150,7 @@ class ChannelRecording:
         self.on_terminate(reason)
 
     def set_command(self, command: str) -> None:
-        self.index.call("update_session", self.session_id, command=command)
+        self.index.update_session(self.session_id, command=command)
         self.audit.write("exec", session_id=self.session_id, command=command)
 
     def tick(self) -> None:
@@ -292,8 +165,8 @@ class ChannelRecording:
         now = time.monotonic()
         if now - self._last_update >= 2.0:
             self._last_update = now
-            self.index.call(
-                "update_session", self.session_id, bytes_in=self.bytes_in, bytes_out=self.bytes_out
+            self.index.update_session(
+                self.session_id, bytes_in=self.bytes_in, bytes_out=self.bytes_out
             )
 
     def finish(self, exit_status: int | None, exit_signal: str | None = None) -> None:
@@ -362,7 +235,7 @@ class ChannelRecording:
             return None
 
     def _end_session(self, end: dict[str, Any]) -> None:
-        ended = self.index.call("end_session", self.session_id, **end)
+        ended = self.index.end_session(self.session_id, **end)
         # Searchable as soon as the row says ended.
         ended.add_done_callback(lambda _: self.on_end())
 

@@ -17,7 +17,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from auditor.index.rows import TerminationRequest
-from auditor.proxy.recorder import ChannelRecording, IndexWriter
+from auditor.proxy.index_writer import IndexWriter
+from auditor.proxy.recorder import ChannelRecording
 
 log = logging.getLogger("auditor.proxy")
 

@@ -15,8 +15,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from auditor.config import Config
 from auditor.recording import RecordingError, RecordingReader
@@ -32,7 +33,9 @@ SIDECARS = (INDEX_SUFFIX, KEYFRAMES_SUFFIX, ANCHOR_SUFFIX)
 
 
 class IndexCalls(Protocol):
-    async def acall(self, method: str, *args: object, **kwargs: object) -> object: ...
+    """What a pass writes to the index (``IndexWriter``): kept while the index is away."""
+
+    def update_session(self, session_id: str, **fields: Any) -> Future[None]: ...
 
 
 class Uploads:
@@ -84,7 +87,7 @@ class Uploads:
                 self._next_try = time.monotonic() + RETRY_INTERVAL
                 return
             # The index names the object before the file goes: a reader always finds one.
-            await index.acall("update_session", session_id, recording_path=url)
+            await asyncio.wrap_future(index.update_session(session_id, recording_path=url))
             for p in (path, *(path.with_name(path.name + s) for s in SIDECARS)):
                 p.unlink(missing_ok=True)
             if self._leftovers is not None:

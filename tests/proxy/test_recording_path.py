@@ -12,11 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from auditor.proxy.audit_log import AuditLog
+from auditor.audit_log import AuditLog
+from auditor.proxy.index_writer import IndexWriter
 from auditor.proxy.record_thread import RecordingThread
-from auditor.proxy.recorder import BATCH_BYTES, ChannelRecording, IndexWriter
+from auditor.proxy.recorder import BATCH_BYTES, ChannelRecording
 from auditor.recording import RecordingReader, RecordingWriter, Stream, decode_exit
-from auditor.recording.verify import verify_recording
+from auditor.recording.verification import verify_recording
 
 
 def test_backlog_is_bounded_and_queueing_waits_for_room() -> None:
@@ -54,7 +55,7 @@ def test_row_ends_only_once_the_recording_is_sealed(tmp_path: Path) -> None:
         session_id = index.index.new_session_id()
         path = index.index.recording_path(session_id)
         writer = RecordingWriter.create(path, {"session_id": session_id})
-        index.call("start_session", session_id=session_id, recording_path=str(path)).result()
+        index.start_session(session_id, recording_path=str(path)).result()
         seen: list[Any] = []
         ended = threading.Event()
 
