@@ -7,11 +7,13 @@ detail for whoever debugs it.
 
 from __future__ import annotations
 
+from auditor.index import FailureKind
+
 
 class ProxyFailure(Exception):
     """A session that could not be set up; ``kind`` is a DESIGN §7 failure kind."""
 
-    def __init__(self, kind: str, message: str, detail: str = "", retries: int = 0) -> None:
+    def __init__(self, kind: FailureKind, message: str, detail: str = "", retries: int = 0) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -25,12 +27,14 @@ HOST_CERT_MISSING = (
 
 
 def host_cert_missing(node: str, detail: str = "") -> ProxyFailure:
-    return ProxyFailure("host_cert_missing", HOST_CERT_MISSING, detail or f"{node}: plain host key")
+    return ProxyFailure(
+        FailureKind.HOST_CERT_MISSING, HOST_CERT_MISSING, detail or f"{node}: plain host key"
+    )
 
 
 def host_cert_untrusted(node: str, detail: str = "") -> ProxyFailure:
     return ProxyFailure(
-        "host_cert_untrusted",
+        FailureKind.HOST_CERT_UNTRUSTED,
         f"ssh: handshake failed: host certificate of {node} is signed by an untrusted authority",
         detail,
     )
@@ -38,7 +42,7 @@ def host_cert_untrusted(node: str, detail: str = "") -> ProxyFailure:
 
 def host_cert_expired(node: str, detail: str = "") -> ProxyFailure:
     return ProxyFailure(
-        "host_cert_expired",
+        FailureKind.HOST_CERT_EXPIRED,
         f"ssh: handshake failed: host certificate of {node} has expired or is not yet valid",
         detail,
     )
@@ -46,7 +50,7 @@ def host_cert_expired(node: str, detail: str = "") -> ProxyFailure:
 
 def host_principal_mismatch(node: str, detail: str = "") -> ProxyFailure:
     return ProxyFailure(
-        "host_principal_mismatch",
+        FailureKind.HOST_PRINCIPAL_MISMATCH,
         f"ssh: handshake failed: host certificate is not valid for {node} "
         "(its principals name another host)",
         detail,
@@ -61,7 +65,7 @@ def subsystem_refused(node: str, name: str) -> ProxyFailure:
         else f"is there a `Subsystem {name}` line in its sshd_config?"
     )
     return ProxyFailure(
-        "subsystem_refused",
+        FailureKind.SUBSYSTEM_REFUSED,
         f"{node} refused the {name} subsystem: {fix}",
         f"subsystem request {name!r} failed on the node",
     )
@@ -69,7 +73,7 @@ def subsystem_refused(node: str, name: str) -> ProxyFailure:
 
 def request_refused(node: str, what: str) -> ProxyFailure:
     return ProxyFailure(
-        "request_refused",
+        FailureKind.REQUEST_REFUSED,
         f"{node} refused {what} (see its sshd log for why)",
         f"{what} request failed on the node",
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import asyncssh
 
+from auditor.index import FailureKind
 from auditor.proxy import failures
 from auditor.proxy.failures import ProxyFailure
 
@@ -69,7 +70,7 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
         infos = await loop.getaddrinfo(target.addr, target.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ProxyFailure(
-            "node_unreachable",
+            FailureKind.NODE_UNREACHABLE,
             f"cannot resolve {target.addr}: {exc.strerror}",
             str(exc),
         ) from None
@@ -94,7 +95,7 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
         except TimeoutError:
             sock.close()
             raise ProxyFailure(
-                "node_unreachable",
+                FailureKind.NODE_UNREACHABLE,
                 f"ssh: handshake failed: {target.name} sent no SSH version within {timeout:g}s",
             ) from None
         except OSError as exc:
@@ -108,7 +109,7 @@ async def _connect_and_peek(target: NodeTarget, timeout: float) -> socket.socket
             raise _Dropped("EOF before the SSH version line", False)
         return sock
     raise ProxyFailure(
-        "node_unreachable",
+        FailureKind.NODE_UNREACHABLE,
         f"cannot reach {_where(target)}: {os_reason(last)}",
         str(last),
     )
@@ -181,14 +182,14 @@ async def connect_with_retries(
                 spent = f"{loop.time() - started:.1f}s"
                 if saw_maxstartups:
                     raise ProxyFailure(
-                        "maxstartups",
+                        FailureKind.MAXSTARTUPS,
                         "ssh: handshake failed: EOF (the node's sshd dropped the connection: "
                         f"MaxStartups exceeded; gave up after {retries} retries in {spent})",
                         str(drop),
                         retries=retries,
                     ) from None
                 raise ProxyFailure(
-                    "node_unreachable",
+                    FailureKind.NODE_UNREACHABLE,
                     f"ssh: handshake failed: EOF ({drop}; gave up after {retries} retries "
                     f"in {spent})",
                     str(drop),
@@ -276,21 +277,21 @@ async def open_ssh(
         raise classify_host_key_error(judge, exc) from None
     except asyncssh.PermissionDenied as exc:
         raise ProxyFailure(
-            "node_auth_failed",
+            FailureKind.NODE_AUTH_FAILED,
             f"ssh: handshake failed: {target.name} refused the certificate for login {login!r} "
             "(is the login among the certificate's principals, and does sshd trust the user CA?)",
             str(exc),
         ) from None
     except (asyncssh.ConnectionLost, ConnectionError) as exc:
         raise ProxyFailure(
-            "node_unreachable", f"ssh: handshake failed: EOF ({exc})", str(exc)
+            FailureKind.NODE_UNREACHABLE, f"ssh: handshake failed: EOF ({exc})", str(exc)
         ) from None
     except asyncssh.Error as exc:
         raise ProxyFailure(
-            "protocol_error", f"ssh: handshake failed: {exc.reason}", repr(exc)
+            FailureKind.PROTOCOL_ERROR, f"ssh: handshake failed: {exc.reason}", repr(exc)
         ) from None
     except TimeoutError:
         raise ProxyFailure(
-            "node_unreachable",
+            FailureKind.NODE_UNREACHABLE,
             f"ssh: handshake failed: {target.name} did not finish the handshake in {timeout:g}s",
         ) from None
