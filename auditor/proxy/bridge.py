@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 from asyncssh.packet import String, UInt32
 
 from auditor.errors import AuditorError
 from auditor.proxy import channels, failures
+from auditor.proxy.connection import ProxiedConnection
 from auditor.proxy.recorder import ChannelRecording
 from auditor.proxy.sftp_log import SftpLog
 from auditor.proxy.transports import EARLY_BYTES
-
-if TYPE_CHECKING:
-    from auditor.proxy.connection import ProxiedConnection
 
 log = logging.getLogger("auditor.proxy")
 # What OpenSSH's ssh exits with when the node refuses the session straight.
@@ -100,7 +98,7 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         channels.refuse_x11(chan, self._x11_refused)
         self.node_side.bridge = self
         self.recording.on_terminate = self.terminate
-        self.recording.input_mode = self.conn.proxy.config.session_recording_input
+        self.recording.input_mode = self.conn.context.config.session_recording_input
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
         self.node_side.early.clear()

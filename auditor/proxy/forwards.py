@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 
 from auditor.proxy import channels
 from auditor.proxy.channels import WINDOW
-
-if TYPE_CHECKING:
-    from auditor.proxy.connection import ProxiedConnection
+from auditor.proxy.connection import ProxiedConnection
 
 log = logging.getLogger("auditor.proxy")
 CLIENT, NODE = 0, 1
@@ -50,11 +48,10 @@ class ForwardAudit:
         }
 
     def opened(self) -> None:
-        index = self.pc.proxy.index
+        index = self.pc.context.index
         fields = self.pc.fields
         command = f"{self.channel} {self.target} from {self.origin}"
-        index.call(
-            "start_session",
+        index.start_session(
             self.session_id,
             **fields,
             kind="forward",
@@ -64,10 +61,8 @@ class ForwardAudit:
         self.pc.audit_event("port_forward", **self._event)
 
     def closed(self, bytes_up: int, bytes_down: int) -> None:
-        index = self.pc.proxy.index
-        index.call(
-            "end_session", self.session_id, status="ended", bytes_in=bytes_up, bytes_out=bytes_down
-        )
+        index = self.pc.context.index
+        index.end_session(self.session_id, status="ended", bytes_in=bytes_up, bytes_out=bytes_down)
         self.pc.audit_event(
             "port_forward_end", **self._event, bytes_up=bytes_up, bytes_down=bytes_down
         )

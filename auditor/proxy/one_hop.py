@@ -1,7 +1,7 @@
 """The one-hop path: the client's own SSH connection, terminated for the node it names.
 
 ``auditor connect`` opens a TCP connection to the proxy, names the target in
-a preamble (``auditor.onehop``) and hands the socket to ssh, whose handshake
+a preamble (``auditor.preamble``) and hands the socket to ssh, whose handshake
 the proxy then terminates with the host certificate it mints for the
 target's name, exactly as recording mode does inside the nested path's
 ``proxy:`` channel. Everything after the handshake is the recording path's:
@@ -18,19 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncssh
 from asyncssh.stream import SSHUNIXStreamSession
 
-from auditor import onehop
-from auditor.proxy.connection import InnerServer, ProxiedConnection
+from auditor import preamble
+from auditor.index import FailureKind
+from auditor.proxy.admission import Arriving
+from auditor.proxy.connection import ProxiedConnection
+from auditor.proxy.context import ConnectionContext
 from auditor.proxy.failures import ProxyFailure
-from auditor.proxy.request import BadRequest, parse_subsystem
+from auditor.proxy.inner import InnerServer
+from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem
 from auditor.proxy.sshserver import CertificateServer
-
-if TYPE_CHECKING:
-    from auditor.proxy.service import RecordingProxy
 
 log = logging.getLogger("auditor.proxy")
 
@@ -38,20 +39,6 @@ log = logging.getLogger("auditor.proxy")
 # connect`; a client that waits for the server's line first is served as
 # SSH after this long.
 FIRST_BYTES_WAIT = 0.5
-
-
-class Arriving:
-    """A connection not yet known to be SSH or one hop (its first bytes or its
-    preamble are still to come): it holds a place under the unauthenticated
-    cap, and eviction ends the task serving it."""
-
-    def __init__(self) -> None:
-        self.task = asyncio.current_task()
-        self.heard = False  # its preamble began: it has made progress (service.py)
-
-    def abort(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
 
 
 async def _readable(sock: socket.socket, timeout: float | None) -> bool:
@@ -75,11 +62,11 @@ async def _readable(sock: socket.socket, timeout: float | None) -> bool:
 async def is_one_hop(sock: socket.socket) -> bool:
     """Whether the client's first bytes are the preamble (not read, only looked at)."""
     seen = b""
-    while len(seen) < len(onehop.MAGIC) and onehop.MAGIC.startswith(seen):
+    while len(seen) < len(preamble.MAGIC) and preamble.MAGIC.startswith(seen):
         if not await _readable(sock, FIRST_BYTES_WAIT):
             return False
         try:
-            more = sock.recv(len(onehop.MAGIC), socket.MSG_PEEK)
+            more = sock.recv(len(preamble.MAGIC), socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             continue
         except OSError:
@@ -87,7 +74,7 @@ async def is_one_hop(sock: socket.socket) -> bool:
         if not more or more == seen:
             return False  # closed, or no more yet: not waiting on a trickle here
         seen = more
-    return seen.startswith(onehop.MAGIC)
+    return seen.startswith(preamble.MAGIC)
 
 
 async def _read_line(sock: socket.socket) -> bytes:
@@ -100,19 +87,21 @@ async def _read_line(sock: socket.socket) -> bytes:
         if not await _readable(sock, None):
             continue
         try:
-            seen = sock.recv(onehop.MAX_LINE, socket.MSG_PEEK)
+            seen = sock.recv(preamble.MAX_LINE, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             continue
         except OSError as exc:
-            raise ProxyFailure("protocol_error", f"one-hop preamble: {exc}") from None
+            raise ProxyFailure(FailureKind.PROTOCOL_ERROR, f"one-hop preamble: {exc}") from None
         if not seen:
-            raise ProxyFailure("protocol_error", "connection closed inside the one-hop preamble")
+            raise ProxyFailure(
+                FailureKind.PROTOCOL_ERROR, "connection closed inside the one-hop preamble"
+            )
         end = seen.find(b"\n")
         line += sock.recv(end + 1 if end >= 0 else len(seen))
         if line.endswith(b"\n"):
             return line
-        if len(line) >= onehop.MAX_LINE:
-            raise ProxyFailure("protocol_error", "one-hop preamble longer than a line")
+        if len(line) >= preamble.MAX_LINE:
+            raise ProxyFailure(FailureKind.PROTOCOL_ERROR, "one-hop preamble longer than a line")
 
 
 class _ClientAgent:
@@ -144,10 +133,10 @@ class OneHopConnection(ProxiedConnection):
 class OneHopServer(InnerServer):
     """The SSH server a one-hop client talks to: the outer and the inner at once."""
 
-    def __init__(self, proxy: RecordingProxy, request: Any) -> None:
-        CertificateServer.__init__(self, proxy.user_ca)
-        self.proxy = proxy
-        self.pc = OneHopConnection(proxy, self, request)  # type: ignore[arg-type]
+    def __init__(self, context: ConnectionContext, request: ProxyRequest) -> None:
+        CertificateServer.__init__(self, context.user_ca)
+        self.context = context
+        self.pc = OneHopConnection(context, self, request)
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         super().connection_made(conn)
@@ -157,74 +146,82 @@ class OneHopServer(InnerServer):
         ok = CertificateServer.certificate_checked(self, username, cert, accepted)
         if ok:
             self.pc.user_cert = cert  # its extensions bound the certificate minted for the node
-        return self.proxy.check_login(self, ok) and self.access_allowed(username)
+        return self.context.check_login(self, ok) and self.access_allowed(username)
 
     def auth_completed(self) -> None:
-        self.proxy.authenticated(self)
+        self.context.admission.left(self)
         self.pc.user = self.user or "?"
         super().auth_completed()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.proxy.connection_closed(self, exc)
+        self.context.admission.closed(self)
 
 
-async def serve_one_hop(proxy: RecordingProxy, sock: socket.socket, arriving: Arriving) -> None:
+async def serve_one_hop(
+    context: ConnectionContext, sock: socket.socket, arriving: Arriving
+) -> None:
     """Read the preamble, answer it, and terminate the SSH connection after it."""
     try:
-        await _serve(proxy, sock, arriving)
+        await _serve(context, sock, arriving)
     except asyncio.CancelledError:
         sock.close()  # evicted from the unauthenticated cap, or the proxy stops
         raise
     finally:
-        proxy.unauthenticated.pop(arriving, None)
+        context.admission.left(arriving)
 
 
-async def _serve(proxy: RecordingProxy, sock: socket.socket, arriving: Arriving) -> None:
+async def _serve(context: ConnectionContext, sock: socket.socket, arriving: Arriving) -> None:
     peer = sock.getpeername()
     client_addr = f"{peer[0]}:{peer[1]}"
     try:
-        line = await asyncio.wait_for(_read_line(sock), proxy.config.login_grace_time)
+        line = await asyncio.wait_for(_read_line(sock), context.config.login_grace_time)
     except TimeoutError:
-        proxy.record_failure(
-            ProxyFailure("protocol_error", "one-hop preamble not finished within the grace time"),
+        context.record_failure(
+            ProxyFailure(
+                FailureKind.PROTOCOL_ERROR, "one-hop preamble not finished within the grace time"
+            ),
             client_addr=client_addr,
         )
         sock.close()
         return
     except (ProxyFailure, OSError) as exc:
-        failure = exc if isinstance(exc, ProxyFailure) else ProxyFailure("protocol_error", str(exc))
-        proxy.record_failure(failure, client_addr=client_addr)
+        failure = (
+            exc
+            if isinstance(exc, ProxyFailure)
+            else ProxyFailure(FailureKind.PROTOCOL_ERROR, str(exc))
+        )
+        context.record_failure(failure, client_addr=client_addr)
         sock.close()
         return
-    target = line[len(onehop.MAGIC) :].strip().decode("utf-8", "replace")
+    target = line[len(preamble.MAGIC) :].strip().decode("utf-8", "replace")
     try:
-        if not proxy.config.one_hop:
+        if not context.config.one_hop:
             raise ProxyFailure(
-                "bad_request",
+                FailureKind.BAD_REQUEST,
                 "this proxy takes the nested path only (proxy_service.one_hop: false): "
                 "use `auditor config ssh --nested`",
             )
-        if proxy.config.session_recording != "proxy":
+        if context.config.session_recording != "proxy":
             raise ProxyFailure(
-                "bad_request",
+                FailureKind.BAD_REQUEST,
                 "the one-hop path needs auth_service.session_recording: proxy; "
                 "use `auditor config ssh --nested`",
             )
         try:
             request = parse_subsystem(target)
         except BadRequest as exc:
-            raise ProxyFailure("bad_request", str(exc)) from None
-        server = OneHopServer(proxy, request)
+            raise ProxyFailure(FailureKind.BAD_REQUEST, str(exc)) from None
+        server = OneHopServer(context, request)
         server.pc.trusted_cluster()  # an unknown cluster is refused before the handshake
     except ProxyFailure as failure:
-        proxy.record_failure(failure, client_addr=client_addr)
-        await _answer(sock, onehop.refusal(failure.message))
+        context.record_failure(failure, client_addr=client_addr)
+        await _answer(sock, preamble.refusal(failure.message))
         sock.close()
         return
-    await _answer(sock, onehop.OK)
-    options = await proxy.inner_options(server.pc, lambda: server)
-    await proxy.serve_ssh(sock, server, options, arriving)
+    await _answer(sock, preamble.OK)
+    options = context.inner_options(request.host, lambda: server)
+    await context.serve_ssh(sock, server, options, arriving)
 
 
 async def _answer(sock: socket.socket, line: bytes) -> None:

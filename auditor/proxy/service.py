@@ -1,7 +1,8 @@
 """The recording proxy as one component: ``await proxy.start()`` ... ``await proxy.stop()``.
 
 ``auditor proxy`` runs it alone; the TUI runs it in its own event loop. No
-globals: everything a connection needs hangs off the ``RecordingProxy``.
+globals: what a connection reads of it is handed down as a
+``ConnectionContext`` (context.py), made anew at each reload.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import ipaddress
 import json
 import logging
 import os
-import random
 import resource
 import socket
 import time
-from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import fields, replace
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any
 
 import asyncssh
 
-from auditor.access import AccessPolicy
+from auditor.access_policy import AccessPolicy
+from auditor.audit_log import AuditLog
 from auditor.authority.audit_key import init_audit_key
 from auditor.authority.ca import ensure_authorities, load_authority, mint_host_certificate
 from auditor.authority.ssh_config import proxy_alias
@@ -31,27 +31,27 @@ from auditor.config import RESTART_KEYS, Config, ConfigError, HostPort, load_con
 from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
-from auditor.proxy.audit_log import AuditLog
-from auditor.proxy.channels import WINDOW
-from auditor.proxy.connection import OuterServer
+from auditor.proxy.admission import Admission, Arriving
+from auditor.proxy.context import ConnectionContext, HostKey
 from auditor.proxy.dial_limit import DialLimiter, NodeDials
 from auditor.proxy.failures import ProxyFailure
+from auditor.proxy.index_writer import IndexWriter
 from auditor.proxy.live import LIVE_FLUSH_INTERVAL, LivePublisher
-from auditor.proxy.one_hop import Arriving, is_one_hop, serve_one_hop
+from auditor.proxy.one_hop import is_one_hop, serve_one_hop
+from auditor.proxy.outer import OuterServer
 from auditor.proxy.record_thread import RecordingThread
-from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording, IndexWriter
-from auditor.proxy.retention import apply_daily
-from auditor.proxy.sshserver import CertificateServer, run_server_on_socket
+from auditor.proxy.recorder import FLUSH_INTERVAL, ChannelRecording
 from auditor.proxy.terminations import TerminationWatch
-from auditor.proxy.text_process import TextProcess
 from auditor.proxy.uploads import open_uploads
-from auditor.proxy.upstream import DEFAULT_BACKOFF, SERVER_CIPHERS, Backoff
+from auditor.proxy.upstream import DEFAULT_BACKOFF, Backoff
 from auditor.recording import RecordingWriter
 from auditor.recording.format import index_path
 from auditor.recording.sync import RecordingSyncer
 from auditor.recording.writer import FLUSH_INTERVAL as WRITER_FLUSH_INTERVAL
 from auditor.storage import StorageError
-from auditor.textsafe import visible
+from auditor.upkeep.recovery import recover_interrupted
+from auditor.upkeep.retention import apply_daily
+from auditor.upkeep.worker_process import TextProcess
 
 log = logging.getLogger("auditor.proxy")
 NODE_CERT_TTL = 2 * 3600
@@ -74,8 +74,8 @@ class RecordingProxy:
         self.data_dir = data_dir
         self.backoff = backoff
         self.recordings: set[ChannelRecording] = set()
-        self.unauthenticated: OrderedDict[CertificateServer | Arriving, float] = OrderedDict()
-        self.connections: set[asyncssh.SSHServerConnection] = set()
+        # Connections logging in (capped) and logged in, whatever config they arrived under.
+        self.admission = Admission()
         self._node_keys: dict[str, tuple[asyncssh.SSHKey, asyncssh.SSHCertificate, float]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: socket.socket | None = None
@@ -111,8 +111,8 @@ class RecordingProxy:
         uri = self.config.storage.audit_events_uri
         self.index = await asyncio.to_thread(IndexWriter, self.data_dir, uri)
         self.terminations = TerminationWatch(self.index, self.recordings)
-        await self.index.acall("renew_lease", str(self.config.listen_addr))
-        recovered = await self.index.acall("recover_interrupted")
+        await asyncio.wrap_future(self.index.renew_lease(str(self.config.listen_addr)))
+        recovered = await self.index.acall(recover_interrupted)
         if recovered:
             log.info("marked %s sessions of a previous run interrupted", recovered)
         # Followers on other machines (a shared index) get each flush, soon.
@@ -138,6 +138,7 @@ class RecordingProxy:
         self.syncer = RecordingSyncer(self.config.recording_sync)
         self.text = TextProcess(self.data_dir, uri)
         self.text.start()
+        self.context = self._context()
         # A burst of a thousand clients connects at once: the kernel caps this at somaxconn.
         sock.listen(4096)
         sock.setblocking(False)
@@ -171,7 +172,7 @@ class RecordingProxy:
                 task.cancel()
         if self._listener:
             self._listener.close()
-        for conn in list(self.connections):
+        for conn in list(self.admission.connections):
             conn.close()
         for task in list(self._tasks):
             task.cancel()
@@ -238,10 +239,11 @@ class RecordingProxy:
                 task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, client: socket.socket) -> None:
+        context = self.context  # the config in force as it arrives, for its whole life
         # Counted against the cap from the first moment: a flood of silent
         # connections must not crowd out a client that is logging in.
         arriving = Arriving()
-        self.unauthenticated_add(arriving)
+        self.admission.add(arriving, context.config.max_unauthenticated)
         try:
             one_hop = await is_one_hop(client)  # `auditor connect`'s preamble, not SSH
         except asyncio.CancelledError:
@@ -249,95 +251,28 @@ class RecordingProxy:
             raise
         if one_hop:
             arriving.heard = True
-            await serve_one_hop(self, client, arriving)
+            await serve_one_hop(context, client, arriving)
             return
-        server = OuterServer(self)
-        options = self._server_options(lambda: server, self.host_key, keepalive_interval=60)
-        await self.serve_ssh(client, server, options, arriving)
+        server = OuterServer(context)
+        options = context.server_options(lambda: server, self.host_key, keepalive_interval=60)
+        await context.serve_ssh(client, server, options, arriving)
 
-    async def serve_ssh(
-        self,
-        client: socket.socket,
-        server: CertificateServer,
-        options: asyncssh.SSHServerConnectionOptions,
-        arriving: Arriving,
-    ) -> None:
-        """Run ``server`` on the client's socket, counted as unauthenticated until it logs in."""
-        self.unauthenticated.pop(arriving, None)
-        self.unauthenticated_add(server)
-        try:
-            conn = await run_server_on_socket(client, options)
-        except (asyncssh.Error, OSError, TimeoutError) as exc:
-            self.unauthenticated.pop(server, None)
-            self.auth_failed(server, exc)
-            return
-        self.connections.add(conn)
-
-    def unauthenticated_add(self, server: CertificateServer | Arriving) -> None:
-        if len(self.unauthenticated) >= self.config.max_unauthenticated:
-            # Drop one that has made the least progress, at random among those
-            # (sshd's random early drop), rather than refuse the newcomer: whoever
-            # holds slots open cannot lock real users out, and in a burst the
-            # handshakes under way are not the ones cut.
-            victim, rank = _least_progress(self.unauthenticated)
-            del self.unauthenticated[victim]
-            log.warning(
-                "unauthenticated connections at the cap (%d); dropping one %s",
-                self.config.max_unauthenticated,
-                _RANKS[rank],
-            )
-            if isinstance(victim, Arriving):
-                victim.abort()
-            elif victim.conn is not None:
-                victim.conn.abort()
-        self.unauthenticated[server] = time.monotonic()
-
-    def authenticated(self, server: CertificateServer) -> None:
-        self.unauthenticated.pop(server, None)
-
-    def connection_closed(self, server: CertificateServer, exc: Exception | None) -> None:
-        self.unauthenticated.pop(server, None)
-        if server.conn is not None:
-            self.connections.discard(server.conn)
-
-    def auth_failed(self, server: CertificateServer, exc: BaseException) -> None:
-        if server.cert_problem and not getattr(server, "login_refused", False):
-            self.record_failure(
-                ProxyFailure("user_auth_failed", f"authentication failed: {server.cert_problem}"),
-                login=server.login,
-                client_addr=f"{server.peer[0]}:{server.peer[1]}",
-            )
-        elif isinstance(exc, asyncssh.ProtocolError | asyncssh.ProtocolNotSupported):
-            self.record_failure(
-                ProxyFailure("protocol_error", f"protocol error from client: {exc.reason}"),
-                client_addr=f"{server.peer[0]}:{server.peer[1]}",
-            )
-
-    def check_login(self, server: CertificateServer, accepted: bool) -> bool:
-        """The ``users`` section: may this certificate's user use the requested login?"""
-        if not accepted or server.user is None:
-            return accepted
-        allowed = self.config.logins_for(server.user)
-        if allowed is None or server.login in allowed:
-            return True
-        server.login_refused = True  # type: ignore[attr-defined]
-        message = (
-            f"login {server.login!r} is not allowed for user {server.user!r} "
-            f"(allowed: {', '.join(allowed) or 'none'})"
+    # What connections read, and a reload of it
+    def _context(self) -> ConnectionContext:
+        return ConnectionContext(
+            config=self.config,
+            access=AccessPolicy(self.config),
+            user_ca=self.user_ca,
+            host_ca_public=self.host_ca_public,
+            backoff=self.backoff,
+            index=self.index,
+            audit=self.audit,
+            dials=self.dials,
+            admission=self.admission,
+            record_failure=self.record_failure,
+            new_recording=self.new_recording,
+            node_host_key=self.node_host_key,
         )
-        self.record_failure(
-            ProxyFailure("login_denied", message),
-            user=server.user,
-            login=server.login,
-            client_addr=f"{server.peer[0]}:{server.peer[1]}",
-        )
-        server.tell(f"auditor: {visible(message)}")  # the one banner of this connection
-        return False
-
-    # Who may reach what (auditor/access.py), and a reload of it
-    @property
-    def access(self) -> AccessPolicy:
-        return AccessPolicy(self.config)
 
     def reload_config(self) -> bool:
         """SIGHUP: the config file reread. What each new connection reads (users,
@@ -364,6 +299,7 @@ class RecordingProxy:
         later = [k for k in changed if k in RESTART_KEYS]
         applied = [k for k in changed if k not in RESTART_KEYS]
         self.config = replace(new, **{k: getattr(self.config, k) for k in RESTART_KEYS})
+        self.context = self._context()  # for the connections from now on
         log.info(
             "config reloaded from %s: %s%s",
             path,
@@ -376,7 +312,7 @@ class RecordingProxy:
         return True
 
     # What connections need
-    def node_host_key(self, name: str) -> tuple[asyncssh.SSHKey, asyncssh.SSHCertificate]:
+    def node_host_key(self, name: str) -> HostKey:
         """A host certificate for ``name`` from the host CA, minted once and reused."""
         now = time.time()
         cached = self._node_keys.get(name)
@@ -385,27 +321,6 @@ class RecordingProxy:
         issued = mint_host_certificate(self.host_ca, [name], NODE_CERT_TTL)
         self._node_keys[name] = (issued.key, issued.cert, issued.valid_before)
         return issued.key, issued.cert
-
-    async def inner_options(self, pc: Any, factory: Any) -> asyncssh.SSHServerConnectionOptions:
-        return self._server_options(factory, self.node_host_key(pc.request.host))
-
-    def _server_options(
-        self, factory: Any, host_key: tuple[asyncssh.SSHKey, asyncssh.SSHCertificate], **extra: Any
-    ) -> asyncssh.SSHServerConnectionOptions:
-        """The outer and the inner servers: raw bytes, the grace time, no X11 or scp."""
-        return asyncssh.SSHServerConnectionOptions(
-            server_factory=factory,
-            server_host_keys=[host_key],
-            encryption_algs=SERVER_CIPHERS,
-            window=WINDOW,
-            login_timeout=self.config.login_grace_time,
-            agent_forwarding=True,
-            x11_forwarding=False,
-            allow_scp=False,
-            line_editor=False,
-            encoding=None,
-            **extra,
-        )
 
     async def new_recording(
         self, fields: dict[str, Any], kind: str, session_id: str | None = None
@@ -422,13 +337,10 @@ class RecordingProxy:
         # The file and its directory entry on the disk before a row names it.
         await asyncio.wrap_future(self.syncer.track(writer))
         try:
-            await self.index.acall(
-                "start_session",
-                session_id=session_id,
-                **fields,
-                kind=kind,
-                recording_path=str(path),
+            row = self.index.start_session(
+                session_id, **fields, kind=kind, recording_path=str(path)
             )
+            await asyncio.wrap_future(row)
         except StorageError:
             self.syncer.forget(writer)
             await asyncio.to_thread(_discard, writer)
@@ -467,7 +379,7 @@ class RecordingProxy:
         for report in self.dials.take_reports():
             self.record_failure(
                 ProxyFailure(
-                    "dial_queued",
+                    FailureKind.DIAL_QUEUED,
                     report.message(),
                     f"{report.key}: dials {report.dials}, queued {report.queued}, "
                     f"longest wait {report.longest_wait:.2f}s, drops {report.drops}, "
@@ -480,9 +392,10 @@ class RecordingProxy:
         """Every few seconds: this proxy's lease renewed, the live sessions of
         proxies that are gone (another machine's: its lease ran out) marked
         interrupted, and published output nobody follows any more dropped."""
-        self.index.call("renew_lease", str(self.config.listen_addr))
-        self.index.call("recover_interrupted").add_done_callback(_report_recovered)
-        self.index.call("forget_live", time.time() - LIVE_KEPT)
+        self.index.renew_lease(str(self.config.listen_addr))
+        recovered = self.index.call(recover_interrupted)
+        recovered.add_done_callback(_report_recovered)
+        self.index.forget_live(time.time() - LIVE_KEPT)
 
     def _index_away(self, fields: dict[str, Any]) -> IndexAway:
         reason = self.index.trouble or "the index does not answer"
@@ -497,9 +410,8 @@ class RecordingProxy:
         self.stats["failures"] += 1
         fields = {k: v for k, v in fields.items() if v is not None}
         log.warning("%s: %s (%s)", failure.kind, failure.message, fields.get("node", "-"))
-        self.index.call(
-            "record_failure",
-            FailureKind(failure.kind),
+        self.index.record_failure(
+            failure.kind,
             failure.message,
             retries=failure.retries,
             detail=failure.detail,
@@ -538,39 +450,6 @@ class RecordingProxy:
             rec.writer.flush_interval = LIVE_FLUSH_INTERVAL if fast else WRITER_FLUSH_INTERVAL
             if fast:
                 rec.tick()
-
-
-# What an unauthenticated connection has done so far, least first.
-_RANKS = (
-    "that has not sent an SSH version line",
-    "sending its one-hop preamble",
-    "in key exchange",
-    "in authentication",
-)
-
-
-def _progress(entry: CertificateServer | Arriving) -> int:
-    """How far a connection got (an index of ``_RANKS``); asyncssh keeps the
-    client's version line and the key exchange's end in private names (it is
-    pinned below 3, see sshserver.py)."""
-    if isinstance(entry, Arriving):
-        return 1 if entry.heard else 0
-    conn: Any = entry.conn
-    if conn is None or not getattr(conn, "_client_version", b""):
-        return 0
-    if entry.login is not None:
-        return 3
-    return 2
-
-
-def _least_progress(
-    table: OrderedDict[CertificateServer | Arriving, float],
-) -> tuple[CertificateServer | Arriving, int]:
-    ranked: dict[int, list[CertificateServer | Arriving]] = {}
-    for entry in table:
-        ranked.setdefault(_progress(entry), []).append(entry)
-    rank = min(ranked)
-    return random.choice(ranked[rank]), rank
 
 
 def _raise_fd_limit() -> None:

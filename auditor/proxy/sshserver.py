@@ -118,6 +118,9 @@ class CertificateServer(asyncssh.SSHServer):
         self.user: str | None = None
         self.login: str | None = None
         self.cert_problem: str | None = None
+        # Refused by the proxy's own rules (users, roles), told and indexed as such:
+        # not a failed certificate.
+        self.login_refused = False
         self.peer: tuple[str, int] = ("", 0)
         self.told: str | None = None  # the auth banner this connection's client was sent
 

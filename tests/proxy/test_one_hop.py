@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor import onehop
+from auditor import preamble
 from auditor.recording import RecordingReader, Stream
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
@@ -220,7 +220,7 @@ def test_garbage_an_unfinished_preamble_and_a_nested_only_proxy(
     node = start_node()
     proxy = start_proxy(nodes={NODE: node.port}, proxy_options="  login_grace_time: 1s\n")
     with socket.create_connection(("127.0.0.1", proxy.port)) as s:
-        s.sendall(onehop.MAGIC + b"proxy:node.example.com:22")  # no end of line
+        s.sendall(preamble.MAGIC + b"proxy:node.example.com:22")  # no end of line
         s.settimeout(10)
         start = time.monotonic()
         assert s.recv(100) == b""  # evicted by the grace time
@@ -228,7 +228,7 @@ def test_garbage_an_unfinished_preamble_and_a_nested_only_proxy(
     rows = failures(ca, "protocol_error")
     assert any("grace time" in str(r["message"]) for r in rows)
     with socket.create_connection(("127.0.0.1", proxy.port)) as s:
-        s.sendall(onehop.MAGIC + b"proxy:not a host\n")
+        s.sendall(preamble.MAGIC + b"proxy:not a host\n")
         s.settimeout(10)
         assert s.recv(200).startswith(b"ERR bad request")
     assert failures(ca, "bad_request")
@@ -307,5 +307,5 @@ def test_connect_imports_nothing_heavy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True
     )
     assert out.stdout.strip() == str(
-        sorted(["auditor", "auditor.cli", "auditor.cli.connect", "auditor.onehop"])
+        sorted(["auditor", "auditor.cli", "auditor.cli.connect", "auditor.preamble"])
     )
