@@ -6,7 +6,7 @@ Headless: never imports the TUI.
 
 from auditor.index.api import SessionIndex
 from auditor.index.engines import open_index
-from auditor.index.failures import HINTS, FailureKind
+from auditor.index.failure_kinds import HINTS, FailureKind
 from auditor.index.rows import Failure, SearchHit, Session
 
 __all__ = [

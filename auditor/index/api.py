@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor.errors import AuditorError
-from auditor.index.failures import FailureKind
+from auditor.index.failure_kinds import FailureKind
 from auditor.index.marks import SessionMarks
 from auditor.index.owner import current_owner
 from auditor.index.rows import (
