@@ -14,8 +14,9 @@ not carry a copy of every byte of every session, and a bulk transfer nobody
 watches costs nothing more than on one machine. A session that gains a
 follower is published from its start.
 
-The lease lives here too: renewed every few seconds, it tells the other
-proxies this one still carries its live sessions (``recover_interrupted``).
+The lease that tells other proxies this one still carries its live sessions
+is not kept here: ``RecordingProxy`` renews it on its sweep
+(``auditor.proxy.service``), and ``auditor.upkeep.recovery`` reads it.
 """
 
 from __future__ import annotations
