@@ -7,8 +7,8 @@ of "who watched whom": every replay, export, tail, follow and review. A hold
 keeps a session, its recording and its objects past the retention policy
 until it is released.
 
-``SessionMarks`` is the engine-neutral half of the index's interface for
-them; each engine's SQL is in ``sqlite_marks`` and ``postgres_marks``.
+``SessionMarks`` is the index's interface for them; ``SqlMarks`` their SQL,
+one text for both engines (``query`` says what differs).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.errors import AuditorError
+from auditor.index.query import SESSION_COLUMNS_SQL, Engine, Filters, insert, limit_clause
 from auditor.index.rows import Session
 
 # What a viewer did: the `what` of a session_viewed line and of a views row.
@@ -184,3 +185,78 @@ class SessionMarks(ABC):
         limit: int | None = 100,
     ) -> list[Session]:
         """``sessions`` that pass ``marks``, newest first."""
+
+
+class SqlMarks(Engine, SessionMarks):
+    """Reviews, views and holds in either engine's tables."""
+
+    def _insert_review(self, review: Review) -> None:
+        names = ("session_id", "reviewer", "time", "note", "t")
+        self._change(insert("reviews", names), [getattr(review, n) for n in names])
+
+    def _insert_view(self, view: View) -> None:
+        names = ("session_id", "viewer", "what", "time")
+        self._change(insert("views", names), [getattr(view, n) for n in names])
+
+    def _insert_hold(self, hold: Hold) -> bool:
+        names = ("session_id", "held_by", "reason", "time")
+        sql = self.dialect.insert_new("holds", names, "session_id")
+        return self._change(sql, [getattr(hold, n) for n in names]) > 0
+
+    def _delete_hold(self, session_id: str) -> Hold | None:
+        with self.transaction():
+            rows = self._select(
+                f'SELECT session_id, held_by, reason, "time" FROM holds WHERE session_id = ?'
+                f"{self.dialect.lock_rows}",
+                [session_id],
+            )
+            if not rows:
+                return None
+            self._change("DELETE FROM holds WHERE session_id = ?", [session_id])
+        return Hold(*rows[0])
+
+    def _by_session(self, sql: str, session_ids: list[str]) -> list[tuple[Any, ...]]:
+        """``sql``'s rows for the sessions, ``{among}`` in it where they go."""
+        found: list[tuple[Any, ...]] = []
+        for among, params in self.dialect.among("session_id", session_ids):
+            found += self._select(sql.format(among=among), params)
+        return found
+
+    def reviews(self, session_ids: list[str]) -> dict[str, list[Review]]:
+        found: dict[str, list[Review]] = {}
+        sql = 'SELECT session_id, reviewer, "time", note, t FROM reviews WHERE {among} '
+        for row in self._by_session(sql + 'ORDER BY "time", id', session_ids):
+            found.setdefault(row[0], []).append(Review(*row))
+        return found
+
+    def views(self, session_ids: list[str]) -> dict[str, list[View]]:
+        found: dict[str, list[View]] = {}
+        sql = 'SELECT session_id, viewer, what, "time" FROM views WHERE {among} '
+        for row in self._by_session(sql + 'ORDER BY "time", id', session_ids):
+            found.setdefault(row[0], []).append(View(*row))
+        return found
+
+    def holds(self, session_ids: list[str]) -> dict[str, Hold]:
+        sql = 'SELECT session_id, held_by, reason, "time" FROM holds WHERE {among}'
+        return {row[0]: Hold(*row) for row in self._by_session(sql, session_ids)}
+
+    def marked_sessions(
+        self,
+        marks: MarkFilter,
+        *,
+        live: bool | None = None,
+        user: str | None = None,
+        node: str | None = None,
+        since: float | None = None,
+        limit: int | None = 100,
+    ) -> list[Session]:
+        where = Filters.of(live=live, since=since, user=user, node=node).where()
+        reviews = "SELECT 1 FROM reviews r WHERE r.session_id = sessions.id"
+        if marks.unreviewed:
+            where.add(f"NOT EXISTS ({reviews})")
+        if marks.reviewed_by is not None:
+            where.add(f"EXISTS ({reviews} AND r.reviewer = ?)", marks.reviewed_by)
+        if marks.held:
+            where.add("EXISTS (SELECT 1 FROM holds h WHERE h.session_id = sessions.id)")
+        sql = f"SELECT {SESSION_COLUMNS_SQL} FROM sessions {where} ORDER BY start DESC, id DESC"
+        return [Session(*r) for r in self._select(sql + limit_clause(limit), where.params)]

@@ -32,6 +32,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from auditor.index.query import Filters, Where
+
 PAGE = 1000  # rows a statement returns when every match is wanted
 # Costs in rows a walk passes along an index (about 0.5 µs): a row the GIN
 # index named, visited in its heap page (2-4 µs), and a row id taken off a
@@ -60,36 +62,17 @@ COMMANDS = Table("commands", '"time"', 1.0)  # a line's few words, in the row
 class Runs(Protocol):
     """What this module needs of ``PostgresIndex``."""
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def _execute(self, sql: Any, params: Sequence[Any] = ()) -> Any: ...
 
-    def _transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self) -> AbstractContextManager[object]: ...
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Equality filters (each column has an index on it and ``id``), rows since a
-    time, sessions live or not."""
-
-    equal: tuple[tuple[str, Any], ...] = ()
-    since: float | None = None
-    live: bool | None = None
-
-    def clauses(self, table: Table, walk: bool) -> tuple[list[str], list[Any]]:
-        clauses = [f"{column} = %s" for column, _ in self.equal]
-        params = [value for _, value in self.equal]
-        if self.since is not None:
-            # A walk goes newest first along an index; one on the time would
-            # read every row since then to sort them instead.
-            clauses.append(f"{table.since}{' + 0' if walk else ''} >= %s")
-            params.append(self.since)
-        if self.live is not None:  # live sessions are few: the subquery runs once
-            clauses.append(
-                f"session_id {'' if self.live else 'NOT '}IN "
-                "(SELECT id FROM sessions WHERE status = 'live')"
-            )
-        return clauses, params
+def _where(filters: Filters, table: Table, walk: bool) -> Where:
+    # A walk goes newest first along an index; one on the time would read
+    # every row since then to sort them instead.
+    return filters.where(since=table.since + (" + 0" if walk else ""), live="session_id")
 
 
 def newest_first(
@@ -110,35 +93,37 @@ def newest_first(
     no word is a phrase.
     """
     walk = want is not None and _walk_is_cheaper(ix, table, query, candidates, filters, want)
-    clauses, params = filters.clauses(table, walk)
     page = want or PAGE
     below: list[int] = []
     while True:
+        where = _where(filters, table, walk)
         if walk:
             # Rows newest first along the filters' index, the query checked
             # outside: only rows that pass the filters have their terms read.
-            where = " AND ".join(clauses + ["id < %s"] * len(below)) or "true"
+            for b in below:
+                where.add("id < ?", b)
             sql = (
                 f"SELECT {columns}, id FROM (SELECT {columns}, id, terms FROM {table.name} "
-                f"WHERE {where} ORDER BY id DESC OFFSET 0) t "
-                f"WHERE ts_match_vq(terms, %s::tsquery) ORDER BY id DESC LIMIT {page}"
+                f"{where} ORDER BY id DESC OFFSET 0) t "
+                f"WHERE ts_match_vq(terms, ?::tsquery) ORDER BY id DESC LIMIT {page}"
             )
-            args = [*params, *below, query]
+            args = [*where.params, query]
         else:
             # From the GIN index only: ``id + 0`` keeps the key's index out of it.
-            where = " AND ".join(["terms @@ %s::tsquery", *clauses, *["id + 0 < %s"] * len(below)])
-            sql = f"SELECT {columns}, id FROM {table.name} WHERE {where} ORDER BY id DESC"
-            sql += f" LIMIT {page}"
-            args = [candidates, *params, *below]
-        with ix._transaction():
+            where.add("terms @@ ?::tsquery", candidates)
+            for b in below:
+                where.add("id + 0 < ?", b)
+            sql = f"SELECT {columns}, id FROM {table.name} {where} ORDER BY id DESC LIMIT {page}"
+            args = where.params
+        with ix.transaction():
             ix._execute(WALK if walk else INDEX)
-            rows = ix._rows(sql, args)
+            rows = ix._select(sql, args)
         if not walk and candidates != query and rows:
             confirmed = {
                 r[0]
-                for r in ix._rows(
-                    f"SELECT id FROM {table.name} WHERE id = ANY(%s) "
-                    "AND ts_match_vq(terms, %s::tsquery)",
+                for r in ix._select(
+                    f"SELECT id FROM {table.name} WHERE id = ANY(?) "
+                    "AND ts_match_vq(terms, ?::tsquery)",
                     [[r[-1] for r in rows], query],
                 )
             }
@@ -161,21 +146,19 @@ def _walk_is_cheaper(
     ``want`` of every ``matching`` rows it walks, checking the terms of the
     passing ones; the index plan reads the words' lists and visits the
     candidates."""
-    clauses, params = filters.clauses(table, walk=False)
-    indexed, indexed_params = Filters(filters.equal, filters.since).clauses(table, walk=False)
-    equal = [f"{column} = %s" for column, _ in filters.equal]
-    equal_params = [value for _, value in filters.equal]
     branches = [
-        (["terms @@ %s::tsquery", *clauses], [query, *params]),
-        (["terms @@ %s::tsquery", *indexed], [candidates, *indexed_params]),
-        (["terms @@ %s::tsquery"], [candidates]),
-        (equal, equal_params),
-        (clauses, params),
+        _where(filters, table, walk=False).add("terms @@ ?::tsquery", query),
+        _where(Filters(filters.equal, filters.since), table, walk=False).add(
+            "terms @@ ?::tsquery", candidates
+        ),
+        Where().add("terms @@ ?::tsquery", candidates),
+        _where(Filters(filters.equal), table, walk=False),
+        _where(filters, table, walk=False),
     ]
     sql = "EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(
-        f"SELECT 1 FROM {table.name} WHERE {' AND '.join(where) or 'true'}" for where, _ in branches
+        f"SELECT 1 FROM {table.name} {where}" for where in branches
     )
-    plan = ix._rows(sql, [p for _, ps in branches for p in ps])[0][0]
+    plan = ix._select(sql, [p for where in branches for p in where.params])[0][0]
     if isinstance(plan, str):
         plan = json.loads(plan)
     estimates = [max(float(p["Plan Rows"]), 1.0) for p in plan[0]["Plan"].get("Plans", [])]

@@ -15,6 +15,7 @@ reading them from the FTS table would read each match's text first.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from auditor.errors import UsageError
 from auditor.index.linetimes import time_at
@@ -34,7 +35,7 @@ def fts_query(q: str) -> str:
     return " ".join(parts)
 
 
-def run(conn: sqlite3.Connection, sql: str, params: list[object]) -> sqlite3.Cursor:
+def run(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> sqlite3.Cursor:
     try:
         return conn.execute(sql, params)
     except sqlite3.OperationalError as exc:
