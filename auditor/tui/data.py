@@ -6,115 +6,27 @@ coroutines to the screens: a search or a page of 100,000 sessions never
 runs on the event loop that draws the screen and serves the proxy.
 
 Every query is a ``SessionIndex`` method: this module only shapes what
-the screens ask for (a typed filter, a page with live sessions on top).
+the screens ask for (a page with live sessions on top, what a typed
+``filters.SessionFilter`` asks of the index).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shlex
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from auditor.access import labels_match
-from auditor.config import NodeSpec
 from auditor.index import Failure, SearchHit, Session, SessionIndex, open_index, terms
 from auditor.index.marks import MarkFilter
 from auditor.index.rows import KindSummary
 from auditor.replay.remote import Mirrors
+from auditor.tui.filters import SessionFilter
 
 T = TypeVar("T")
-STATUSES = ("live", "ended", "interrupted")
-
-
-@dataclass(frozen=True)
-class SessionFilter:
-    """``user:joe node:db status:ended label:env=prod reviewed:no``, as typed into the
-    filter box (``reviewed:no``, ``reviewed:yes`` or ``reviewed:USER``)."""
-
-    user: str | None = None
-    node: str | None = None
-    status: str | None = None
-    reviewed: str | None = None
-    # ``label:K=V``: the inventory's nodes with those labels (the index keeps no labels).
-    labels: tuple[tuple[str, str], ...] = ()
-    label_nodes: frozenset[str] | None = None  # their names, as written and in lower case
-
-    @classmethod
-    def parse(cls, text: str, inventory: Mapping[str, NodeSpec] | None = None) -> SessionFilter:
-        """Unknown keys or statuses raise ValueError with a message for the user."""
-        text, labels = _label_words(text)
-        if labels:
-            wanted = {k: (v,) for k, v in labels}
-            nodes = frozenset(
-                name
-                for key, spec in (inventory or {}).items()
-                if labels_match(wanted, spec.labels)
-                for name in (key, spec.name)
-            )
-            return replace(cls.parse(text), labels=labels, label_nodes=nodes)
-        values: dict[str, str] = {}
-        try:
-            words = shlex.split(text)
-        except ValueError as exc:
-            raise ValueError(f"filter: {exc}") from None
-        for word in words:
-            key, sep, value = word.partition(":")
-            if not sep or key not in ("user", "node", "status", "reviewed") or not value:
-                raise ValueError(
-                    "filter: expected user:NAME node:NAME status:STATUS label:K=V "
-                    f"reviewed:no|yes|USER, not {word!r}"
-                )
-            if key == "status" and value not in STATUSES:
-                raise ValueError(f"filter: status is one of {', '.join(STATUSES)}, not {value!r}")
-            values[key] = value
-        return cls(
-            values.get("user"), values.get("node"), values.get("status"), values.get("reviewed")
-        )
-
-    def accepts(self, s: Session) -> bool:
-        return (
-            (self.user is None or s.user == self.user)
-            and (self.node is None or s.node == self.node)
-            and (self.status is None or s.status == self.status)
-            and (self.label_nodes is None or _named(s.node or "", self.label_nodes))
-        )
-
-    def nodes(self) -> list[str | None]:
-        """What to ask the index for, one query each: the node (or any), or each
-        labelled node (the index filters on one node name at a time)."""
-        if self.label_nodes is None:
-            return [self.node]
-        if self.node is not None:
-            return [self.node] if _named(self.node, self.label_nodes) else []
-        return [*sorted(self.label_nodes)]
-
-
-def _label_words(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """``label:K=V`` words taken out of the filter, the rest left for the other keys."""
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise ValueError(f"filter: {exc}") from None
-    rest: list[str] = []
-    labels: list[tuple[str, str]] = []
-    for word in words:
-        if not word.startswith("label:"):
-            rest.append(word)
-            continue
-        key, sep, value = word.removeprefix("label:").partition("=")
-        if not key or not sep or not value:
-            raise ValueError(f"filter: expected label:KEY=VALUE, not {word!r}")
-        labels.append((key, value))
-    return shlex.join(rest), tuple(labels)
-
-
-def _named(node: str, names: frozenset[str]) -> bool:
-    return node in names or node.lower() in names
 
 
 def _newest_first(sessions: list[Session]) -> list[Session]:

@@ -7,8 +7,6 @@ the session from where the command was typed.
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -19,45 +17,17 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from auditor.durations import parse_duration
 from auditor.errors import AuditorError
 from auditor.index import SessionIndex
 from auditor.index.rows import CommandRow
-from auditor.tui import format as fmt
-from auditor.tui.text import data_text
+from auditor.tui import readable as fmt
+from auditor.tui.filters import COMMAND_USAGE, CommandFilter
+from auditor.tui.safe_text import data_text
 
 if TYPE_CHECKING:
     from auditor.tui.app import AuditorApp
 
 LIMIT = 200
-
-
-@dataclass(frozen=True)
-class CommandFilter:
-    user: str | None = None
-    node: str | None = None
-    since: float | None = None  # seconds back from now
-
-    @classmethod
-    def parse(cls, text: str) -> CommandFilter:
-        """Unknown keys or a bad duration raise ValueError with a message for the user."""
-        values: dict[str, object] = {}
-        try:
-            words = shlex.split(text)
-        except ValueError as exc:
-            raise ValueError(f"filter: {exc}") from None
-        for word in words:
-            key, sep, value = word.partition(":")
-            if not sep or key not in ("user", "node", "since") or not value:
-                raise ValueError(f"filter: expected user:NAME node:NAME since:2h, not {word!r}")
-            if key == "since":
-                try:
-                    values[key] = parse_duration(value, "since")
-                except AuditorError as exc:
-                    raise ValueError(f"filter: {exc}") from None
-            else:
-                values[key] = value
-        return cls(**values)  # type: ignore[arg-type]
 
 
 class CommandsScreen(Screen[None]):
@@ -89,7 +59,7 @@ class CommandsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="query-bar"):
-            yield Input(placeholder="filter: user:NAME node:NAME since:2h", id="commands-filter")
+            yield Input(placeholder=f"filter: {COMMAND_USAGE}", id="commands-filter")
             yield Input(placeholder="search the commands users ran (/)", id="commands-search")
         yield DataTable(id="commands-table", cursor_type="row")
         yield Static("", id="commands-message")
