@@ -214,7 +214,7 @@ class SessionIndex(SessionMarks, ABC):
 
     @abstractmethod
     def _insert_ended(self, row: dict[str, Any]) -> None:
-        """Replace the row and its text, and extract its text, in one transaction."""
+        """Replace the row and remove its old text, in one transaction."""
 
     # Failures
     def record_failure(
