@@ -49,8 +49,8 @@ from auditor.index import SessionIndex  # noqa: E402
 from auditor.recording import RecordingWriter, Stream, encode_resize  # noqa: E402
 from auditor.tui import format as fmt  # noqa: E402
 from auditor.tui.app import AuditorApp, make_app  # noqa: E402
-from auditor.tui.screens.replay import ReplayScreen  # noqa: E402
-from auditor.tui.screens.sessions import SessionsScreen  # noqa: E402
+from auditor.tui.screens.replay_screen import ReplayScreen  # noqa: E402
+from auditor.tui.screens.sessions_screen import SessionsScreen  # noqa: E402
 from bench.ansi_corpus import chunks  # noqa: E402
 
 WORDS = [

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pyte.graphics import BG_AIXTERM, BG_ANSI, FG_AIXTERM, FG_ANSI
+from pyte.screens import wcwidth
 
-from auditor.replay.emulator import Buffer, Cell, Line, Terminal, wcwidth
+from auditor.replay.emulator import Buffer, Cell, Line, Terminal
 
 _FG = {name: code for code, name in {**FG_ANSI, **FG_AIXTERM}.items()}
 _BG = {name: code for code, name in {**BG_ANSI, **BG_AIXTERM}.items()}

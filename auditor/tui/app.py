@@ -24,15 +24,16 @@ from textual.screen import Screen
 
 from auditor.config import Config
 from auditor.datadir import ensure_private_dir
-from auditor.index import Session
+from auditor.index import Session, SessionIndex
 from auditor.tui import data, samples
 from auditor.tui.data import IndexReader
+from auditor.tui.filters import SessionFilter
 from auditor.tui.proxy_link import ProxyLink, ProxyState
 from auditor.tui.safe_text import data_text
-from auditor.tui.screens.failures import FailuresScreen
-from auditor.tui.screens.help import HelpScreen
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.failures_screen import FailuresScreen
+from auditor.tui.screens.help_screen import HelpScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 
 LIVE_REFRESH = 1.0
 
@@ -147,7 +148,7 @@ class AuditorApp(App[None]):
         self.push_screen(ReplayScreen(session, search=search, at=at))
 
     def action_show_commands(self) -> None:
-        from auditor.tui.screens.commands import CommandsScreen
+        from auditor.tui.screens.commands_screen import CommandsScreen
 
         self.push_screen(CommandsScreen())
 
@@ -195,8 +196,8 @@ class LiveSessionCommands(Provider):
             yield Hit(score, shown, follow, text=FOLLOW_NEWEST)
 
 
-def _live_and_total(index: data.SessionIndex) -> tuple[list[Session], int]:
-    return data.live_sessions(index, data.SessionFilter()), data.session_count(index)
+def _live_and_total(index: SessionIndex) -> tuple[list[Session], int]:
+    return data.live_sessions(index, SessionFilter()), data.session_count(index)
 
 
 def make_app(

@@ -25,7 +25,7 @@ from auditor.replay.keyframes import MAGIC, KeyframeIndex, sidecar_path
 from auditor.replay.recorded import recording_keyframes, recording_source
 from auditor.tui.app import make_app
 from auditor.tui.samples import bundled_samples, import_samples
-from auditor.tui.screens.replay import ReplayScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
 from tests.harness.auditor_cli import AuditorCli
 from tests.proxy.conftest import Setup
 from tests.replay.sessions import auditor_in_tmux, recording_path, wait_sessions

@@ -9,10 +9,10 @@ from pathlib import Path
 from textual.command import CommandPalette
 
 from auditor.config import Config, HostPort
-from auditor.tui.screens.failures import FailuresScreen
-from auditor.tui.screens.help import HelpScreen
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.failures_screen import FailuresScreen
+from auditor.tui.screens.help_screen import HelpScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 from auditor.tui.widgets.status_bar import StatusBar
 from tests.harness.auditor_cli import AuditorCli
 from tests.harness.openssh import free_port

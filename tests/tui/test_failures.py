@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from auditor.tui.screens.failures import FailuresScreen
+from auditor.tui.screens.failures_screen import FailuresScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.world import World
 

@@ -18,11 +18,11 @@ from textual.widgets import DataTable
 
 from auditor.textsafe import visible
 from auditor.tui.app import AuditorApp
-from auditor.tui.screens.commands import CommandsScreen
-from auditor.tui.screens.failures import FailuresScreen
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.sessions import SessionsScreen
-from auditor.tui.screens.terminate import TerminateScreen
+from auditor.tui.screens.commands_screen import CommandsScreen
+from auditor.tui.screens.failures_screen import FailuresScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
+from auditor.tui.screens.terminate_screen import TerminateScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.hostile import (
     DETAIL,

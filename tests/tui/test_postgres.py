@@ -10,7 +10,7 @@ from auditor.config import Config, HostPort, Storage
 from auditor.index import SessionIndex
 from auditor.proxy.live import LivePublisher
 from auditor.recording import RecordingWriter, Stream, encode_resize
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 from tests.harness.eventually import eventually
 from tests.harness.openssh import free_port
 from tests.tui.conftest import app_for, settle

@@ -10,7 +10,7 @@ from auditor.recording import RecordingWriter, Stream, encode_resize
 from auditor.replay.playback import SeekTo
 from auditor.tui.app import AuditorApp
 from auditor.tui.samples import bundled_samples, import_samples
-from auditor.tui.screens.replay import ReplayScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
 from auditor.tui.widgets.timeline import Timeline
 from tests.tui.conftest import app_for, settle
 from tests.tui.world import NOW, World

@@ -13,9 +13,9 @@ from auditor.index import SessionIndex
 from auditor.index.marks import Review
 from auditor.index.owner import os_user
 from auditor.replay.playback import SeekTo
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.review import ReviewScreen
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.review_screen import ReviewScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.test_replay import TIMEOUT, open_replay, until
 from tests.tui.world import World

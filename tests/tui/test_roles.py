@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from auditor.config import Config, parse_config
 from auditor.index import FailureKind, Session, SessionIndex
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 from auditor.tui.widgets.session_details import session_details
 from tests.tui.conftest import app_for, settle
 from tests.tui.test_failures import detail_text, open_failures

@@ -12,10 +12,10 @@ from textual.widgets import Input
 from auditor.index import SessionIndex
 from auditor.index.owner import os_user
 from auditor.recording import RecordingWriter, Stream
-from auditor.tui.screens.commands import CommandsScreen
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.sessions import SessionsScreen
-from auditor.tui.screens.terminate import TerminateScreen
+from auditor.tui.screens.commands_screen import CommandsScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
+from auditor.tui.screens.terminate_screen import TerminateScreen
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.upkeep.command_extraction import extract_pending_commands
 from auditor.upkeep.text_extraction import insert_ended_with_text

@@ -12,7 +12,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from auditor.replay.playback import SeekTo
-from auditor.tui.screens.replay import ReplayScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
 from tests.tui.conftest import app_for, settle
 from tests.tui.world import build_world
 

@@ -7,9 +7,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from auditor.index import FailureKind, SessionIndex
-from auditor.tui.screens.failures import FailuresScreen
-from auditor.tui.screens.replay import ReplayScreen
-from auditor.tui.screens.sessions import SessionsScreen
+from auditor.tui.screens.failures_screen import FailuresScreen
+from auditor.tui.screens.replay_screen import ReplayScreen
+from auditor.tui.screens.sessions_screen import SessionsScreen
 from auditor.tui.widgets.session_table import SessionTable
 from tests.harness.auditor_cli import AuditorCli
 from tests.tui.conftest import app_for, settle

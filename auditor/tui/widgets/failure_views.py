@@ -13,8 +13,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from auditor.index import Failure
+from auditor.index.rows import KindSummary
 from auditor.tui import readable as fmt
-from auditor.tui.data import KindSummary
 from auditor.tui.remediation import remediation
 from auditor.tui.safe_text import append_data, append_lines, data_text
 from auditor.tui.widgets.fit import cut_with_ellipsis, fit_columns

@@ -8,7 +8,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from auditor.index import SearchHit, Session
-from auditor.index.search import MARK_END, MARK_START
+from auditor.index.terms import MARK_END, MARK_START
 from auditor.tui import readable as fmt
 from auditor.tui.data import SessionPage
 from auditor.tui.safe_text import append_data, data_text

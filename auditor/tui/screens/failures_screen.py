@@ -12,7 +12,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual_plotext import PlotextPlot
 
-from auditor.tui.data import KindSummary, failure_summary, failures_of
+from auditor.index.rows import KindSummary
+from auditor.tui.data import failure_summary, failures_of
 from auditor.tui.widgets.failure_views import FailureDetail, FailureTable, KindTable
 from auditor.tui.widgets.status_bar import StatusBar
 

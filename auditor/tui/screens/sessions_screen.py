@@ -16,10 +16,11 @@ from auditor.errors import AuditorError
 from auditor.index import Session, SessionIndex
 from auditor.index.marks import Hold, View
 from auditor.index.owner import os_user
-from auditor.tui.data import SessionFilter, SessionPage, session_page
+from auditor.tui.data import SessionPage, session_page
+from auditor.tui.filters import SessionFilter
 from auditor.tui.safe_text import data_text
-from auditor.tui.screens.review import ReviewScreen
-from auditor.tui.screens.terminate import TerminateScreen
+from auditor.tui.screens.review_screen import ReviewScreen
+from auditor.tui.screens.terminate_screen import TerminateScreen
 from auditor.tui.widgets.session_details import session_details, watchers_text
 from auditor.tui.widgets.session_table import SessionTable
 from auditor.tui.widgets.status_bar import StatusBar

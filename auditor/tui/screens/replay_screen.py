@@ -49,7 +49,7 @@ from auditor.replay.timing import next_speed
 from auditor.textsafe import visible
 from auditor.tui import readable as fmt
 from auditor.tui.safe_text import append_data, data_text
-from auditor.tui.screens.review import ReviewScreen
+from auditor.tui.screens.review_screen import ReviewScreen
 from auditor.tui.widgets.command_list import CommandList
 from auditor.tui.widgets.session_table import match_text
 from auditor.tui.widgets.terminal_view import TerminalView, render_screen
