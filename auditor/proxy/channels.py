@@ -44,7 +44,8 @@ async def open_session_channel(
     session.connection_made(chan)
     # asyncssh holds a new channel's input until its session has started.
     c.create_task(chan._start_reading(), chan.logger)
-    return chan
+    opened: SSHClientChannel[bytes] = chan
+    return opened
 
 
 def send_request(chan: SSHClientChannel[bytes], name: bytes, *args: bytes) -> None:
@@ -142,7 +143,7 @@ async def listen_on_node(
     """``conn.create_server``, with the listener in place before sshd can use it."""
     c: Any = conn
     host = host.lower()
-    listener: Any = SSHTCPClientListener(
+    listener: SSHTCPClientListener[bytes] = SSHTCPClientListener(
         c, session_factory, host, port, None, "strict", WINDOW, MAX_PACKET
     )
     table, key = (
@@ -167,7 +168,7 @@ async def listen_on_node_unix(
 ) -> SSHUNIXClientListener[bytes]:
     """``conn.create_unix_server``, with the listener in place before sshd can use it."""
     c: Any = conn
-    listener: Any = SSHUNIXClientListener(
+    listener: SSHUNIXClientListener[bytes] = SSHUNIXClientListener(
         c, session_factory, path, None, "strict", WINDOW, MAX_PACKET
     )
     c._remote_listeners[path] = listener

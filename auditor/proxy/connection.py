@@ -23,7 +23,7 @@ from auditor.access_policy import Target
 from auditor.config import TrustedCluster
 from auditor.index import FailureKind, SessionIndex
 from auditor.proxy.channels import set_agent_forward_path
-from auditor.proxy.context import ConnectionContext
+from auditor.proxy.connection_context import ConnectionContext
 from auditor.proxy.dial_limit import Permit, QueueTimeout
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide

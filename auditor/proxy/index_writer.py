@@ -106,12 +106,13 @@ class IndexWriter:
         return self.call(lambda index: index.start_session(session_id, **fields))
 
     @kept_while_away
-    def update_session(self, session_id: str, **fields: Any) -> IndexCall[None]:
+    def update_session(self, /, session_id: str, **fields: Any) -> IndexCall[None]:
         return lambda index: index.update_session(session_id, **fields)
 
     @kept_while_away
     def end_session(
         self,
+        /,
         session_id: str,
         status: str = "ended",
         exit_status: int | None = None,
@@ -124,7 +125,7 @@ class IndexWriter:
         )
 
     @kept_while_away
-    def record_failure(self, kind: FailureKind, message: str, **fields: Any) -> IndexCall[str]:
+    def record_failure(self, /, kind: FailureKind, message: str, **fields: Any) -> IndexCall[str]:
         return lambda index: index.record_failure(kind, message, **fields)
 
     def renew_lease(self, address: str | None = None) -> Future[None]:

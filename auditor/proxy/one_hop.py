@@ -27,7 +27,7 @@ from auditor import preamble
 from auditor.index import FailureKind
 from auditor.proxy.admission import Arriving
 from auditor.proxy.connection import ProxiedConnection
-from auditor.proxy.context import ConnectionContext
+from auditor.proxy.connection_context import ConnectionContext
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.inner import InnerServer
 from auditor.proxy.request import BadRequest, ProxyRequest, parse_subsystem

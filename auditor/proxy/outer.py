@@ -17,7 +17,7 @@ import asyncssh
 
 from auditor.index import FailureKind
 from auditor.proxy.connection import ProxiedConnection
-from auditor.proxy.context import ConnectionContext
+from auditor.proxy.connection_context import ConnectionContext
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.inner import InnerServer
 from auditor.proxy.pipe import ChannelSocketPipe, SocketSide

@@ -32,7 +32,7 @@ from auditor.datadir import ensure_private_dir
 from auditor.errors import AuditorError
 from auditor.index import FailureKind, SessionIndex
 from auditor.proxy.admission import Admission, Arriving
-from auditor.proxy.context import ConnectionContext, HostKey
+from auditor.proxy.connection_context import ConnectionContext, HostKey
 from auditor.proxy.dial_limit import DialLimiter, NodeDials
 from auditor.proxy.failures import ProxyFailure
 from auditor.proxy.index_writer import IndexWriter
