@@ -7,7 +7,15 @@ from __future__ import annotations
 import grimp
 import pytest
 
-CONNECTION_MODULES = ("connection", "inner", "outer", "one_hop", "bridge", "forwards", "connection_context")
+CONNECTION_MODULES = (
+    "connection",
+    "inner",
+    "outer",
+    "one_hop",
+    "bridge",
+    "forwards",
+    "connection_context",
+)
 
 
 @pytest.fixture(scope="module")
