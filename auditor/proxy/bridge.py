@@ -98,7 +98,8 @@ class SessionBridge(asyncssh.SSHServerSession[bytes]):
         channels.refuse_x11(chan, self._x11_refused)
         self.node_side.bridge = self
         self.recording.on_terminate = self.terminate
-        self.recording.input_mode = self.conn.context.config.session_recording_input
+        # A new session on an open connection: the input policy in force now.
+        self.recording.input_mode = self.conn.context.current().config.session_recording_input
         for what, args in self.node_side.early:
             getattr(self, what)(*args)
         self.node_side.early.clear()

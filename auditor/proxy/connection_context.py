@@ -1,9 +1,12 @@
 """What a connection reads of the proxy, handed down instead of the proxy itself.
 
 The proxy builds a ``ConnectionContext`` at start and a new one at each
-reload (SIGHUP): a connection keeps the one it arrived under, so what a
+reload (SIGHUP). Whatever starts something new takes the one in force then
+(``current``): a connection as it arrives, and each channel opened on a
+connection that is already up (another ``proxy:`` hop on a multiplexed
+``ControlMaster`` connection, another session on an inner one), so what a
 reload changes (users, roles, nodes, limits, the recording policy) applies
-to the connections after it and open sessions keep what they started with.
+to every session after it, while open sessions keep what they started with.
 What every connection shares for the proxy's whole life (the index writer,
 the audit log, the dial queues, the unauthenticated cap) is the same object
 in every context.
@@ -64,6 +67,7 @@ class ConnectionContext:
     record_failure: FailureRecorder
     new_recording: RecordingFactory
     node_host_key: Callable[[str], HostKey]  # minted by the host CA for a node's name
+    current: Callable[[], ConnectionContext]  # the one in force now (after any reload)
 
     def server_options(
         self, factory: ServerFactory, host_key: HostKey, **extra: Any

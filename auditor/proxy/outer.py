@@ -54,7 +54,8 @@ class OuterServer(CertificateServer):
 class OuterSession(asyncssh.SSHServerSession[bytes]):
     def __init__(self, outer: OuterServer) -> None:
         self.outer = outer
-        self.context = outer.context
+        # A new hop on an open (multiplexed) connection: the policy in force now.
+        self.context = outer.context.current()
         self.pipe = ChannelSocketPipe()  # node and off modes
         self.link: ChannelTransport | None = None  # recording mode: the inner transport
         self.chan: Any = None

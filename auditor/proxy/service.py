@@ -2,7 +2,7 @@
 
 ``auditor proxy`` runs it alone; the TUI runs it in its own event loop. No
 globals: what a connection reads of it is handed down as a
-``ConnectionContext`` (context.py), made anew at each reload.
+``ConnectionContext`` (connection_context.py), made anew at each reload.
 """
 
 from __future__ import annotations
@@ -272,12 +272,14 @@ class RecordingProxy:
             record_failure=self.record_failure,
             new_recording=self.new_recording,
             node_host_key=self.node_host_key,
+            current=lambda: self.context,
         )
 
     def reload_config(self) -> bool:
         """SIGHUP: the config file reread. What each new connection reads (users,
         roles, nodes, trusted clusters, limits, recording and host-key policy,
-        retention) applies to new connections and the next retention pass; open
+        retention) applies to new connections, to new channels on open ones
+        (``ConnectionContext.current``) and to the next retention pass; open
         sessions keep what they started with and are not cut. The keys in
         ``RESTART_KEYS`` keep their running values until a restart, and the log
         says so. A bad file leaves the running config as it was."""

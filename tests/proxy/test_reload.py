@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
+import tempfile
+from pathlib import Path
 
+from auditor.recording import RecordingReader, Stream
 from tests.conftest import NODE, StartNode
 from tests.harness.auditor_cli import AuditorCli
+from tests.harness.background import Background
 from tests.harness.eventually import eventually
 from tests.harness.openssh import SshAgent, SshClient, free_port, login_name
 from tests.proxy.conftest import StartProxy, login_and_route
@@ -56,3 +60,64 @@ def test_a_node_added_to_the_inventory_is_reached_after_sighup_without_a_restart
     again = ssh_client.run(*argv)
     assert again.returncode == 0 and again.stdout == b"reached\n"
     assert proxy.proc.poll() is None
+
+
+def test_a_new_session_on_an_open_multiplexed_connection_takes_the_reloaded_config(
+    ca: AuditorCli,
+    agent: SshAgent,
+    start_node: StartNode,
+    ssh_client: SshClient,
+    start_proxy: StartProxy,
+) -> None:
+    """A connection that is already up (an OpenSSH ControlMaster) keeps only what
+    its open sessions started with: the next session on it takes the policy a
+    reload put in force, here that typed input is no longer recorded."""
+    node = start_node()
+    proxy = start_proxy(
+        f"auth_service:\n  session_recording_input: all\nnodes:\n  {NODE}: {{addr: 127.0.0.1}}\n"
+    )
+    login_and_route(ca, agent, proxy, ssh_client)
+    control = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp")) / "s"  # a short socket path
+    target = f"{login_name()}@{NODE}"
+    options = ["-o", f"ControlPath {control}", "-p", str(node.port)]
+    master = Background(
+        ssh_client.argv("-N", "-o", "ControlMaster yes", *options, target), ssh_client.env()
+    )
+    try:
+        eventually(lambda: master.alive() and control.exists(), what="the master's socket")
+
+        def session(typed: bytes) -> None:
+            done = ssh_client.run("-o", "ControlMaster no", *options, target, "cat", input=typed)
+            assert done.returncode == 0 and done.stdout == typed, done.stderr.decode()
+
+        session(b"before-the-reload\n")
+        text = proxy.config_path.read_text()
+        proxy.config_path.write_text(
+            text.replace("session_recording_input: all", "session_recording_input: none")
+        )
+        proxy.proc.send_signal(signal.SIGHUP)
+        eventually(lambda: "config reloaded from" in proxy.log(), what="the reload")
+        session(b"after-the-reload\n")
+        ssh_client.run(*options, "-O", "exit", target)
+    finally:
+        master.stop()
+
+    def ended() -> list[dict[str, object]] | None:
+        rows = json.loads(ca.run("sessions", "--json", "--limit", "100").stdout)
+        done = [r for r in rows if r["command"] == "cat" and r["status"] == "ended"]
+        return done if len(done) == 2 else None
+
+    rows = sorted(
+        eventually(ended, timeout=30, what="both sessions' end"),
+        key=lambda r: float(str(r["start"])),
+    )
+    assert len({r["connection_id"] for r in rows}) == 1  # multiplexed: one connection
+    typed = [
+        b"".join(
+            r.data
+            for r in RecordingReader(str(row["recording_path"])).records()
+            if r.stream is Stream.INPUT
+        )
+        for row in rows
+    ]
+    assert typed == [b"before-the-reload\n", b""]
