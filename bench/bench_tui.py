@@ -47,7 +47,7 @@ from textual.screen import Screen  # noqa: E402
 from auditor.config import Config  # noqa: E402
 from auditor.index import SessionIndex  # noqa: E402
 from auditor.recording import RecordingWriter, Stream, encode_resize  # noqa: E402
-from auditor.tui import format as fmt  # noqa: E402
+from auditor.tui import readable as fmt  # noqa: E402
 from auditor.tui.app import AuditorApp, make_app  # noqa: E402
 from auditor.tui.screens.replay_screen import ReplayScreen  # noqa: E402
 from auditor.tui.screens.sessions_screen import SessionsScreen  # noqa: E402

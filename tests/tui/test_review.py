@@ -225,7 +225,7 @@ def world_start() -> float:
 
 
 async def test_opening_at_a_moment(world: World) -> None:
-    """`auditor ID@T`: the app opens that replay at T (cli.app resolves the moment)."""
+    """`auditor ID@T`: the app opens that replay at T (cli/open_app.py resolves the moment)."""
     with SessionIndex.open(world.data_dir) as index:
         session = index.get_session(world.shell[:6])
     app = app_for(world.data_dir, opening=(session, 3.5))
