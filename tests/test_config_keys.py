@@ -1,5 +1,5 @@
 """The README's list of config keys is the declared one: every key that
-auditor/config.py declares is shown there, and it shows no key the config refuses."""
+auditor/config/sections.py declares is shown there, and it shows no key the config refuses."""
 
 from __future__ import annotations
 
