@@ -268,6 +268,9 @@ def test_a_terminal_smaller_than_the_recording_shows_its_top_left(
         (0.1, "top line " + "A" * 71 + "B" * 40 + "\r\n"),
         (0.2, "second line\r\n"),
         (0.3, "\x1b[30;1Hbottom row of thirty"),
+        # The cursor parked where it is, seconds later: the screen stands long
+        # enough to be seen on a loaded machine before the player gives it back.
+        (3.0, "\x1b[30;21H"),
     ]
     lines = [json.dumps({"version": 2, "width": 120, "height": 30})]
     lines += [json.dumps([t, "o", text]) for t, text in events]
