@@ -86,6 +86,7 @@ class CommandReader:
         # Enters not echoed yet: (when the line was last drawn, when Enter came)
         self._pending: list[tuple[float, float]] = []
         self._drawn = 0.0  # when output last came
+        self._now = 0.0  # the time of the output being fed (that may end a line)
         self._keyed = False  # keys came after it (not yet echoed, maybe)
         self._answered = False  # output came after them (without echoing them)
         self._typing = False
@@ -103,6 +104,7 @@ class CommandReader:
         if stream in SHOWN_STREAMS:
             if self._pty:
                 self._answered = bool(self._pending)
+                self._now = record.t
                 self.terminal.feed(record.data)
                 self._drawn, self._keyed = record.t, False
         elif stream == Stream.INPUT:
@@ -165,7 +167,8 @@ class CommandReader:
             if screen.cursor.y == bottom:
                 self._prompt_row -= 1  # the screen scrolls under the line being typed
             return
-        t = citable(*self._pending.pop(0))
+        # The screen showed the line until this output (the Enter's echo).
+        t = citable(*self._pending.pop(0), before=self._now)
         first = max(0, min(self._prompt_row, screen.cursor.y))
         rows = [
             render_line(screen.buffer.get(y), screen.columns)

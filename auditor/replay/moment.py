@@ -10,8 +10,9 @@ shows what it cites: replaying ``3f2a9c12@1:23.4`` draws every record up to
 and including 1:23.4. A time rounded down to a tenth would often land before
 what it cites (the last key of a command typed 40 ms before its Enter, a
 search hit printed at 1:23.47), so the time is the coarsest of a tenth, a
-hundredth or a millisecond that falls where the cited screen stands
-(:func:`citable`), and printed exactly (:func:`format_time`).
+hundredth, a millisecond or (rarely: an echo back within the millisecond)
+a microsecond that falls where the cited screen stands (:func:`citable`),
+and printed exactly (:func:`format_time`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from auditor.durations import parse_duration
 from auditor.errors import UsageError
@@ -43,10 +45,12 @@ def parse_time(text: str, what: str = "time") -> float:
     """Seconds into a session from ``1:23.4``, ``1:02:03``, ``83.4`` or ``1m23s``."""
     s = text.strip()
     if _CLOCK.fullmatch(s):
-        seconds = 0.0
+        # Summed exactly, then rounded once: ``1:23.4`` is the same float as
+        # ``83.4``, and as a record stamped 83.4 (an imported cast's).
+        seconds = Decimal(0)
         for part in s.split(":"):
-            seconds = seconds * 60 + float(part)
-        return seconds
+            seconds = seconds * 60 + Decimal(part)
+        return float(seconds)
     if _SECONDS.fullmatch(s):
         return float(s)
     try:
@@ -73,26 +77,38 @@ def looks_like_moment(text: str) -> bool:
     return bool(_MOMENT.fullmatch(text))
 
 
-def citable(since: float, until: float) -> float:
-    """The roundest time in ``[since, until]`` (a stretch where the screen
-    stands still), nearest ``until``: a tenth if one falls there, else a
-    hundredth, else ``until`` itself (printed to the millisecond after it)."""
-    for scale in (10, 100):
-        t = math.floor(until * scale + 1e-6) / scale
-        if t >= since - 1e-9:
-            return t
+def citable(since: float, until: float, before: float | None = None) -> float:
+    """The roundest time at which the screen stands as it did from ``since``
+    (its last drawing) on: a tenth if one falls in ``[since, before)``, else a
+    hundredth, a millisecond or a microsecond, the one nearest ``until`` (the
+    cited event, such as an Enter) first. ``before`` is when the screen next
+    changed: an echo can come back within the millisecond after the Enter
+    that caused it, so rounding up past ``until`` is allowed only short of
+    it; not known (None), never.
+    """
+    if before is None:
+        before = math.nextafter(until, math.inf)
+    for scale in (10, 100, 1000, 1_000_000):
+        down = math.floor(until * scale + 1e-6) / scale
+        if since <= down < before:
+            return down
+        up = math.ceil(until * scale - 1e-6) / scale
+        if up < before:
+            return max(up, until)
     return until
 
 
-def format_time(t: float) -> str:
-    """``1:23.4`` (``1:02:03.0`` past an hour): ``t`` to the millisecond at or
-    after it (a replay there has drawn everything up to ``t``), with as many
-    decimals as that needs, at least one: ``1:23.4``, ``1:23.45``, ``1:23.417``."""
-    ms = math.ceil(max(0.0, t) * 1000 - 1e-6)
-    seconds, frac = divmod(ms, 1000)
+def format_time(t: float, places: int = 6) -> str:
+    """``1:23.4`` (``1:02:03.0`` past an hour): ``t`` rounded up to ``places``
+    decimals (a replay at the printed time has drawn everything up to ``t``),
+    printed with as many as that needs, at least one: ``1:23.4``, ``1:23.45``,
+    ``1:23.417``. A time from :func:`citable` is printed exactly."""
+    scale = 10**places
+    units = math.ceil(max(0.0, t) * scale - 1e-3)
+    seconds, frac = divmod(units, scale)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    decimals = f"{frac:03d}".rstrip("0") or "0"
+    decimals = f"{frac:0{places}d}".rstrip("0") or "0"
     return f"{h}:{m:02d}:{s:02d}.{decimals}" if h else f"{m}:{s:02d}.{decimals}"
 
 
@@ -105,7 +121,7 @@ def check_within(t: float, duration: float, ref: str) -> float:
     """A moment past the session's end is an error (never a silent clamp: the
     citation would be wrong); a hair past it (rounding) is the end."""
     if t > duration + 0.05:
-        raise UsageError(f"{ref}: the session is only {format_time(duration)} long")
+        raise UsageError(f"{ref}: the session is only {format_time(duration, 3)} long")
     return min(t, duration)
 
 

@@ -230,7 +230,9 @@ class Playback:
     def moment_t(self) -> float:
         """The position as a moment cites it: the roundest time showing this
         same screen (``auditor.replay.moment.citable``)."""
-        return citable(min(self.drawn, self.position), self.position)
+        item = self.feed.peek()
+        before = item[0] if item is not None else None  # when the screen next changes
+        return citable(min(self.drawn, self.position), self.position, before)
 
     def seek(self, t: float) -> None:
         """The terminal as it was once every record up to ``t`` was shown."""
