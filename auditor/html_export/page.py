@@ -30,6 +30,7 @@ from auditor.index.api import SessionIndex
 from auditor.index.rows import CommandRow, Session
 from auditor.recording.asciicast import asciicast_lines
 from auditor.recording.reader import Record, RecordingReader
+from auditor.replay.moment import format_time
 from auditor.upkeep.command_extraction import extract_commands
 
 PLAYER = "asciinema-player 3.18.0"  # the vendored build: asciinema_player/README.md
@@ -219,7 +220,7 @@ def _write_commands(out: TextIO, commands: Sequence[CommandRow]) -> None:
         context = f'<span class="ctx">{_e(c.context)}</span> ' if c.context else ""
         out.write(
             f'<li><button type="button" data-t="{c.t:.6f}"><span class="t mono">'
-            f"{_clock(c.t)}</span> {context}<code>{_e(c.line)}</code></button></li>\n"
+            f"{format_time(c.t)}</span> {context}<code>{_e(c.line)}</code></button></li>\n"
         )
     if not commands:
         out.write('<li class="note">none read from this recording</li>\n')
@@ -324,14 +325,6 @@ def _e(text: str) -> str:
 
 def _when(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _clock(t: float) -> str:
-    tenths = int(max(0.0, t) * 10 + 1e-6)
-    seconds, tenth = divmod(tenths, 10)
-    h, rest = divmod(seconds, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}.{tenth}" if h else f"{m}:{sec:02d}.{tenth}"
 
 
 def _duration(s: Session) -> str:
