@@ -50,7 +50,7 @@ class _Rows:
         # cut between pieces never splits a word.
         if self.t is None:
             self.t = t if since is None else since
-        self.times.add(self.size, t)
+        self.times.add(self.size, t, max(1, piece.count("\n")))
         self.pieces.append(piece)
         self.size += len(piece)
         if self.size >= CHUNK_CHARS:

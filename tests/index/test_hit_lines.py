@@ -15,7 +15,11 @@ import pytest
 
 from auditor.index import SessionIndex
 from auditor.index.linetimes import STEP
+from auditor.recording import RecordingReader, RecordingWriter, Stream, encode_resize
+from auditor.replay.moment import format_time, parse_time
+from auditor.replay.playback import Playback
 from auditor.tui.samples import bundled_samples, import_samples
+from auditor.upkeep.text_extraction import extract_text
 
 SHELL = "e2458f9d9f1f494cb14c1304bcc6621d"  # the sample that runs vim, less and top
 VIM_LINE = "«rollback» plan: restore the previous release"
@@ -60,3 +64,37 @@ def test_no_hit_in_the_sample_is_longer_than_the_screen_is_wide(samples: Session
             assert 0.0 < t <= 7.9
         times = [t for t, _ in hits]
         assert times == sorted(times)
+
+
+def test_a_hit_in_a_burst_is_still_on_the_screen_at_its_moment(index: SessionIndex) -> None:
+    """A line, then forty more a millisecond apart (a loop of echos): the hit's
+    moment is one its replay shows it at, not the burst's end, when it had
+    long scrolled off the 24-row screen."""
+    sid = "b1" * 16
+    records = [
+        (0.0, Stream.RESIZE, encode_resize(80, 24)),
+        (1.0, Stream.OUTPUT, b"$ sh loop.sh\r\nneedle-line\r\n"),
+        *[(1.001 + i / 1000, Stream.OUTPUT, f"filler {i}\r\n".encode()) for i in range(40)],
+        (1.2, Stream.OUTPUT, b"$ "),
+    ]
+    path = index.recording_path(sid)
+    with RecordingWriter.create(path, {"session_id": sid}) as writer:
+        for t, stream, data in records:
+            writer.append(stream, data, t)
+    index.start_session(
+        sid,
+        user="joe",
+        login="joe",
+        node="web1",
+        port=22,
+        kind="session",
+        start=1_700_000_000.0,
+        recording_path=str(path),
+    )
+    index.end_session(sid, exit_status=0, end=1_700_000_001.2)
+    extract_text(index, sid)
+    [(t, line)] = index.search_hits(sid, "needle")
+    assert line == "«needle»-line"
+    playback = Playback(RecordingReader(path))
+    playback.seek(parse_time(format_time(t)))
+    assert "needle-line" in playback.terminal.text().splitlines()
