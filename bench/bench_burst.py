@@ -43,6 +43,7 @@ from tests.harness.proxy import ProxyProcess  # noqa: E402
 
 NODE = "node.example.com"
 PATHS = ("direct", "one_hop", "nested")
+CONNECT_TIMEOUT: int | None = None  # --connect-timeout; None: the harness's 10 s
 
 
 @dataclass
@@ -120,6 +121,10 @@ def client_for(
     else:
         assert proxy is not None
         proxy.route(client, agent=False)
+    if CONNECT_TIMEOUT is not None:
+        # Before any Host block, so it is the value every hop's ssh takes (the
+        # nested path's ProxyCommand ssh reads the same file).
+        client.extra_config.insert(0, f"ConnectTimeout {CONNECT_TIMEOUT}")
     return client
 
 
@@ -273,7 +278,15 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.02, help="between the long-lived ones")
     ap.add_argument("--hold", type=float, default=15.0, help="how long each long-lived one stays")
     ap.add_argument("--held", type=int, default=1000, help="unauthenticated ones held (0: skip)")
+    ap.add_argument(
+        "--connect-timeout",
+        type=int,
+        help="the clients' ConnectTimeout in seconds (default 10, as the tests'): a user's "
+        "ssh has none unless configured, and waits for a proxy busy with a burst",
+    )
     args = ap.parse_args()
+    global CONNECT_TIMEOUT
+    CONNECT_TIMEOUT = args.connect_timeout
     sizes = [int(x) for x in args.n.split(",") if x]
     paths = [p for p in args.paths.split(",") if p]
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
