@@ -90,6 +90,8 @@ def citable(since: float, until: float, before: float | None = None) -> float:
         before = math.nextafter(until, math.inf)
     for scale in (10, 100, 1000, 1_000_000):
         down = math.floor(until * scale + 1e-6) / scale
+        if down >= before:  # the screen changed at the cited time (a cast's equal stamps)
+            down = (math.ceil(before * scale - 1e-6) - 1) / scale
         if since <= down < before:
             return down
         up = math.ceil(until * scale - 1e-6) / scale

@@ -21,6 +21,9 @@ def test_the_roundest_time_where_the_screen_stands() -> None:
     # The screen changed again 0.4 ms after: never a time at or past that.
     assert citable(1.0312, 1.0341, before=1.0345) == 1.034
     assert citable(1.0341, 1.03413, before=1.03417) == 1.03413
+    # Its echo stamped with the Enter's own time (an imported cast): before it.
+    assert citable(1.0, 1.5, before=1.5) == 1.4
+    assert citable(1.46, 1.5, before=1.5) == 1.49
 
 
 def test_printed_times_are_exact_and_never_early() -> None:
@@ -47,6 +50,7 @@ def test_printed_times_are_exact_and_never_early() -> None:
         # would show the command's output.
         (2.0912, 2.0952, 2.0955),
         (2.0951, 2.0953, 2.0958),  # not even a millisecond between
+        (2.05, 2.1, 2.1),  # the echo stamped with the Enter's time (a cast)
     ],
 )
 def test_a_command_entered_quickly_is_cited_where_it_shows(
